@@ -1,0 +1,183 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { connectEngine, socketPath } from '../api/client.js';
+import { MeowError, errorCode, errorMessage } from '../core/errors.js';
+import { JOB_STATES, type JobStatus } from '../core/types.js';
+import { jobJson } from '../runner/job-dir.js';
+import { patternsJson, planJson, recipesJson } from './shapes.js';
+import type { Engine } from '../engine.js';
+import type { EngineEvents } from '../core/engine-events.js';
+
+type Handler = (req: IncomingMessage, url: URL, body: unknown, params: string[]) => Promise<unknown> | unknown;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > 16 * 1024 * 1024) throw new HttpError(413, 'request body over 16 MiB');
+    chunks.push(c);
+  }
+  if (size === 0) return null;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'the request body is not valid JSON');
+  }
+}
+
+/**
+ * The engine's control socket: HTTP over a Unix socket at
+ * `.meow/engine.sock`, mode 0600 so only the engine's user may steer it.
+ * Owns the server: call `close()`.
+ */
+export class ApiServer {
+  private server: Server | null = null;
+  private readonly streams = new Set<ServerResponse>();
+  private readonly routes: { method: string; re: RegExp; handler: Handler }[] = [];
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly engine: Engine) {
+    const e = engine;
+    const job = (id: string) => {
+      const j = e.store.findJob(id);
+      if (!j) throw new HttpError(404, `no job "${id}"`);
+      return j;
+    };
+    this.route('GET', /^\/status$/, () => e.statusJson());
+    this.route('GET', /^\/patterns$/, () => patternsJson(e.patterns, e.recipes));
+    this.route('GET', /^\/recipes$/, () => recipesJson(e.recipes));
+    this.route('GET', /^\/jobs$/, (_r, url) => {
+      const status = url.searchParams.get('status');
+      if (status && !JOB_STATES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${JOB_STATES.join(', ')}`);
+      const limit = url.searchParams.get('limit');
+      return e.store
+        .listJobs({ status: (status as JobStatus) ?? undefined, pattern: url.searchParams.get('pattern') ?? undefined, input: url.searchParams.get('input') ?? undefined, limit: limit ? Number(limit) : undefined })
+        .map(jobJson);
+    });
+    this.route('GET', /^\/jobs\/([^/]+)$/, (_r, _u, _b, [id]) => jobJson(job(id)));
+    this.route('POST', /^\/jobs\/([^/]+)\/cancel$/, (_r, _u, _b, [id]) => {
+      const j = job(id);
+      const done = e.scheduler.cancel(j.id, 'cancelled by the user');
+      if (!done) throw new HttpError(409, `job ${j.id} is ${j.status}; only queued or running jobs can be cancelled`);
+      return jobJson(done);
+    });
+    this.route('POST', /^\/jobs\/([^/]+)\/retry$/, (_r, _u, _b, [id]) => {
+      const j = job(id);
+      const done = e.retryJob(j.id);
+      if (!done) throw new HttpError(409, `job ${j.id} is ${j.status}; only failed or cancelled jobs can be retried`);
+      return jobJson(done);
+    });
+    this.route('POST', /^\/events$/, (_r, _u, body) => {
+      const path = (body as { path?: unknown } | null)?.path;
+      if (typeof path !== 'string' || path === '') throw new HttpError(400, 'expected {"path": "<workspace-relative path>"}');
+      e.observe(path);
+      return { accepted: path };
+    });
+    this.route('GET', /^\/plan$/, async () => planJson(await e.planFromDisk()));
+    this.route('POST', /^\/definitions$/, async (_r, _u, body) => {
+      const b = body as { file?: unknown; content?: unknown; dry_run?: unknown } | null;
+      if (typeof b?.file !== 'string' || (b.content !== null && typeof b.content !== 'string')) {
+        throw new HttpError(400, 'expected {"file": "patterns/x.yaml", "content": "<text>" | null, "dry_run": true|false}');
+      }
+      const r = await e.changeDefinition(b.file, b.content as string | null, b.dry_run === true);
+      return { ...planJson(r.plan), errors: r.errors, applied: r.applied };
+    });
+    this.route('GET', /^\/events\/stream$/, () => undefined);
+  }
+
+  private route(method: string, re: RegExp, handler: Handler): void {
+    this.routes.push({ method, re, handler });
+  }
+
+  /** Listens on the workspace's socket (refusing when another engine answers there). */
+  async listen(): Promise<void> {
+    const path = socketPath(this.engine.config.root);
+    if (existsSync(path)) {
+      if (await connectEngine(this.engine.config.root)) {
+        throw new MeowError('MEOW_ENGINE_RUNNING', `an engine is already running in ${this.engine.config.root} (socket .meow/engine.sock answers); stop it first`);
+      }
+      unlinkSync(path); // left by an engine that crashed
+    }
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    const old = process.umask(0o177); // the socket is born 0600: no window where others may connect
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+    } finally {
+      process.umask(old);
+    }
+    chmodSync(path, 0o600);
+    this.unsubscribe = this.forwardEvents();
+  }
+
+  private forwardEvents(): () => void {
+    const names: (keyof EngineEvents)[] = ['file:event', 'job:queued', 'job:started', 'job:finished', 'rules:changed', 'definitions:invalid', 'log'];
+    const listeners = names.map((name) => {
+      const fn = (...args: unknown[]) => {
+        if (this.streams.size === 0) return;
+        const data = name.startsWith('job:') ? jobJson(args[0] as never) : name === 'rules:changed' ? planJson(args[0] as never) : name === 'log' ? { level: args[0], message: args[1] } : args[0];
+        const frame = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+        for (const s of this.streams) s.write(frame);
+      };
+      this.engine.on(name, fn as never);
+      return [name, fn] as const;
+    });
+    return () => {
+      for (const [name, fn] of listeners) this.engine.off(name, fn as never);
+    };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://engine');
+    if (req.method === 'GET' && url.pathname === '/events/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.write(': meowflow engine events\n\n');
+      this.streams.add(res);
+      req.on('close', () => this.streams.delete(res));
+      return;
+    }
+    const send = (status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    try {
+      const route = this.routes.find((r) => r.method === req.method && r.re.test(url.pathname));
+      if (!route) {
+        const known = this.routes.some((r) => r.re.test(url.pathname));
+        throw new HttpError(known ? 405 : 404, `${req.method} ${url.pathname}: no such endpoint`);
+      }
+      const params = (route.re.exec(url.pathname) ?? []).slice(1).map(decodeURIComponent);
+      const body = req.method === 'GET' ? null : await readBody(req);
+      send(200, await route.handler(req, url, body, params));
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : errorCode(err) === 'MEOW_USAGE' ? 400 : 500;
+      send(status, { error: errorMessage(err), code: errorCode(err) ?? null });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    for (const s of this.streams) s.end();
+    this.streams.clear();
+    const server = this.server;
+    this.server = null;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { linkRules } from '../rules/linker.js';
+import type { ParsedPattern, ParsedRecipe } from '../core/types.js';
+import type { Plan } from '../rules/planner.js';
+
+/**
+ * The stable JSON shapes shared by the CLI's `--json` output and the control
+ * socket (DESIGN.md, docs/cli.md). Jobs: `jobJson` in runner/job-dir.ts.
+ */
+
+/** `meow patterns --json`: `[{name, recipe, file, linked, paths, events}]`. */
+export function patternsJson(patterns: readonly ParsedPattern[], recipes: readonly ParsedRecipe[]) {
+  const linked = new Set(linkRules(patterns, recipes).rules.map((r) => r.name));
+  return patterns.map((p) => ({
+    name: p.name,
+    recipe: p.recipe,
+    file: p.file,
+    linked: linked.has(p.name),
+    paths: p.trigger.paths,
+    events: p.trigger.events,
+  }));
+}
+
+/** `meow recipes --json`: `[{name, kind, file}]`. */
+export function recipesJson(recipes: readonly ParsedRecipe[]) {
+  return recipes.map((r) => ({ name: r.name, kind: r.kind, file: r.file }));
+}
+
+/** `meow plan --json`: one entry per changed rule. */
+export function planJson(plan: Plan) {
+  return {
+    changes: plan.changes.map((c) => ({
+      pattern: c.name,
+      change: c.change,
+      recipe: c.after?.recipe.name ?? c.before?.recipe.name ?? null,
+      files: c.files,
+      triggers: c.triggers,
+      cancels: c.cancels.length,
+      cancelled_jobs: c.cancels,
+    })),
+    unchanged: plan.unchanged,
+  };
+}

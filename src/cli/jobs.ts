@@ -1,0 +1,28 @@
+import { connectEngine } from '../api/client.js';
+import { jobJson } from '../runner/job-dir.js';
+import { printJson, table } from './format.js';
+import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
+import type { JobStatus } from '../core/types.js';
+
+type JobJson = ReturnType<typeof jobJson>;
+
+/** Lists jobs from the running engine, or from the database. */
+export async function listJobs(root: string, q: { status?: JobStatus; pattern?: string; limit?: number }): Promise<JobJson[]> {
+  const client = await connectEngine(root);
+  if (client) {
+    const params = new URLSearchParams();
+    if (q.status) params.set('status', q.status);
+    if (q.pattern) params.set('pattern', q.pattern);
+    if (q.limit) params.set('limit', String(q.limit));
+    return client.get<JobJson[]>(`/jobs?${params}`);
+  }
+  return withStore(root, (s) => (s ? s.listJobs(q).map(jobJson) : []));
+}
+
+/** `meow jobs`: jobs, newest last. */
+export async function jobsCommand(g: GlobalOptions, o: { status?: JobStatus; pattern?: string; limit?: number; json?: boolean }): Promise<number> {
+  const jobs = await listJobs(workspaceRoot(g), o);
+  if (o.json) printJson(jobs);
+  else console.log(table(['ID', 'PATTERN', 'STATUS', 'ATTEMPT', 'INPUT', 'ERROR'], jobs.map((j) => [j.id, j.pattern, j.status, j.attempt, j.input, j.error?.split('\n')[0]])));
+  return 0;
+}

@@ -1,0 +1,85 @@
+import { Command, CommanderError, Option } from 'commander';
+import { errorCode, errorMessage } from '../core/errors.js';
+import { JOB_STATES } from '../core/types.js';
+import { initCommand } from './init.js';
+import { jobCommand } from './job.js';
+import { jobsCommand } from './jobs.js';
+import { patternsCommand, recipesCommand } from './definitions.js';
+import { planCommand } from './plan.js';
+import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
+import { validateCommand } from './validate.js';
+import { demoCommand } from './demo.js';
+
+/** Exit codes: 0 success; 1 a job or an operation failed; 2 bad usage or invalid definitions. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+function program(setCode: (code: number) => void): Command {
+  const act =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) => setCode(await fn(...args));
+  const cmd = new Command('meow')
+    .description('meowflow: event-driven scientific workflows — file patterns trigger recipes')
+    .version('0.1.0')
+    .option('-w, --workspace <dir>', 'the workspace (default: the current directory)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const global = () => cmd.opts<{ workspace?: string }>();
+
+  cmd.command('init [dir]').description('scaffold a workspace with a working example').action(act(async (dir?: string) => {
+    return initCommand(dir ?? global().workspace ?? '.');
+  }));
+  cmd
+    .command('run')
+    .description('run the engine (the TUI on a terminal, logs otherwise)')
+    .option('--until-idle', 'process existing files and every cascade, then exit')
+    .option('--no-tui', 'plain logs, no terminal UI')
+    .option('--cancel-running', 'on shutdown, cancel running jobs instead of letting them finish')
+    .option('--json', 'log engine events as JSON lines')
+    .action(act(async (o) => runCommand(global(), o)));
+  cmd.command('status').description('engine state and job counts').option('--json').action(act(async (o) => statusCommand(global(), o)));
+  cmd.command('patterns').description('patterns, linked or waiting').option('--json').action(act(async (o) => patternsCommand(global(), o)));
+  cmd.command('recipes').description('recipes').option('--json').action(act(async (o) => recipesCommand(global(), o)));
+  cmd
+    .command('jobs')
+    .description('jobs, newest last')
+    .addOption(new Option('--status <state>', 'only jobs in this state').choices([...JOB_STATES]))
+    .option('--pattern <name>', 'only jobs of this pattern')
+    .option('--limit <n>', 'only the newest N', (v) => Number.parseInt(v, 10))
+    .option('--json')
+    .action(act(async (o) => jobsCommand(global(), o)));
+  const job = cmd.command('job').description('one job: show, logs, cancel, retry');
+  job.command('show <id>').option('--json').action(act(async (id: string, o) => jobCommand(global(), 'show', id, o)));
+  job
+    .command('logs <id>')
+    .addOption(new Option('--stream <name>', 'only one stream').choices(['stdout', 'stderr']))
+    .action(act(async (id: string, o) => jobCommand(global(), 'logs', id, o)));
+  job.command('cancel <id>').option('--json').action(act(async (id: string, o) => jobCommand(global(), 'cancel', id, o)));
+  job.command('retry <id>').option('--json').action(act(async (id: string, o) => jobCommand(global(), 'retry', id, o)));
+  cmd.command('plan').description('what the definitions on disk would trigger and cancel').option('--json').action(act(async (o) => planCommand(global(), o)));
+  cmd.command('validate').description('check definitions; exit 2 on any error').option('--json').action(act(async (o) => validateCommand(global(), o)));
+  cmd.command('demo').description('run the flagship example in a fresh temporary workspace').option('--keep', 'keep the workspace').action(act(async (o) => demoCommand(o)));
+  return cmd;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const cmd = program((c) => (code = c));
+  const override = (c: Command): void => {
+    c.exitOverride();
+    for (const sub of c.commands) override(sub);
+  };
+  override(cmd);
+  try {
+    await cmd.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    process.stderr.write(`meow: ${errorMessage(err)}\n`);
+    return errorCode(err) === 'MEOW_USAGE' ? EXIT.usage : EXIT.failed;
+  }
+}

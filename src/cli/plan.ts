@@ -1,0 +1,28 @@
+import { Engine } from '../engine.js';
+import { printJson, table } from './format.js';
+import { formatDefinitionError } from '../monitor/definitions-reader.js';
+import { workspaceRoot, type GlobalOptions } from './workspace.js';
+import { planJson } from '../api/shapes.js';
+
+/** `meow plan`: what the definitions on disk would change, without changing anything. */
+export async function planCommand(g: GlobalOptions, o: { json?: boolean }): Promise<number> {
+  const engine = await Engine.open(workspaceRoot(g), { readonly: true });
+  try {
+    const [defs, tree] = await Promise.all([engine.loadDefinitions(), engine.scan()]);
+    const plan = engine.plan(defs, tree.keys());
+    if (o.json) printJson({ ...planJson(plan), errors: defs.errors });
+    else {
+      for (const e of defs.errors) console.error(formatDefinitionError(e));
+      if (plan.changes.length === 0) console.log(`no changes (${plan.unchanged.length} rules unchanged)`);
+      else {
+        console.log(table(['PATTERN', 'CHANGE', 'TRIGGERS', 'CANCELS'], plan.changes.map((c) => [c.name, c.change, c.triggers, c.cancels.length])));
+        const t = plan.changes.reduce((n, c) => n + c.triggers, 0);
+        const x = plan.changes.reduce((n, c) => n + c.cancels.length, 0);
+        console.log(`this change triggers ${t} job${t === 1 ? '' : 's'} and cancels ${x}`);
+      }
+    }
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

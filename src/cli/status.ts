@@ -1,0 +1,37 @@
+import { connectEngine } from '../api/client.js';
+import { JOB_STATES, type JobStatus } from '../core/types.js';
+import { linkRules } from '../rules/linker.js';
+import { printJson, table } from './format.js';
+import { readWorkspace, withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
+
+/** The stable shape of `meow status --json`. */
+export interface StatusJson {
+  engine: 'running' | 'stopped';
+  jobs: Record<JobStatus, number>;
+  patterns: number;
+  recipes: number;
+}
+
+/** `meow status`: from the running engine, or from the database when none runs. */
+export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Promise<number> {
+  const root = workspaceRoot(g);
+  const client = await connectEngine(root);
+  let status: StatusJson;
+  if (client) status = await client.get<StatusJson>('/status');
+  else {
+    const ws = await readWorkspace(root);
+    const jobs = await withStore(root, (s) => s?.countJobs() ?? (Object.fromEntries(JOB_STATES.map((k) => [k, 0])) as Record<JobStatus, number>));
+    status = { engine: 'stopped', jobs, patterns: ws.patterns.length, recipes: ws.recipes.length };
+    if (!o.json) {
+      const waiting = linkRules(ws.patterns, ws.recipes).waiting.length;
+      if (waiting) console.log(`${waiting} pattern(s) waiting for their recipe`);
+    }
+  }
+  if (o.json) printJson(status);
+  else {
+    console.log(`engine: ${status.engine}`);
+    console.log(`patterns: ${status.patterns}  recipes: ${status.recipes}`);
+    console.log(table(['STATE', 'JOBS'], JOB_STATES.map((s) => [s, status.jobs[s]])));
+  }
+  return 0;
+}

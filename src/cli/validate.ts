@@ -1,0 +1,23 @@
+import { formatDefinitionError } from '../monitor/definitions-reader.js';
+import { linkRules } from '../rules/linker.js';
+import { printJson } from './format.js';
+import { workspaceRoot, type GlobalOptions } from './workspace.js';
+import { readConfig, readDefinitions } from '../monitor/definitions-reader.js';
+
+/** `meow validate`: every definition error, exit 2 if there is any. */
+export async function validateCommand(g: GlobalOptions, o: { json?: boolean }): Promise<number> {
+  const root = workspaceRoot(g);
+  const { config, errors: configErrors } = await readConfig(root);
+  const defs = await readDefinitions(root, config);
+  const errors = [...configErrors, ...defs.errors];
+  const { waiting } = linkRules(defs.patterns, defs.recipes);
+  const warnings = waiting.map((p) => ({ file: p.file, key: 'recipe', message: `recipe "${p.recipe}" does not exist yet; the pattern waits until recipes/${p.recipe}.* appears` }));
+  if (o.json) printJson({ valid: errors.length === 0, errors, warnings, patterns: defs.patterns.length, recipes: defs.recipes.length });
+  else {
+    for (const e of errors) console.error(formatDefinitionError(e));
+    for (const w of warnings) console.error(`warning: ${w.file}: ${w.key}: ${w.message}`);
+    const summary = `${defs.patterns.length} patterns, ${defs.recipes.length} recipes`;
+    console.log(errors.length ? `${errors.length} error${errors.length > 1 ? 's' : ''} (${summary} valid)` : `ok: ${summary}`);
+  }
+  return errors.length ? 2 : 0;
+}

@@ -1,0 +1,203 @@
+/**
+ * The shared vocabulary of the definition parsers (patterns, recipes,
+ * meow.yaml): YAML loading with line/column errors, and field readers that
+ * either return a normalised value or record an error that says what was
+ * wrong and what is allowed. Every reader returns `undefined` after recording
+ * an error, so callers fall back to a default and keep collecting errors.
+ */
+import { LineCounter, parseDocument } from 'yaml';
+import { describe, parseDuration, parseSize } from './durations.js';
+import type { ErrorCode } from './errors.js';
+import { IDENTIFIER_RE, findMalformedPlaceholders } from './placeholders.js';
+import { didYouMean } from './suggest.js';
+import type { DefinitionError, VarValue } from './types.js';
+
+/** What pattern, recipe and backend names look like. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Says what a valid name looks like; appended to name errors. */
+export const NAME_RULE = 'names start with a letter or digit and use only letters, digits, "_", "." and "-"';
+
+/** A YAML mapping, as plain JS. */
+export type Mapping = Record<string, unknown>;
+
+/** True for a plain mapping (not a list, not null). */
+export function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `prefix.key`, or `key` at the top level. */
+export function joinKey(prefix: string, key: string | number): string {
+  if (typeof key === 'number') return `${prefix}[${key}]`;
+  return prefix === '' ? key : `${prefix}.${key}`;
+}
+
+/** A list of words for messages: `a, b or c`. */
+export function listWords(words: readonly string[], conjunction = 'or'): string {
+  if (words.length <= 1) return words.join('');
+  return `${words.slice(0, -1).join(', ')} ${conjunction} ${words[words.length - 1]}`;
+}
+
+/** Collects the errors of one definition file and reads its fields. */
+export class Fields {
+  readonly errors: DefinitionError[] = [];
+
+  constructor(
+    readonly file: string,
+    readonly code: ErrorCode,
+  ) {}
+
+  /** Records an error at a dotted key ('' for the whole file). */
+  error(key: string, message: string): undefined {
+    this.errors.push({ file: this.file, key, message, code: this.code });
+    return undefined;
+  }
+
+  /**
+   * Parses YAML text into plain JS values. Every syntax error is recorded
+   * with its line and column; the result is then `{ ok: false }`.
+   */
+  loadYaml(text: string): { ok: true; value: unknown } | { ok: false } {
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(text, { prettyErrors: false, lineCounter });
+    for (const e of doc.errors) {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      const detail =
+        e.code === 'MULTIPLE_DOCS'
+          ? 'a second YAML document ("---") starts here; a definition file holds exactly one'
+          : e.code === 'DUPLICATE_KEY'
+            ? 'this key appears twice in the same mapping; keep one'
+            : e.message;
+      this.error('', `invalid YAML at line ${line}, column ${col}: ${detail}`);
+    }
+    if (doc.errors.length > 0) return { ok: false };
+    try {
+      return { ok: true, value: doc.toJS() as unknown };
+    } catch (err) {
+      // toJS throws on unresolved aliases and alias bombs.
+      this.error('', `invalid YAML: ${err instanceof Error ? err.message : String(err)}`);
+      return { ok: false };
+    }
+  }
+
+  /** Records an error for every key of `obj` that is not in `allowed`, with a suggestion. */
+  checkKeys(prefix: string, obj: Mapping, allowed: readonly string[], what: string): void {
+    for (const key of Object.keys(obj)) {
+      if (allowed.includes(key)) continue;
+      const hint = didYouMean(key, allowed) ?? '';
+      this.error(joinKey(prefix, key), `unknown key "${key}"${hint}; ${what} allows: ${allowed.join(', ')}`);
+    }
+  }
+
+  /** A mapping, or an error naming what it should hold. */
+  mapping(key: string, value: unknown, expected: string): Mapping | undefined {
+    if (isMapping(value)) return value;
+    return this.error(key, `expected ${expected}, got ${describe(value)}`);
+  }
+
+  /** A non-empty string. */
+  string(key: string, value: unknown, expected = 'a string'): string | undefined {
+    if (typeof value === 'string' && value.trim() !== '') return value;
+    if (typeof value === 'string') return this.error(key, `expected ${expected}, got an empty string`);
+    return this.error(key, `expected ${expected}, got ${describe(value)}`);
+  }
+
+  /** A pattern, recipe or backend name. */
+  name(key: string, value: unknown, what: string): string | undefined {
+    const s = this.string(key, value, `a ${what} name (a string)`);
+    if (s === undefined) return undefined;
+    if (NAME_RE.test(s)) return s;
+    return this.error(key, `"${s}" is not a valid ${what} name; ${NAME_RULE}`);
+  }
+
+  /** A variable name: letters, digits and `_`, not starting with a digit. */
+  identifier(key: string, value: unknown): string | undefined {
+    const s = this.string(key, value, 'a variable name (a string)');
+    if (s === undefined) return undefined;
+    if (IDENTIFIER_RE.test(s)) return s;
+    return this.error(key, `"${s}" is not a valid variable name; use letters, digits and "_", not starting with a digit`);
+  }
+
+  /** A whole number ≥ `min`. */
+  int(key: string, value: unknown, min: number): number | undefined {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value;
+    const expected = min === 1 ? 'a positive whole number' : `a whole number of at least ${min}`;
+    return this.error(key, `expected ${expected}, got ${describe(value)}`);
+  }
+
+  /** `true` or `false`. */
+  boolean(key: string, value: unknown): boolean | undefined {
+    if (typeof value === 'boolean') return value;
+    return this.error(key, `expected true or false, got ${describe(value)}`);
+  }
+
+  /** One of a closed set of words. */
+  oneOf<T extends string>(key: string, value: unknown, allowed: readonly T[]): T | undefined {
+    if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+    const hint = typeof value === 'string' ? (didYouMean(value, allowed) ?? '') : '';
+    return this.error(key, `expected one of ${listWords(allowed)}, got ${describe(value)}${hint}`);
+  }
+
+  /** A duration in milliseconds (see parseDuration). */
+  duration(key: string, value: unknown): number | undefined {
+    const ms = parseDuration(value);
+    return typeof ms === 'number' ? ms : this.error(key, ms);
+  }
+
+  /** A size in bytes (see parseSize). */
+  size(key: string, value: unknown): number | undefined {
+    const bytes = parseSize(value);
+    return typeof bytes === 'number' ? bytes : this.error(key, bytes);
+  }
+
+  /** Records an error for each brace group that looks like a mistyped placeholder; true when there is none. */
+  placeholderSyntax(key: string, template: string): boolean {
+    const bad = findMalformedPlaceholders(template);
+    for (const b of bad) {
+      this.error(
+        key,
+        `"${b}" is not a valid placeholder; placeholder names use letters, digits and "_" and do not start with a digit ` +
+          '(write "{{" and "}}" for literal braces)',
+      );
+    }
+    return bad.length === 0;
+  }
+
+  /**
+   * A glob or a list of globs, relative to the workspace; a leading `./` is
+   * dropped so the glob matches workspace-relative paths.
+   */
+  globs(key: string, value: unknown, opts: { nonEmpty: boolean }): string[] | undefined {
+    const items = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as unknown[]) : null;
+    if (items === null) return this.error(key, `expected a glob or a list of globs, got ${describe(value)}`);
+    if (items.length === 0 && opts.nonEmpty) return this.error(key, 'expected a glob or a list of globs, got an empty list');
+    const globs: string[] = [];
+    let ok = true;
+    items.forEach((item, i) => {
+      const itemKey = typeof value === 'string' ? key : joinKey(key, i);
+      const glob = this.glob(itemKey, item);
+      if (glob === undefined) ok = false;
+      else globs.push(glob);
+    });
+    return ok ? globs : undefined;
+  }
+
+  private glob(key: string, value: unknown): string | undefined {
+    const s = this.string(key, value, 'a glob (a string)');
+    if (s === undefined) return undefined;
+    if (s.startsWith('/') || s.startsWith('~') || /^[A-Za-z]:[\\/]/.test(s)) {
+      return this.error(key, `"${s}" is an absolute path; globs are relative to the workspace, e.g. "data/*.txt"`);
+    }
+    if (s.split(/[\\/]/).includes('..')) {
+      return this.error(key, `"${s}" uses ".."; globs are relative to the workspace and cannot leave it`);
+    }
+    return s.replace(/^(\.\/)+/, '');
+  }
+}
+
+/** Narrows a parsed YAML value to a VarValue (YAML's JSON-compatible values). */
+export function isVarValue(value: unknown): value is VarValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(isVarValue);
+  return isMapping(value) && Object.values(value).every(isVarValue);
+}

@@ -1,0 +1,125 @@
+/**
+ * `{placeholder}` templates in pattern variables, outputs and command recipes.
+ *
+ * Syntax: `{name}` where name is an identifier is a placeholder; `{{` and `}}`
+ * are literal braces. Any other brace is literal too, so glob braces such as
+ * `data/{a,b}/*.txt` or `{1..3}` pass through untouched.
+ */
+import path from 'node:path';
+import { MeowError } from './errors.js';
+import type { VarValue } from './types.js';
+
+/** Placeholders every job provides, besides the pattern's variables and sweep names. */
+export const BUILTIN_PLACEHOLDERS = [
+  'path',
+  'abspath',
+  'dir',
+  'name',
+  'stem',
+  'ext',
+  'event',
+  'job_id',
+  'job_dir',
+  'pattern',
+  'recipe',
+  'workspace',
+] as const;
+/** The name of a built-in placeholder. */
+export type BuiltinPlaceholder = (typeof BUILTIN_PLACEHOLDERS)[number];
+
+/** What a placeholder name (and a variable name) looks like. */
+export const IDENTIFIER_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+type Token = { literal: string } | { name: string };
+
+// `{{`, `}}`, a placeholder, or one ordinary character run.
+const TOKEN_RE = /\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[^{}]+|[{}]/g;
+
+function tokenize(template: string): Token[] {
+  const tokens: Token[] = [];
+  for (const m of template.matchAll(TOKEN_RE)) {
+    if (m[1] !== undefined) tokens.push({ name: m[1] });
+    else if (m[0] === '{{') tokens.push({ literal: '{' });
+    else if (m[0] === '}}') tokens.push({ literal: '}' });
+    else tokens.push({ literal: m[0] });
+  }
+  return tokens;
+}
+
+/** The placeholder names in a template, in order of first appearance, without repeats. */
+export function findPlaceholders(template: string): string[] {
+  const names: string[] = [];
+  for (const token of tokenize(template)) {
+    if ('name' in token && !names.includes(token.name)) names.push(token.name);
+  }
+  return names;
+}
+
+/**
+ * Brace groups that look like a mistyped placeholder — `{my-var}`, `{0}`,
+ * `{input file}` — rather than glob braces (`{a,b}`, `{1..3}`) or `{}`.
+ * Validation reports them so a typo is not silently kept as literal text.
+ */
+export function findMalformedPlaceholders(template: string): string[] {
+  const found: string[] = [];
+  // Strip escaped braces first so `{{my-var}}` (an intended literal) is not reported.
+  const unescaped = template.replaceAll('{{', '\0').replaceAll('}}', '\0');
+  for (const m of unescaped.matchAll(/\{([A-Za-z0-9_ -]+)\}/g)) {
+    if (!IDENTIFIER_RE.test(m[1]) && !found.includes(m[0])) found.push(m[0]);
+  }
+  return found;
+}
+
+/**
+ * Replaces every placeholder with its value and unescapes `{{`/`}}`.
+ * @throws MeowError MEOW_PATTERN_INVALID when a placeholder has no value
+ *   (validation should have reported it before any job ran).
+ */
+export function expandPlaceholders(template: string, values: Record<string, string>): string {
+  let out = '';
+  for (const token of tokenize(template)) {
+    if ('literal' in token) {
+      out += token.literal;
+    } else if (Object.hasOwn(values, token.name)) {
+      out += values[token.name];
+    } else {
+      throw new MeowError(
+        'MEOW_PATTERN_INVALID',
+        `unknown placeholder {${token.name}} in "${template}"; known placeholders: ${Object.keys(values)
+          .map((k) => `{${k}}`)
+          .join(', ')}`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * The file placeholders of a triggering file: `path`, `abspath`, `dir`,
+ * `name`, `stem` and `ext` (with the dot, e.g. `.txt`, or `""`).
+ * `dir` is `.` for a file at the workspace root, so `{dir}/x` stays relative.
+ */
+export function fileValues(relPath: string, workspaceRoot: string): Record<string, string> {
+  const rel = path.posix.normalize(relPath.replaceAll('\\', '/'));
+  const name = path.posix.basename(rel);
+  const ext = path.posix.extname(name);
+  return {
+    path: rel,
+    abspath: path.posix.join(workspaceRoot.replaceAll('\\', '/'), rel),
+    dir: path.posix.dirname(rel),
+    name,
+    stem: ext === '' ? name : name.slice(0, -ext.length),
+    ext,
+  };
+}
+
+/**
+ * A variable's value as template text: strings as they are, numbers as JS
+ * writes them, booleans as `true`/`false`, null as `""`, lists and mappings as JSON.
+ */
+export function renderValue(v: VarValue): string {
+  if (v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}

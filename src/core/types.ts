@@ -1,0 +1,233 @@
+/**
+ * The vocabulary of meowflow. The code uses these words for these things only.
+ *
+ * - **FileEvent**: something that happened to a file in the watched tree:
+ *   `created`, `modified`, `deleted` or `moved`.
+ * - **Pattern**: a trigger (globs + event kinds), the name of a recipe, and the
+ *   variables handed to it. One YAML file under `patterns/`.
+ * - **Recipe**: named instructions — a notebook, a Python or bash script, a
+ *   JavaScript function, or a command. One file under `recipes/`.
+ * - **Rule**: a pattern linked with the recipe it names. Its `version` is a hash
+ *   of both definitions, so editing either gives a new rule version.
+ * - **Job**: one run of a rule's recipe for one triggering event (and one sweep
+ *   point). Identified for idempotence by its key: (rule version, input path,
+ *   input content version, sweep point).
+ * - **Backend**: where a job's process runs (local slots, Slurm, SSH).
+ * - **Executor**: turns a job of one recipe kind into something a backend runs.
+ */
+
+export const EVENT_KINDS = ['created', 'modified', 'deleted', 'moved'] as const;
+/** What happened to a file. */
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/*
+ * Job states:
+ *
+ *   queued ──► running ──► succeeded
+ *     ▲  │        │  └───► failed
+ *     │  │        │
+ *     │  └────────┴──────► cancelled
+ *     └── running (failed attempt with retries left goes back to queued)
+ */
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/** The state of a job. */
+export type JobStatus = (typeof JOB_STATES)[number];
+/** States a job never leaves. */
+export const FINAL_STATES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export const RECIPE_KINDS = ['notebook', 'python', 'bash', 'javascript', 'command'] as const;
+/** How a recipe runs; derived from its file extension. */
+export type RecipeKind = (typeof RECIPE_KINDS)[number];
+
+/** A variable value: anything YAML and JSON both express. */
+export type VarValue = string | number | boolean | null | VarValue[] | { [key: string]: VarValue };
+/** Variables by name. */
+export type Variables = Record<string, VarValue>;
+
+/** A numeric sweep: `stop` is inclusive; `step` may be negative. */
+export interface SweepRange {
+  start: number;
+  stop: number;
+  step: number;
+}
+/** A sweep variable: a range or an explicit list of values. */
+export type SweepSpec = SweepRange | VarValue[];
+
+/** What a job asks of its backend. */
+export interface Resources {
+  /** @default 1 */
+  cpus: number;
+  /** @default 0 */
+  gpus: number;
+  /** Bytes, or null for no limit. @default null */
+  memory: number | null;
+}
+
+/** The trigger of a pattern. */
+export interface Trigger {
+  /** Globs relative to the workspace. */
+  paths: string[];
+  /** @default ['created', 'modified'] */
+  events: EventKind[];
+  /** Globs excluded from the trigger. @default [] */
+  ignore: string[];
+  /** Milliseconds a file must stay unchanged before it triggers. @default 0 */
+  settleMs: number;
+}
+
+/** A pattern file, parsed and normalised. */
+export interface ParsedPattern {
+  name: string;
+  /** Workspace-relative path of the definition file. */
+  file: string;
+  /** sha256 of the file's bytes. */
+  hash: string;
+  recipe: string;
+  trigger: Trigger;
+  /** The variable receiving the triggering file's absolute path. @default 'input_file' */
+  input: string;
+  variables: Variables;
+  sweep: Record<string, SweepSpec>;
+  /** Globs (placeholders allowed) of the files the recipe writes. */
+  outputs: string[];
+  /** @default 'local' */
+  backend: string;
+  resources: Resources;
+  /** Milliseconds, or null for none. */
+  timeoutMs: number | null;
+  /** @default 0 */
+  retries: number;
+  /** An intended loop: silences cycle warnings. @default false */
+  loop: boolean;
+}
+
+/** A command recipe (`*.yaml` under recipes/). */
+export interface CommandSpec {
+  /** argv; each element may hold placeholders. Null when `script` is used. */
+  command: string[] | null;
+  /** A script body run by `shell` (only when written explicitly). */
+  script: string | null;
+  shell: 'bash' | null;
+  env: Record<string, string>;
+  /** Working directory relative to the workspace (placeholders allowed). */
+  cwd: string | null;
+}
+
+/** A recipe file, parsed. */
+export interface ParsedRecipe {
+  /** The file's stem. */
+  name: string;
+  file: string;
+  hash: string;
+  kind: RecipeKind;
+  /** The file's text. */
+  source: string;
+  /** Set for `command` recipes. */
+  command: CommandSpec | null;
+}
+
+/** A definition the engine could not accept. */
+export interface DefinitionError {
+  /** Workspace-relative file. */
+  file: string;
+  /** Dotted key inside the file, or '' for the whole file. */
+  key: string;
+  /** What was wrong and what is allowed. */
+  message: string;
+  /** Stable code, e.g. MEOW_PATTERN_INVALID. */
+  code: string;
+}
+
+/** A pattern linked with its recipe. */
+export interface Rule {
+  /** The pattern's name: one rule per pattern. */
+  name: string;
+  /** Hash of the pattern's and the recipe's content hashes. */
+  version: string;
+  pattern: ParsedPattern;
+  recipe: ParsedRecipe;
+}
+
+/** Something that happened to a file, after settling. */
+export interface FileEvent {
+  kind: EventKind;
+  /** Workspace-relative path (the new path for `moved`). */
+  path: string;
+  /** The old path, for `moved`. */
+  oldPath: string | null;
+  /** The content version: size and mtime, or `deleted`. */
+  version: string;
+  /** 0 for files from outside; parent + 1 for a job's outputs. */
+  generation: number;
+  /** The job whose output this file is, if any. */
+  cause: string | null;
+}
+
+/** Configuration of one backend in meow.yaml. */
+export interface BackendConfig {
+  name: string;
+  type: 'local' | 'slurm' | 'ssh';
+  /** Other keys, as written. */
+  options: Record<string, VarValue>;
+}
+
+/** meow.yaml, parsed, with defaults filled in. */
+export interface WorkspaceConfig {
+  /** Absolute path of the workspace. */
+  root: string;
+  /** Job slots of the local backend. @default os.availableParallelism() */
+  cpus: number;
+  /** Globs of watched paths relative to the workspace. @default ['**'] */
+  watch: string[];
+  /** Globs never watched (added to the built-in .meow, patterns, recipes, .git, node_modules). */
+  ignore: string[];
+  /** @default 'native' */
+  watchMode: 'native' | 'poll';
+  /** @default 1000 */
+  pollIntervalMs: number;
+  /** Python interpreter; null to detect. */
+  python: string | null;
+  /** @default 100 */
+  maxGeneration: number;
+  /** @default 10000 */
+  maxSweep: number;
+  /** Milliseconds between reconcile scans of a live engine. @default 60000 */
+  scanIntervalMs: number;
+  /** Milliseconds between SIGTERM and SIGKILL on cancel/timeout. @default 2000 */
+  killGraceMs: number;
+  backends: Record<string, BackendConfig>;
+}
+
+/** A job as stored and shown (`meow jobs --json`). */
+export interface JobRecord {
+  id: string;
+  /** Idempotence key: (rule version, input path, input version, sweep point). */
+  key: string;
+  pattern: string;
+  recipe: string;
+  ruleVersion: string;
+  status: JobStatus;
+  /** Workspace-relative path of the triggering file. */
+  input: string;
+  /** Content version of the input when triggered. */
+  inputVersion: string;
+  event: EventKind;
+  oldPath: string | null;
+  variables: Variables;
+  sweepPoint: Variables | null;
+  attempt: number;
+  retries: number;
+  timeoutMs: number | null;
+  exitCode: number | null;
+  error: string | null;
+  result: VarValue | null;
+  backend: string;
+  generation: number;
+  cause: string | null;
+  /** Workspace-relative job directory. */
+  jobDir: string;
+  pid: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}

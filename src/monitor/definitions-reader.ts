@@ -1,0 +1,157 @@
+/**
+ * Reads a workspace's definitions from disk: `meow.yaml`, `patterns/*.yaml`
+ * and `recipes/*`. Bad files are reported and left out; the rest is returned,
+ * so one broken definition never stops the engine.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CONFIG_FILE, parseConfig } from '../core/config-schema.js';
+import { errorCode } from '../core/errors.js';
+import { parsePattern } from '../core/pattern-schema.js';
+import { parseRecipe } from '../core/recipe-schema.js';
+import type { DefinitionError, ParsedPattern, ParsedRecipe, WorkspaceConfig } from '../core/types.js';
+
+/** Where pattern files live, relative to the workspace. */
+export const PATTERNS_DIR = 'patterns';
+/** Where recipe files live, relative to the workspace. */
+export const RECIPES_DIR = 'recipes';
+
+/** `patterns/seg.yaml: trigger.paths: expected …` (the key is left out when the error is about the whole file). */
+export function formatDefinitionError(e: DefinitionError): string {
+  return e.key === '' ? `${e.file}: ${e.message}` : `${e.file}: ${e.key}: ${e.message}`;
+}
+
+/**
+ * Hidden files and editor droppings (`.#x`, `x~`, `#x#`, `x.swp`): editors
+ * write these next to the file being edited, and they are never definitions.
+ */
+export function isIgnoredDefinitionFile(name: string): boolean {
+  return name.startsWith('.') || name.endsWith('~') || /^#.*#$/.test(name) || /\.sw[a-p]$/.test(name);
+}
+
+/** Reads meow.yaml; a missing file gives the defaults and no error. */
+export async function readConfig(root: string): Promise<{ config: WorkspaceConfig; errors: DefinitionError[] }> {
+  const cores = os.availableParallelism();
+  let text: string | null = null;
+  try {
+    text = await readFile(path.join(root, CONFIG_FILE), 'utf8');
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') {
+      const { config } = parseConfig(root, null, cores);
+      return { config, errors: [readError(CONFIG_FILE, 'MEOW_CONFIG_INVALID', err)] };
+    }
+  }
+  return parseConfig(root, text, cores);
+}
+
+/**
+ * Reads and parses every pattern and recipe. Two definitions with the same
+ * name are both rejected (each error names the other file), since either
+ * choice would silently ignore one of them. Results are sorted by name.
+ */
+export async function readDefinitions(
+  root: string,
+  config: WorkspaceConfig,
+): Promise<{ patterns: ParsedPattern[]; recipes: ParsedRecipe[]; errors: DefinitionError[] }> {
+  const errors: DefinitionError[] = [];
+  const patternFiles = await readDir(root, PATTERNS_DIR, 'MEOW_PATTERN_INVALID', errors);
+  const recipeFiles = await readDir(root, RECIPES_DIR, 'MEOW_RECIPE_INVALID', errors);
+  const opts = { maxSweep: config.maxSweep, backends: Object.keys(config.backends) };
+
+  const patterns: ParsedPattern[] = [];
+  for (const { file, text } of patternFiles) {
+    if (!/\.ya?ml$/i.test(file)) {
+      errors.push({
+        file,
+        key: '',
+        message: 'not a pattern file: pattern files end in .yaml (or .yml); move other files out of patterns/',
+        code: 'MEOW_PATTERN_INVALID',
+      });
+      continue;
+    }
+    const result = parsePattern(file, text, opts);
+    errors.push(...result.errors);
+    if (result.pattern) patterns.push(result.pattern);
+  }
+
+  const recipes: ParsedRecipe[] = [];
+  for (const { file, text } of recipeFiles) {
+    const result = parseRecipe(file, text);
+    errors.push(...result.errors);
+    if (result.recipe) recipes.push(result.recipe);
+  }
+
+  return {
+    patterns: rejectDuplicates(patterns, 'pattern', 'name', 'MEOW_PATTERN_INVALID', errors),
+    recipes: rejectDuplicates(recipes, 'recipe', '', 'MEOW_RECIPE_INVALID', errors),
+    errors: errors.sort((a, b) => compare(a.file, b.file)),
+  };
+}
+
+/** The definition files directly in `dir` (not recursive), sorted by name; a missing dir is empty. */
+async function readDir(root: string, dir: string, code: string, errors: DefinitionError[]): Promise<{ file: string; text: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(path.join(root, dir));
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') errors.push(readError(dir, code, err));
+    return [];
+  }
+  const files = await Promise.all(
+    names
+      .filter((name) => !isIgnoredDefinitionFile(name))
+      .sort(compare)
+      .map(async (name) => {
+        const file = `${dir}/${name}`;
+        try {
+          return { file, text: await readFile(path.join(root, dir, name), 'utf8') };
+        } catch (err) {
+          // A directory is not a definition; a file deleted since readdir is simply gone.
+          const c = errorCode(err);
+          if (c !== 'EISDIR' && c !== 'ENOENT') errors.push(readError(file, code, err));
+          return null;
+        }
+      }),
+  );
+  return files.filter((f) => f !== null);
+}
+
+function rejectDuplicates<T extends { name: string; file: string }>(
+  items: T[],
+  what: string,
+  key: string,
+  code: string,
+  errors: DefinitionError[],
+): T[] {
+  const byName = new Map<string, T[]>();
+  for (const item of items) byName.set(item.name, [...(byName.get(item.name) ?? []), item]);
+  const kept: T[] = [];
+  for (const [name, group] of byName) {
+    if (group.length === 1) {
+      kept.push(group[0]);
+      continue;
+    }
+    for (const item of group) {
+      const others = group.filter((o) => o !== item).map((o) => o.file);
+      const none = group.length === 2 ? 'neither' : 'none';
+      errors.push({
+        file: item.file,
+        key,
+        message: `the ${what} name "${name}" is also used by ${others.join(', ')}; ${what} names must be unique, so ${none} is registered — rename one`,
+        code,
+      });
+    }
+  }
+  return kept.sort((a, b) => compare(a.name, b.name));
+}
+
+function readError(file: string, code: string, err: unknown): DefinitionError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return { file, key: '', message: `cannot be read (${reason}); check its permissions`, code };
+}
+
+// Code-point order, so results do not depend on the machine's locale.
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,139 @@
+import type { FileEvent } from '../core/types.js';
+import type { FileState } from '../rules/tree-diff.js';
+
+/** What the settler needs from the engine. */
+export interface SettlerDeps {
+  /** Milliseconds a path must stay quiet: the longest settle of the patterns covering it. */
+  settleFor(path: string): number;
+  /** The path's state as last recorded (the files table). */
+  known(path: string): FileState | null;
+  /** The path's state on disk now. */
+  stat(path: string): Promise<FileState | null>;
+  /** True while a running job declares this path as its output: the job reports it when it ends. */
+  claimed(path: string): boolean;
+  /** Settled events, in batches. */
+  onEvents(events: FileEvent[], states: Map<string, FileState>): void;
+  /** How long a deletion waits for its file to reappear elsewhere (a rename). */
+  moveWindowMs: number;
+}
+
+interface HeldDelete {
+  path: string;
+  known: FileState;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Per-path settling. Every raw observation of a path restarts its timer; when
+ * the path has been quiet for its settle time it is stat'ed and compared with
+ * its recorded state, giving at most one event however many chunks were
+ * written. A deletion is held briefly so that a rename becomes one `moved`
+ * event. Ready events are flushed in batches (one transaction each).
+ */
+export class Settler {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly inflight = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly held = new Map<string, HeldDelete>();
+  private batch: FileEvent[] = [];
+  private states = new Map<string, FileState>();
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(private readonly deps: SettlerDeps) {}
+
+  /** Paths waiting to settle, being checked, or deletions held for a rename. */
+  get pending(): number {
+    return this.timers.size + this.inflight.size + this.held.size + this.batch.length;
+  }
+
+  /** True while the path is waiting to settle. */
+  isPending(path: string): boolean {
+    return this.timers.has(path) || this.inflight.has(path);
+  }
+
+  /** Something happened at `path`. */
+  observe(path: string): void {
+    if (this.closed) return;
+    if (this.inflight.has(path)) {
+      this.again.add(path);
+      return;
+    }
+    const old = this.timers.get(path);
+    if (old) clearTimeout(old);
+    const ms = this.deps.settleFor(path);
+    this.timers.set(path, setTimeout(() => void this.fire(path), ms));
+  }
+
+  private async fire(path: string): Promise<void> {
+    this.timers.delete(path);
+    this.inflight.add(path);
+    let st: FileState | null = null;
+    try {
+      st = await this.deps.stat(path);
+    } finally {
+      this.inflight.delete(path);
+    }
+    if (this.closed) return;
+    if (this.again.delete(path)) {
+      this.observe(path);
+      return;
+    }
+    this.settled(path, st);
+  }
+
+  private settled(path: string, st: FileState | null): void {
+    if (st && this.deps.claimed(path)) return;
+    const known = this.deps.known(path);
+    if (!st) {
+      if (!known) return;
+      if (known.ino === null) return this.push({ kind: 'deleted', path, oldPath: null, version: `deleted:${known.version}`, generation: known.generation ?? 0, cause: known.cause ?? null });
+      const id = `${known.ino}:${known.version}`;
+      const timer = setTimeout(() => {
+        this.held.delete(id);
+        this.push({ kind: 'deleted', path, oldPath: null, version: `deleted:${known.version}`, generation: known.generation ?? 0, cause: known.cause ?? null });
+      }, this.deps.moveWindowMs);
+      this.held.set(id, { path, known, timer });
+      return;
+    }
+    if (known) {
+      if (known.version !== st.version) this.push({ kind: 'modified', path, oldPath: null, version: st.version, generation: 0, cause: null }, st);
+      return;
+    }
+    const from = st.ino !== null ? this.held.get(`${st.ino}:${st.version}`) : undefined;
+    if (from) {
+      clearTimeout(from.timer);
+      this.held.delete(`${st.ino}:${st.version}`);
+      this.push({ kind: 'moved', path, oldPath: from.path, version: st.version, generation: from.known.generation ?? 0, cause: from.known.cause ?? null }, st);
+      return;
+    }
+    this.push({ kind: 'created', path, oldPath: null, version: st.version, generation: 0, cause: null }, st);
+  }
+
+  private push(event: FileEvent, st?: FileState): void {
+    this.batch.push(event);
+    if (st) this.states.set(event.path, st);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.batch.length === 0) return;
+    const events = this.batch;
+    const states = this.states;
+    this.batch = [];
+    this.states = new Map();
+    this.deps.onEvents(events, states);
+  }
+
+  /** Drops every timer; pending observations are caught by the next start's scan. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    for (const h of this.held.values()) clearTimeout(h.timer);
+    this.timers.clear();
+    this.held.clear();
+  }
+}

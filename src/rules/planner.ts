@@ -1,0 +1,67 @@
+import { compileRule, triggersRetroactively } from './matcher.js';
+import { sweepSize } from './sweep.js';
+import type { JobStatus, Rule } from '../core/types.js';
+
+/** A job that a definition change may cancel. */
+export interface ActiveJob {
+  id: string;
+  pattern: string;
+  ruleVersion: string;
+  status: JobStatus;
+}
+
+/** What one rule's change does. */
+export interface RuleChange {
+  name: string;
+  change: 'added' | 'removed' | 'changed';
+  before: Rule | null;
+  after: Rule | null;
+  /** Jobs the new rule triggers retroactively on existing files (files × sweep points). */
+  triggers: number;
+  /** Existing files it triggers on. */
+  files: number;
+  /** Queued and running jobs of the old rule that are cancelled. */
+  cancels: string[];
+}
+
+/** The effect of moving from one set of rules to another (MEOW rules 3–6). */
+export interface Plan {
+  changes: RuleChange[];
+  unchanged: string[];
+}
+
+/**
+ * Plans a definition change: rules added (retroactive triggers), removed
+ * (cancels) and changed (both: an update is a removal plus a registration).
+ * A pure function of values; the engine applies exactly this plan.
+ */
+export function planChange(
+  before: readonly Rule[],
+  after: readonly Rule[],
+  files: readonly string[],
+  active: readonly ActiveJob[],
+): Plan {
+  const old = new Map(before.map((r) => [r.name, r]));
+  const next = new Map(after.map((r) => [r.name, r]));
+  const names = [...new Set([...old.keys(), ...next.keys()])].sort();
+  const changes: RuleChange[] = [];
+  const unchanged: string[] = [];
+  for (const name of names) {
+    const b = old.get(name) ?? null;
+    const a = next.get(name) ?? null;
+    if (b && a && b.version === a.version) {
+      unchanged.push(name);
+      continue;
+    }
+    const change = !b ? 'added' : !a ? 'removed' : 'changed';
+    const cancels = b ? active.filter((j) => j.pattern === name && j.ruleVersion !== a?.version).map((j) => j.id) : [];
+    let count = 0;
+    if (a) {
+      const c = compileRule(a);
+      for (const f of files) if (triggersRetroactively(c, f)) count++;
+    }
+    const points = a ? sweepSize(a.pattern.sweep) : 0;
+    changes.push({ name, change, before: b, after: a, triggers: count * points, files: count, cancels });
+  }
+  return { changes, unchanged };
+}

@@ -1,0 +1,36 @@
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readResult, scriptFailure } from './outcome.js';
+import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
+import type { Variables } from '../../core/types.js';
+import { renderValue } from '../../core/placeholders.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Variables as environment entries: strings as they are, other values as JSON text. */
+export function variablesEnv(variables: Variables): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(variables)) if (ENV_NAME.test(k)) env[k] = renderValue(v);
+  return env;
+}
+
+/** Bash scripts: variables arrive as environment variables. */
+export class BashExecutor implements Executor {
+  readonly kind = 'bash' as const;
+
+  async prepare(ctx: ExecutorContext): Promise<Launch> {
+    const copy = join(ctx.jobDir, 'recipe.sh');
+    await copyFile(join(ctx.config.root, ctx.rule.recipe.file), copy);
+    return {
+      type: 'process',
+      file: 'bash',
+      args: [copy],
+      env: { ...variablesEnv(ctx.variables), ...ctx.env },
+      cwd: ctx.config.root,
+    };
+  }
+
+  async finish(ctx: ExecutorContext, exitCode: number | null, stderrTail: string): Promise<ExecutorOutcome> {
+    return { error: exitCode === 0 ? null : scriptFailure(exitCode, stderrTail), result: await readResult(ctx.jobDir) };
+  }
+}

@@ -1,0 +1,70 @@
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { JobRecord, Variables } from '../core/types.js';
+
+/** Workspace-relative directory of a job. */
+export function jobDirOf(id: string): string {
+  return `.meow/jobs/${id}`;
+}
+
+/** Creates the job directory with its params.json; returns the absolute paths. */
+export async function createJobDir(root: string, job: JobRecord, runtimeVariables: Variables): Promise<{ dir: string; params: string }> {
+  const dir = join(root, job.jobDir);
+  await mkdir(dir, { recursive: true });
+  const params = join(dir, 'params.json');
+  await writeFile(params, `${JSON.stringify(runtimeVariables, null, 2)}\n`);
+  await writeJobYaml(dir, job);
+  return { dir, params };
+}
+
+/** Writes the job's record as job.yaml (the database stays the source of truth). */
+export async function writeJobYaml(dir: string, job: JobRecord): Promise<void> {
+  await writeFile(join(dir, 'job.yaml'), stringify(jobJson(job)));
+}
+
+/** Reads the last `bytes` of a log file (empty when missing). */
+export async function tailFile(path: string, bytes = 8192): Promise<string> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const { size } = await fh.stat();
+    const start = Math.max(0, size - bytes);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A job in the stable JSON shape of `meow jobs --json` (DESIGN.md). */
+export function jobJson(job: JobRecord) {
+  return {
+    id: job.id,
+    pattern: job.pattern,
+    recipe: job.recipe,
+    status: job.status,
+    input: job.input,
+    event: job.event,
+    variables: job.variables,
+    attempt: job.attempt,
+    exit_code: job.exitCode,
+    error: job.error,
+    backend: job.backend,
+    generation: job.generation,
+    job_dir: job.jobDir,
+    created_at: job.createdAt,
+    started_at: job.startedAt,
+    finished_at: job.finishedAt,
+    old_path: job.oldPath,
+    sweep_point: job.sweepPoint,
+    retries: job.retries,
+    cause: job.cause,
+    result: job.result,
+  };
+}

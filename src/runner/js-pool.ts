@@ -1,0 +1,126 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Variables, VarValue } from '../core/types.js';
+import { MeowError, errorMessage } from '../core/errors.js';
+import type { WorkerReply, WorkerTask } from './js-worker.js';
+
+/** Options of a {@link JsPool}. */
+export interface JsPoolOptions {
+  /** Worker threads at most; JavaScript jobs beyond it wait in the pool's queue. */
+  maxThreads: number;
+  /** Milliseconds a cancelled function may take to honour its signal before its thread is terminated. */
+  graceMs: number;
+  /**
+   * The compiled worker module. @default `js-worker.js` beside this module, or
+   * `dist/src/runner/js-worker.js` above it when running from the TypeScript sources.
+   */
+  workerFile?: string | URL;
+  /** Milliseconds an idle thread lives. @default 30000 */
+  idleTimeoutMs?: number;
+}
+
+/** Where a job runs, as the recipe function's context reports it. */
+export interface JsJobContext {
+  jobId: string;
+  /** Absolute job directory; ctx.log appends to stdout.log / stderr.log there. */
+  jobDir: string;
+  /** Absolute workspace root. */
+  workspace: string;
+  /** Cancels the job: the function's ctx.signal aborts, and after `graceMs` its thread is terminated. */
+  signal: AbortSignal;
+}
+
+/** The outcome of one JavaScript job. */
+export type JsRunOutcome = WorkerReply;
+
+function findWorker(explicit: string | URL | undefined): string {
+  if (explicit !== undefined) return explicit instanceof URL ? explicit.href : pathToFileURL(explicit).href;
+  const sibling = new URL('./js-worker.js', import.meta.url);
+  if (existsSync(sibling)) return sibling.href;
+  // From the .ts sources (vitest), the worker must still be compiled JavaScript: use the build.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const built = join(dir, 'dist', 'src', 'runner', 'js-worker.js');
+    if (existsSync(built)) return pathToFileURL(built).href;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new MeowError('MEOW_NOT_FOUND', `js-worker.js not found beside ${fileURLToPath(import.meta.url)} or under dist/; run "npm run build"`);
+}
+
+/**
+ * A pool of worker threads running JavaScript recipes
+ * (`export default async function (vars, ctx)`), no subprocess per job.
+ * Owns threads: call {@link JsPool.close}.
+ */
+export class JsPool {
+  readonly #pool: Piscina<WorkerTask, WorkerReply>;
+  readonly #graceMs: number;
+  #closed = false;
+
+  constructor(opts: JsPoolOptions) {
+    this.#graceMs = opts.graceMs;
+    this.#pool = new Piscina<WorkerTask, WorkerReply>({
+      filename: findWorker(opts.workerFile),
+      maxThreads: Math.max(1, opts.maxThreads),
+      // Threads start on demand: an engine with no JavaScript recipes holds none.
+      minThreads: 0,
+      idleTimeout: opts.idleTimeoutMs ?? 30_000,
+    });
+  }
+
+  /**
+   * Runs the default export of `modulePath` with `variables`. Never rejects:
+   * a thrown error, a crashed thread or a cancellation comes back as
+   * `{ok: false, error}` (message and stack).
+   *
+   * @param version the recipe's content hash; a new version is imported afresh.
+   */
+  async run(modulePath: string, version: string, variables: Variables, ctx: JsJobContext): Promise<JsRunOutcome> {
+    if (this.#closed) return { ok: false, error: 'the JavaScript worker pool is closed (the engine is stopping)' };
+    if (ctx.signal.aborted) return { ok: false, error: `job ${ctx.jobId} was cancelled before it started` };
+    // The port tells a running function to stop; piscina's own signal then terminates its thread.
+    const { port1, port2 } = new MessageChannel();
+    const terminate = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      port1.postMessage('abort');
+      timer = setTimeout(() => terminate.abort(), this.#graceMs);
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const task: WorkerTask = {
+        modulePath,
+        version,
+        variables,
+        jobId: ctx.jobId,
+        jobDir: ctx.jobDir,
+        workspace: ctx.workspace,
+        port: port2,
+      };
+      return await this.#pool.run(task, { transferList: [port2], signal: terminate.signal });
+    } catch (err) {
+      if (terminate.signal.aborted) {
+        return { ok: false, error: `job ${ctx.jobId} was cancelled; the function ignored its abort signal for ${this.#graceMs} ms, so its worker thread was terminated` };
+      }
+      return { ok: false, error: `the worker thread running ${modulePath} failed: ${errorMessage(err)}` };
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      port1.close();
+    }
+  }
+
+  /** Terminates every thread; running jobs end as failed. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.close({ force: true });
+  }
+}
+
+export type { RecipeContext } from './js-worker.js';

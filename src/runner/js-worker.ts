@@ -1,0 +1,101 @@
+/*
+ * The piscina worker that runs JavaScript recipes. Each task imports the
+ * recipe module (by file URL plus `?v=<version>`, so an edited recipe is a new
+ * module rather than a stale cache hit), calls its default export with the
+ * variables and a context, and replies with a plain JSON outcome: errors cross
+ * the thread boundary as text, never as Error objects.
+ *
+ * This file must import nothing from the project at run time: it is loaded on
+ * its own by each worker thread.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
+import type { MessagePort } from 'node:worker_threads';
+import type { Variables, VarValue } from '../core/types.js';
+
+/** One job for the worker. */
+export interface WorkerTask {
+  modulePath: string;
+  /** Content hash of the recipe: the module cache key. */
+  version: string;
+  variables: Variables;
+  jobId: string;
+  jobDir: string;
+  workspace: string;
+  /** Receives one message when the job is cancelled; closed when the task ends. */
+  port: MessagePort;
+}
+
+/** What the worker replies: the recipe's JSON result, or why it failed. */
+export type WorkerReply = { ok: true; result: VarValue | null } | { ok: false; error: string };
+
+/** What a recipe function gets as its second argument. */
+export interface RecipeContext {
+  jobId: string;
+  jobDir: string;
+  workspace: string;
+  /** Aborted when the job is cancelled; the worker is terminated if the function ignores it. */
+  signal: AbortSignal;
+  /** Lines written to the job's stdout.log (info) and stderr.log (warn, error). */
+  log: { info(...args: unknown[]): void; warn(...args: unknown[]): void; error(...args: unknown[]): void };
+}
+
+function logger(jobDir: string): RecipeContext['log'] {
+  // Synchronous appends keep lines in order and survive a worker terminated mid-job.
+  const write = (file: string, prefix: string, args: unknown[]): void =>
+    appendFileSync(join(jobDir, file), prefix + format(...args) + '\n');
+  return {
+    info: (...args) => write('stdout.log', '', args),
+    warn: (...args) => write('stderr.log', 'warning: ', args),
+    error: (...args) => write('stderr.log', 'error: ', args),
+  };
+}
+
+/** An error's message and stack, as text. */
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const stack = err.stack ?? '';
+    return stack.includes(err.message) ? stack : `${err.message}\n${stack}`.trim();
+  }
+  return `the recipe threw a non-Error value: ${format(err)}`;
+}
+
+/** Round-trips through JSON so only what a job record can hold comes back. */
+function toJson(value: unknown, modulePath: string): WorkerReply {
+  if (value === undefined) return { ok: true, result: null };
+  try {
+    return { ok: true, result: JSON.parse(JSON.stringify(value)) as VarValue };
+  } catch (err) {
+    return { ok: false, error: `${modulePath}: the function returned a value that is not JSON (${describe(err).split('\n')[0]}); return plain data` };
+  }
+}
+
+/** Runs one recipe function. Piscina calls this for every task. */
+export default async function runRecipe(task: WorkerTask): Promise<WorkerReply> {
+  const controller = new AbortController();
+  task.port.once('message', () => controller.abort(new Error(`job ${task.jobId} was cancelled`)));
+  try {
+    const url = `${pathToFileURL(task.modulePath).href}?v=${encodeURIComponent(task.version)}`;
+    const mod: unknown = await import(url);
+    const fn = typeof mod === 'object' && mod !== null && 'default' in mod ? mod.default : undefined;
+    if (typeof fn !== 'function') {
+      return { ok: false, error: `${task.modulePath}: expected "export default async function (vars, ctx)", but the default export is ${typeof fn}` };
+    }
+    const ctx: RecipeContext = {
+      jobId: task.jobId,
+      jobDir: task.jobDir,
+      workspace: task.workspace,
+      signal: controller.signal,
+      log: logger(task.jobDir),
+    };
+    const value: unknown = await fn(structuredClone(task.variables), ctx);
+    return toJson(value, task.modulePath);
+  } catch (err) {
+    return { ok: false, error: describe(err) };
+  } finally {
+    // An open port would keep a reference to this task alive in the worker.
+    task.port.close();
+  }
+}

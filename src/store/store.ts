@@ -1,0 +1,360 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+import { MeowError } from '../core/errors.js';
+import { nowIso } from '../core/ids.js';
+import { JOB_STATES } from '../core/types.js';
+import type { EventKind, FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, VarValue } from '../core/types.js';
+
+/** A row of the files table: the last state of a path the engine saw. */
+export interface FileRow {
+  path: string;
+  version: string;
+  ino: number | null;
+  generation: number;
+  cause: string | null;
+}
+
+/** Filters for listing jobs. */
+export interface JobQuery {
+  status?: JobStatus;
+  pattern?: string;
+  input?: string;
+  /** Only the newest N (still returned oldest first). */
+  limit?: number;
+}
+
+interface JobRow {
+  id: string;
+  key: string | null;
+  pattern: string;
+  recipe: string;
+  rule_version: string;
+  status: JobStatus;
+  input: string;
+  input_version: string;
+  event: EventKind;
+  old_path: string | null;
+  variables: string;
+  sweep_point: string | null;
+  attempt: number;
+  retries: number;
+  timeout_ms: number | null;
+  exit_code: number | null;
+  error: string | null;
+  result: string | null;
+  backend: string;
+  generation: number;
+  cause: string | null;
+  job_dir: string;
+  pid: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const JOB_COLUMNS =
+  'id, key, pattern, recipe, rule_version, status, input, input_version, event, old_path, variables, sweep_point, attempt, retries, timeout_ms, exit_code, error, result, backend, generation, cause, job_dir, pid, created_at, started_at, finished_at';
+
+function toJob(r: JobRow): JobRecord {
+  return {
+    id: r.id,
+    key: r.key ?? '',
+    pattern: r.pattern,
+    recipe: r.recipe,
+    ruleVersion: r.rule_version,
+    status: r.status,
+    input: r.input,
+    inputVersion: r.input_version,
+    event: r.event,
+    oldPath: r.old_path,
+    variables: JSON.parse(r.variables),
+    sweepPoint: r.sweep_point ? JSON.parse(r.sweep_point) : null,
+    attempt: r.attempt,
+    retries: r.retries,
+    timeoutMs: r.timeout_ms,
+    exitCode: r.exit_code,
+    error: r.error,
+    result: r.result === null ? null : (JSON.parse(r.result) as VarValue),
+    backend: r.backend,
+    generation: r.generation,
+    cause: r.cause,
+    jobDir: r.job_dir,
+    pid: r.pid,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+/** Fields that change when a job moves between states. */
+export interface JobUpdate {
+  attempt?: number;
+  exitCode?: number | null;
+  error?: string | null;
+  result?: VarValue | null;
+  pid?: number | null;
+  pidStart?: string | null;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+}
+
+/**
+ * The engine's durable state in SQLite (WAL). Owns the connection: call
+ * `close()`. Writers batch in `transaction()`; callers emit engine events only
+ * after it returns, i.e. after the commit.
+ */
+export class Store {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string, options: { readonly?: boolean } = {}) {
+    if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    this.db.pragma('busy_timeout = 10000');
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    } else {
+      this.checkVersion();
+    }
+    this.stmts = this.prepare();
+  }
+
+  private checkVersion(): number {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      this.db.close();
+      throw new MeowError(
+        'MEOW_DB_NEWER',
+        `.meow/state.db: schema version ${version} is newer than this meowflow understands (${MIGRATIONS.length}); upgrade meowflow`,
+      );
+    }
+    return version;
+  }
+
+  private migrate(): void {
+    const version = this.checkVersion();
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertJob: db.prepare(
+        `INSERT OR IGNORE INTO jobs (${JOB_COLUMNS}) VALUES (@id, @key, @pattern, @recipe, @rule_version, @status, @input, @input_version, @event, @old_path, @variables, @sweep_point, @attempt, @retries, @timeout_ms, @exit_code, @error, @result, @backend, @generation, @cause, @job_dir, @pid, @created_at, @started_at, @finished_at)`,
+      ),
+      getJob: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
+      transition: db.prepare('INSERT INTO transitions (job_id, from_status, to_status, at, note) VALUES (?, ?, ?, ?, ?)'),
+      getFile: db.prepare('SELECT path, version, ino, generation, cause FROM files WHERE path = ?'),
+      upsertFile: db.prepare(
+        `INSERT INTO files (path, version, ino, generation, cause, seen_at) VALUES (@path, @version, @ino, @generation, @cause, @seen_at)
+         ON CONFLICT (path) DO UPDATE SET version = excluded.version, ino = excluded.ino, generation = excluded.generation, cause = excluded.cause, seen_at = excluded.seen_at`,
+      ),
+      deleteFile: db.prepare('DELETE FROM files WHERE path = ?'),
+      insertEvent: db.prepare(
+        'INSERT INTO events (kind, path, old_path, version, generation, cause, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+    };
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- definitions and rules ----
+
+  /** The definitions registered last, as they were parsed then. */
+  registeredDefinitions(): { patterns: ParsedPattern[]; recipes: ParsedRecipe[] } {
+    const rows = this.db.prepare('SELECT kind, body FROM definitions ORDER BY name').all() as { kind: string; body: string }[];
+    return {
+      patterns: rows.filter((r) => r.kind === 'pattern').map((r) => JSON.parse(r.body) as ParsedPattern),
+      recipes: rows.filter((r) => r.kind === 'recipe').map((r) => JSON.parse(r.body) as ParsedRecipe),
+    };
+  }
+
+  /** Replaces the registered definitions with these. */
+  saveDefinitions(patterns: readonly ParsedPattern[], recipes: readonly ParsedRecipe[]): void {
+    const at = nowIso();
+    this.db.prepare('DELETE FROM definitions').run();
+    const ins = this.db.prepare('INSERT INTO definitions (kind, name, file, hash, body, registered_at) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const p of patterns) ins.run('pattern', p.name, p.file, p.hash, JSON.stringify(p), at);
+    for (const r of recipes) ins.run('recipe', r.name, r.file, r.hash, JSON.stringify(r), at);
+  }
+
+  /** Registered rule versions by rule name. */
+  ruleVersions(): Map<string, string> {
+    const rows = this.db.prepare('SELECT name, version FROM rules').all() as { name: string; version: string }[];
+    return new Map(rows.map((r) => [r.name, r.version]));
+  }
+
+  saveRules(rules: ReadonlyMap<string, string>): void {
+    this.db.prepare('DELETE FROM rules').run();
+    const ins = this.db.prepare('INSERT INTO rules (name, version, created_at) VALUES (?, ?, ?)');
+    const at = nowIso();
+    for (const [name, version] of rules) ins.run(name, version, at);
+  }
+
+  // ---- jobs ----
+
+  /** Inserts a job unless one with the same key exists. True when inserted. */
+  insertJob(job: JobRecord): boolean {
+    const info = this.stmts.insertJob.run({
+      id: job.id,
+      key: job.key,
+      pattern: job.pattern,
+      recipe: job.recipe,
+      rule_version: job.ruleVersion,
+      status: job.status,
+      input: job.input,
+      input_version: job.inputVersion,
+      event: job.event,
+      old_path: job.oldPath,
+      variables: JSON.stringify(job.variables),
+      sweep_point: job.sweepPoint ? JSON.stringify(job.sweepPoint) : null,
+      attempt: job.attempt,
+      retries: job.retries,
+      timeout_ms: job.timeoutMs,
+      exit_code: job.exitCode,
+      error: job.error,
+      result: job.result === null ? null : JSON.stringify(job.result),
+      backend: job.backend,
+      generation: job.generation,
+      cause: job.cause,
+      job_dir: job.jobDir,
+      pid: job.pid,
+      created_at: job.createdAt,
+      started_at: job.startedAt,
+      finished_at: job.finishedAt,
+    });
+    if (info.changes === 0) return false;
+    this.stmts.transition.run(job.id, null, job.status, job.createdAt, null);
+    return true;
+  }
+
+  getJob(id: string): JobRecord | null {
+    const row = this.stmts.getJob.get(id) as JobRow | undefined;
+    return row ? toJob(row) : null;
+  }
+
+  /** Finds a job by id or by a unique id prefix. */
+  findJob(idOrPrefix: string): JobRecord | null {
+    const exact = this.getJob(idOrPrefix);
+    if (exact) return exact;
+    const rows = this.db
+      .prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id >= ? AND id < ? LIMIT 2`)
+      .all(idOrPrefix, `${idOrPrefix}\uffff`) as JobRow[];
+    return rows.length === 1 ? toJob(rows[0]) : null;
+  }
+
+  /** Jobs matching the query, oldest first (newest last). */
+  listJobs(q: JobQuery = {}): JobRecord[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.status) (where.push('status = ?'), args.push(q.status));
+    if (q.pattern) (where.push('pattern = ?'), args.push(q.pattern));
+    if (q.input) (where.push('input = ?'), args.push(q.input));
+    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const sql = q.limit
+      ? `SELECT * FROM (SELECT ${JOB_COLUMNS}, seq FROM jobs ${cond} ORDER BY seq DESC LIMIT ${Math.floor(q.limit)}) ORDER BY seq`
+      : `SELECT ${JOB_COLUMNS} FROM jobs ${cond} ORDER BY seq`;
+    return (this.db.prepare(sql).all(...args) as JobRow[]).map(toJob);
+  }
+
+  /** Job counts by state (every state present). */
+  countJobs(): Record<JobStatus, number> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  /** Queued and running jobs, oldest first. */
+  activeJobs(): JobRecord[] {
+    return (
+      this.db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq`).all() as JobRow[]
+    ).map(toJob);
+  }
+
+  /**
+   * Moves a job to a new state, recording the transition. Returns false when
+   * the job was not in `from` (another path already moved it).
+   */
+  transition(id: string, from: JobStatus | readonly JobStatus[], to: JobStatus, update: JobUpdate = {}, note: string | null = null): boolean {
+    const froms = Array.isArray(from) ? from : [from];
+    const sets = ['status = ?'];
+    const args: unknown[] = [to];
+    const map: [keyof JobUpdate, string][] = [
+      ['attempt', 'attempt'],
+      ['exitCode', 'exit_code'],
+      ['error', 'error'],
+      ['pid', 'pid'],
+      ['pidStart', 'pid_start'],
+      ['startedAt', 'started_at'],
+      ['finishedAt', 'finished_at'],
+    ];
+    for (const [k, col] of map) {
+      if (k in update) (sets.push(`${col} = ?`), args.push(update[k] ?? null));
+    }
+    if ('result' in update) (sets.push('result = ?'), args.push(update.result == null ? null : JSON.stringify(update.result)));
+    const info = this.db
+      .prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND status IN (${froms.map(() => '?').join(', ')})`)
+      .run(...args, id, ...froms);
+    if (info.changes === 0) return false;
+    this.stmts.transition.run(id, froms.length === 1 ? froms[0] : null, to, nowIso(), note);
+    return true;
+  }
+
+  /** Releases a job's idempotence key, so the same input may trigger its rule again. */
+  releaseKey(id: string): void {
+    this.db.prepare('UPDATE jobs SET key = NULL WHERE id = ?').run(id);
+  }
+
+  // ---- files and events ----
+
+  getFile(path: string): FileRow | null {
+    return (this.stmts.getFile.get(path) as FileRow | undefined) ?? null;
+  }
+
+  /** Every known file. */
+  allFiles(): FileRow[] {
+    return this.db.prepare('SELECT path, version, ino, generation, cause FROM files').all() as FileRow[];
+  }
+
+  /** Known file paths under a directory. */
+  filesUnder(dir: string): string[] {
+    const lo = `${dir}/`;
+    const rows = this.db.prepare('SELECT path FROM files WHERE path >= ? AND path < ?').all(lo, `${dir}0`) as { path: string }[];
+    return rows.map((r) => r.path);
+  }
+
+  upsertFile(row: FileRow): void {
+    this.stmts.upsertFile.run({ ...row, seen_at: nowIso() });
+  }
+
+  deleteFile(path: string): void {
+    this.stmts.deleteFile.run(path);
+  }
+
+  /** Records a file event (and the new state of its path). */
+  recordEvent(e: FileEvent, ino: number | null): void {
+    this.stmts.insertEvent.run(e.kind, e.path, e.oldPath, e.version, e.generation, e.cause, nowIso());
+    if (e.kind === 'deleted') this.deleteFile(e.path);
+    else {
+      if (e.kind === 'moved' && e.oldPath) this.deleteFile(e.oldPath);
+      this.upsertFile({ path: e.path, version: e.version, ino, generation: e.generation, cause: e.cause });
+    }
+  }
+}
