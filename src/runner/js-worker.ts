@@ -90,7 +90,7 @@ export default async function runRecipe(task: WorkerTask): Promise<WorkerReply> 
       signal: controller.signal,
       log: logger(task.jobDir),
     };
-    const value: unknown = await fn(structuredClone(task.variables), ctx);
+    const value: unknown = await fn(task.variables, ctx);
     return toJson(value, task.modulePath);
   } catch (err) {
     return { ok: false, error: describe(err) };

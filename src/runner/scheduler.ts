@@ -125,10 +125,11 @@ export class Scheduler {
       const controller = new AbortController();
       const entry: Running = { controller, slots, done: Promise.resolve() };
       this.running.set(id, entry);
-      entry.done = this.runJob(job, rule, controller.signal).finally(() => {
+      entry.done = this.runJob(job, rule, controller.signal).then((retry) => {
         this.running.delete(id);
         this.used -= slots;
-        this.pump();
+        if (retry) this.enqueue(retry);
+        else this.pump();
       });
     }
     // Compact the consumed head of the queue now and then.
@@ -143,16 +144,17 @@ export class Scheduler {
     }
   }
 
-  private async runJob(queuedJob: JobRecord, rule: Rule | null, signal: AbortSignal): Promise<void> {
+  /** Runs one attempt; resolves with the job when it goes back to the queue for a retry. */
+  private async runJob(queuedJob: JobRecord, rule: Rule | null, signal: AbortSignal): Promise<JobRecord | null> {
     const { store, config } = this.deps;
     if (!rule) {
       this.cancel(queuedJob.id, 'its rule is no longer registered', true);
-      return;
+      return null;
     }
     const attempt = queuedJob.attempt + 1;
     const startedAt = nowIso();
     const update = { attempt, startedAt, finishedAt: null, exitCode: null, error: null, result: null, pid: null };
-    if (!store.transition(queuedJob.id, 'queued', 'running', update)) return;
+    if (!store.transition(queuedJob.id, 'queued', 'running', update)) return null;
     const job: JobRecord = { ...queuedJob, ...update, status: 'running' };
     this.deps.emit('job:started', job);
 
@@ -201,18 +203,18 @@ export class Scheduler {
     } catch (err) {
       this.deps.emit('log', 'error', `job ${job.id}: collecting outputs failed: ${errorMessage(err)}`);
     }
-    if (signal.aborted) return; // cancel() already recorded the final state.
+    if (signal.aborted) return null; // cancel() already recorded the final state.
 
     const finishedAt = nowIso();
     const exitCode = outcome?.exitCode ?? null;
     let to: JobStatus = error === null ? 'succeeded' : 'failed';
     if (to === 'failed' && attempt <= job.retries) to = 'queued';
     const fields = { exitCode, error, result, finishedAt: to === 'queued' ? null : finishedAt, pid: null };
-    if (!store.transition(job.id, 'running', to, fields, to === 'queued' ? `retry after: ${error}` : null)) return;
+    if (!store.transition(job.id, 'running', to, fields, to === 'queued' ? `retry after: ${error}` : null)) return null;
     const final = store.getJob(job.id);
-    if (!final) return;
+    if (!final) return null;
     await writeJobYaml(join(config.root, job.jobDir), final).catch(() => undefined);
     this.deps.emit('job:finished', final);
-    if (to === 'queued') this.enqueue(final);
+    return to === 'queued' ? final : null;
   }
 }

@@ -1,0 +1,119 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { track } from './resources.js';
+
+/** The repository root. */
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MEOW = join(REPO, 'bin', 'meow.js');
+
+/** A temporary workspace, removed by `cleanup()`. */
+export interface TempWorkspace {
+  root: string;
+  write(rel: string, content: string | Buffer): Promise<string>;
+  path(rel: string): string;
+  cleanup(): Promise<void>;
+}
+
+export async function tempWorkspace(prefix = 'meow-test-'): Promise<TempWorkspace> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const ws: TempWorkspace = {
+    root,
+    path: (rel) => join(root, rel),
+    async write(rel, content) {
+      const p = join(root, rel);
+      await mkdir(dirname(p), { recursive: true });
+      await writeFile(p, content);
+      return p;
+    },
+    async cleanup() {
+      done();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+  const done = track(ws, `workspace ${root}`, () => rm(root, { recursive: true, force: true }));
+  return ws;
+}
+
+/** What a CLI run printed and returned. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `meow ARGS` to its end. */
+export function meow(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      process.execPath,
+      [MEOW, ...args],
+      { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Runs `meow ARGS --json` and parses its output. */
+export async function meowJson<T>(args: string[], options: { cwd?: string } = {}): Promise<T> {
+  const r = await meow([...args, '--json'], options);
+  if (r.code !== 0) throw new Error(`meow ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 20): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A `meow run` process in the background (the live engine). */
+export interface EngineProcess {
+  child: ChildProcess;
+  output(): string;
+  /** SIGINT (or the given signal) and wait for exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `meow run --no-tui` in a workspace and waits until its socket answers. */
+export async function startEngineProcess(root: string, extra: string[] = []): Promise<EngineProcess> {
+  const child = spawn(process.execPath, [MEOW, 'run', '--no-tui', '-w', root, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const proc: EngineProcess = {
+    child,
+    output: () => out,
+    async stop(signal = 'SIGINT') {
+      untrack();
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  const untrack = track(proc, `engine process in ${root}`, async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`engine exited ${child.exitCode}: ${out}`);
+    return existsSync(join(root, '.meow', 'engine.sock')) && (await meow(['status', '--json', '-w', root])).stdout.includes('"running"');
+  }, 'the engine socket', 30_000, 50);
+  return proc;
+}
