@@ -245,10 +245,13 @@ async def execute(args, nb, parameters, outdir):
             ename, evalue, tb = type(exc).__name__, str(exc), ""
         error = {"ename": ename, "evalue": evalue, "traceback": tb}
     finally:
-        # Shielded and signal-free: a second SIGTERM must not interrupt the kernel's shutdown.
+        # A second SIGTERM must not cut the kernel's shutdown short (the default
+        # action would orphan it); the backend's SIGKILL after its grace still can.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, terminated.append, signum)
+        await asyncio.shield(shutdown(client, km, now=bool(terminated) or error is not None))
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await asyncio.shield(shutdown(client, km, now=bool(terminated) or error is not None))
 
     pm = nb.metadata["papermill"]
     pm["end_time"] = now_iso()

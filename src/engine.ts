@@ -485,7 +485,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const job = this.store.getJob(id);
     if (!job) return null;
     if (!this.rulesByVersion.has(job.ruleVersion)) {
-      throw new MeowError('MEOW_USAGE', `job ${id} belongs to a version of pattern "${job.pattern}" that is no longer registered; the current version triggers on its own`);
+      throw new MeowError('MEOW_CONFLICT', `job ${id} belongs to a version of pattern "${job.pattern}" that is no longer registered; the current version triggers on its own`);
     }
     const ok = this.store.transition(id, ['failed', 'cancelled'], 'queued', { finishedAt: null, error: null, exitCode: null }, 'retried by the user');
     if (!ok) return null;

@@ -164,8 +164,9 @@ export class ApiServer {
       const body = req.method === 'GET' ? null : await readBody(req);
       send(200, await route.handler(req, url, body, params));
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : errorCode(err) === 'MEOW_USAGE' ? 400 : 500;
-      send(status, { error: errorMessage(err), code: errorCode(err) ?? null });
+      const code = errorCode(err);
+      const status = err instanceof HttpError ? err.status : code === 'MEOW_USAGE' ? 400 : code === 'MEOW_CONFLICT' ? 409 : code === 'MEOW_NOT_FOUND' ? 404 : 500;
+      send(status, { error: errorMessage(err), code: code ?? null });
     }
   }
 

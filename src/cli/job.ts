@@ -63,7 +63,7 @@ async function changeJob(root: string, action: 'cancel' | 'retry', id: string): 
   const client = await connectEngine(root);
   if (client) {
     const r = await client.call<JobJson & { error?: string }>('POST', `/jobs/${encodeURIComponent(id)}/${action}`);
-    if (r.status >= 400) throw new MeowError(r.status === 404 ? 'MEOW_NOT_FOUND' : 'MEOW_USAGE', r.body.error ?? `HTTP ${r.status}`);
+    if (r.status >= 400) throw new MeowError(r.status === 404 ? 'MEOW_NOT_FOUND' : r.status === 400 ? 'MEOW_USAGE' : 'MEOW_CONFLICT', r.body.error ?? `HTTP ${r.status}`);
     return r.body;
   }
   const found = await findJob(root, id);
@@ -75,7 +75,7 @@ async function changeJob(root: string, action: 'cancel' | 'retry', id: string): 
         : store.transition(found.id, ['failed', 'cancelled'], 'queued', { finishedAt: null, error: null, exitCode: null }, 'retried by the user');
     if (!ok) {
       const allowed = action === 'cancel' ? 'queued or running' : 'failed or cancelled';
-      throw new MeowError('MEOW_USAGE', `job ${found.id} is ${found.status}; only ${allowed} jobs can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
+      throw new MeowError('MEOW_CONFLICT', `job ${found.id} is ${found.status}; only ${allowed} jobs can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
     }
     const job = store.getJob(found.id);
     if (!job) throw new MeowError('MEOW_NOT_FOUND', `job ${found.id} vanished`);

@@ -5,11 +5,12 @@
  * wrong and what is allowed. Every reader returns `undefined` after recording
  * an error, so callers fall back to a default and keep collecting errors.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, isScalar, parseDocument, visit } from 'yaml';
+import type { Document, YAMLMap } from 'yaml';
 import { describe, parseDuration, parseSize } from './durations.js';
 import type { ErrorCode } from './errors.js';
 import { IDENTIFIER_RE, findMalformedPlaceholders } from './placeholders.js';
-import { didYouMean } from './suggest.js';
+import { closest, didYouMean } from './suggest.js';
 import type { DefinitionError, VarValue } from './types.js';
 
 /** What pattern, recipe and backend names look like. */
@@ -54,44 +55,64 @@ export class Fields {
 
   /**
    * Parses YAML text into plain JS values. Every syntax error is recorded
-   * with its line and column; the result is then `{ ok: false }`.
+   * with its line and column; the result is then `{ ok: false }`. Unquoted
+   * globs and placeholders that YAML reads as something else (`*.txt` is an
+   * alias, `{stem}` a mapping) are errors too, with the quoting that fixes them.
    */
   loadYaml(text: string): { ok: true; value: unknown } | { ok: false } {
     const lineCounter = new LineCounter();
+    const at = (offset: number): string => {
+      const { line, col } = lineCounter.linePos(offset);
+      return `line ${line}, column ${col}`;
+    };
     const doc = parseDocument(text, { prettyErrors: false, lineCounter });
     for (const e of doc.errors) {
-      const { line, col } = lineCounter.linePos(e.pos[0]);
       const detail =
         e.code === 'MULTIPLE_DOCS'
           ? 'a second YAML document ("---") starts here; a definition file holds exactly one'
           : e.code === 'DUPLICATE_KEY'
             ? 'this key appears twice in the same mapping; keep one'
-            : e.message;
-      this.error('', `invalid YAML at line ${line}, column ${col}: ${detail}`);
+            : e.code === 'BAD_SCALAR_START'
+              ? `${e.message}; quote the value`
+              : `${e.message}${quoteHint(text, lineCounter, e.pos[0])}`;
+      this.error('', `invalid YAML at ${at(e.pos[0])}: ${detail}`);
     }
     if (doc.errors.length > 0) return { ok: false };
+    for (const m of misreadValues(doc, text)) this.error('', `invalid YAML at ${at(m.offset)}: ${m.detail}`);
+    if (this.errors.length > 0) return { ok: false };
     try {
       return { ok: true, value: doc.toJS() as unknown };
     } catch (err) {
-      // toJS throws on unresolved aliases and alias bombs.
+      // toJS throws on alias bombs (unresolved aliases were reported above).
       this.error('', `invalid YAML: ${err instanceof Error ? err.message : String(err)}`);
       return { ok: false };
     }
   }
 
-  /** Records an error for every key of `obj` that is not in `allowed`, with a suggestion. */
-  checkKeys(prefix: string, obj: Mapping, allowed: readonly string[], what: string): void {
+  /**
+   * Records an error for every key of `obj` that is not in `allowed`, with a
+   * suggestion. Returns the allowed keys suggested, so that a caller need not
+   * also report them missing: `triger:` is one mistake, not two.
+   */
+  checkKeys(prefix: string, obj: Mapping, allowed: readonly string[], what: string): Set<string> {
+    const suggested = new Set<string>();
     for (const key of Object.keys(obj)) {
       if (allowed.includes(key)) continue;
-      const hint = didYouMean(key, allowed) ?? '';
+      const match = closest(key, allowed);
+      if (match !== null) suggested.add(match);
+      const hint = match === null ? '' : ` (did you mean "${match}"?)`;
       this.error(joinKey(prefix, key), `unknown key "${key}"${hint}; ${what} allows: ${allowed.join(', ')}`);
     }
+    return suggested;
   }
 
   /** A mapping, or an error naming what it should hold. */
   mapping(key: string, value: unknown, expected: string): Mapping | undefined {
     if (isMapping(value)) return value;
-    return this.error(key, `expected ${expected}, got ${describe(value)}`);
+    // `paths:"a"` is one string to YAML: a key needs a space after its colon.
+    const glued = typeof value === 'string' ? /^([A-Za-z_][\w-]*):([^\s:/].*)$/.exec(value) : null;
+    const space = glued ? `; a key needs a space after its colon: write ${glued[1]}: ${glued[2]}` : '';
+    return this.error(key, `expected ${expected}, got ${describe(value)}${space}`);
   }
 
   /** A non-empty string. */
@@ -121,7 +142,9 @@ export class Fields {
   int(key: string, value: unknown, min: number): number | undefined {
     if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value;
     const expected = min === 1 ? 'a positive whole number' : `a whole number of at least ${min}`;
-    return this.error(key, `expected ${expected}, got ${describe(value)}`);
+    // `retries: "3"`: the number was quoted, so YAML kept it as text.
+    const unquote = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) && Number(value) >= min ? `; write the number without quotes: ${key.split('.').pop()}: ${value.trim()}` : '';
+    return this.error(key, `expected ${expected}, got ${describe(value)}${unquote}`);
   }
 
   /** `true` or `false`. */
@@ -185,13 +208,64 @@ export class Fields {
     const s = this.string(key, value, 'a glob (a string)');
     if (s === undefined) return undefined;
     if (s.startsWith('/') || s.startsWith('~') || /^[A-Za-z]:[\\/]/.test(s)) {
-      return this.error(key, `"${s}" is an absolute path; globs are relative to the workspace, e.g. "data/*.txt"`);
+      return this.error(
+        key,
+        `"${s}" is an absolute path, so it can never match: globs match paths relative to the workspace; write the glob from the workspace root, e.g. "data/*.txt"`,
+      );
     }
     if (s.split(/[\\/]/).includes('..')) {
-      return this.error(key, `"${s}" uses ".."; globs are relative to the workspace and cannot leave it`);
+      return this.error(
+        key,
+        `"${s}" uses "..", so it can never match: only files inside the workspace are watched; write the glob from the workspace root, e.g. "data/*.txt", and keep the data inside the workspace`,
+      );
     }
     return s.replace(/^(\.\/)+/, '');
   }
+}
+
+/**
+ * Values YAML parses without complaint but that mean something else than was
+ * written: `*.txt` (an alias to an anchor that does not exist) and `{stem}`
+ * (a flow mapping whose keys have no values). Both are unquoted globs or
+ * placeholders; the fix is to quote them.
+ */
+function misreadValues(doc: Document, text: string): { offset: number; detail: string }[] {
+  const found: { offset: number; detail: string }[] = [];
+  visit(doc, {
+    Alias(_, node) {
+      if (node.resolve(doc) !== undefined || !node.range) return;
+      const written = text.slice(node.range[0], node.range[1]);
+      found.push({
+        offset: node.range[0],
+        detail: `${written} is read as a YAML alias (a reference to an "&anchor"), and there is no such anchor; quote the value: "${written}"`,
+      });
+    },
+    Map(_, node: YAMLMap) {
+      const placeholderLike = (item: YAMLMap['items'][number]): boolean =>
+        item.value === null && isScalar(item.key) && typeof item.key.value === 'string' && IDENTIFIER_RE.test(item.key.value);
+      if (!node.flow || !node.range || node.items.length === 0 || !node.items.every(placeholderLike)) return;
+      const written = text.slice(node.range[0], node.range[1]).trimEnd();
+      found.push({
+        offset: node.range[0],
+        detail: `${written} is read as a YAML mapping, not as text; quote the value: "${written}"`,
+      });
+    },
+  });
+  return found;
+}
+
+/**
+ * A hint for a YAML error on a line where an unquoted value starts with a
+ * placeholder (`out: {stem}.npy`): YAML reads the `{…}` as a mapping.
+ */
+function quoteHint(text: string, lineCounter: LineCounter, offset: number): string {
+  const { line } = lineCounter.linePos(offset);
+  const start = lineCounter.lineStarts[line - 1] ?? 0;
+  const end = text.indexOf('\n', start);
+  const lineText = text.slice(start, end === -1 ? text.length : end);
+  const m = /(?:^|:\s|-\s|[[,]\s*)\s*(\{[A-Za-z_][A-Za-z0-9_]*\}[^\s,\]}]*)/.exec(lineText);
+  if (!m) return '';
+  return `; a value that starts with "{" is read as a YAML mapping: quote it, e.g. "${m[1]}"`;
 }
 
 /** Narrows a parsed YAML value to a VarValue (YAML's JSON-compatible values). */

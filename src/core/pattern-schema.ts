@@ -58,14 +58,15 @@ export function parsePattern(
   }
   const doc = f.mapping('', raw, 'a mapping with keys like "recipe:" and "trigger:"');
   if (!doc) return { pattern: null, errors: f.errors };
-  f.checkKeys('', doc, PATTERN_KEYS, 'a pattern');
+  // A misspelt key is reported once, as unknown, not again as missing.
+  const misspelt = f.checkKeys('', doc, PATTERN_KEYS, 'a pattern');
 
   const name = readName(f, file, doc.name);
   const recipe =
     doc.recipe === undefined
-      ? f.error('recipe', 'missing; name the recipe to run, e.g. "recipe: segmentation"')
+      ? missing(f, misspelt, 'recipe', 'missing; name the recipe to run, e.g. "recipe: segmentation"')
       : f.name('recipe', doc.recipe, 'recipe');
-  const trigger = readTrigger(f, doc.trigger);
+  const trigger = doc.trigger === undefined && misspelt.has('trigger') ? undefined : readTrigger(f, doc.trigger);
   const input = doc.input === undefined ? 'input_file' : f.identifier('input', doc.input);
   const variables = doc.variables === undefined ? {} : readVariables(f, doc.variables);
   const sweep = doc.sweep === undefined ? {} : readSweep(f, doc.sweep, opts.maxSweep);
@@ -127,16 +128,21 @@ function readName(f: Fields, file: string, value: unknown): string | undefined {
   );
 }
 
+/** Records that a required key is missing, unless a misspelling of it was already reported. */
+function missing(f: Fields, misspelt: Set<string>, name: string, message: string, key = name): undefined {
+  return misspelt.has(name) ? undefined : f.error(key, message);
+}
+
 function readTrigger(f: Fields, value: unknown): Trigger | undefined {
   if (value === undefined) {
     return f.error('trigger', 'missing; say which files trigger the pattern, e.g. "trigger: {paths: \\"data/*.txt\\"}"');
   }
   const t = f.mapping('trigger', value, 'a mapping with "paths" and optionally "events", "ignore", "settle"');
   if (!t) return undefined;
-  f.checkKeys('trigger', t, TRIGGER_KEYS, 'trigger');
+  const misspelt = f.checkKeys('trigger', t, TRIGGER_KEYS, 'trigger');
   const paths =
     t.paths === undefined
-      ? f.error('trigger.paths', 'missing; give a glob or a list of globs, e.g. "data/*.txt"')
+      ? missing(f, misspelt, 'paths', 'missing; give a glob or a list of globs, e.g. "data/*.txt"', 'trigger.paths')
       : f.globs('trigger.paths', t.paths, { nonEmpty: true });
   const events = t.events === undefined ? [...DEFAULT_EVENTS] : readEvents(f, t.events);
   const ignore = t.ignore === undefined ? [] : f.globs('trigger.ignore', t.ignore, { nonEmpty: false });
@@ -220,7 +226,10 @@ function readBackend(f: Fields, value: unknown, backends: string[]): string | un
   if (name === undefined) return undefined;
   if (backends.includes(name)) return name;
   const hint = didYouMean(name, backends) ?? '';
-  return f.error('backend', `unknown backend "${name}"${hint}; meow.yaml defines: ${backends.join(', ')}`);
+  return f.error(
+    'backend',
+    `unknown backend "${name}"${hint}; meow.yaml defines: ${backends.join(', ')}. Use one of them, or add "${name}" under "backends:" in meow.yaml`,
+  );
 }
 
 function readResources(f: Fields, value: unknown): Resources | undefined {

@@ -60,12 +60,20 @@ function checkNotebook(f: Fields, text: string): void {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    // V8 quotes the start of the text in its message; keep the message on one line.
+    const reason = (err instanceof Error ? err.message : String(err)).replaceAll('\r', '\\r').replaceAll('\n', '\\n');
     f.error('', `not a valid notebook: the file is not JSON (${reason}); save it again from Jupyter`);
     return;
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Array.isArray((doc as Mapping).cells)) {
     f.error('', 'not a valid notebook: it has no "cells" list; save it again from Jupyter');
+    return;
+  }
+  // The executor injects papermill's parameters cell, which needs nbformat 4.
+  const version = (doc as Mapping).nbformat;
+  if (version !== 4) {
+    const got = version === undefined ? 'it has no "nbformat" version' : `its "nbformat" is ${describe(version)}`;
+    f.error('', `not a valid notebook: ${got}, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later`);
   }
 }
 

@@ -67,5 +67,6 @@ export async function scanTree(root: string, scope: WatchScope, under = ''): Pro
       });
     }
   }
-  return { files, problems };
+  // Sorted, so jobs of a scan are created (and run) in path order.
+  return { files: new Map([...files].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))), problems };
 }

@@ -138,7 +138,7 @@ describe('readDefinitions', () => {
     const { patterns, messages } = await readAll();
     expect(patterns.map((p) => p.name)).toEqual(['on-cluster']);
     expect(messages).toEqual([
-      'patterns/nowhere.yaml: backend: unknown backend "gpubox"; meow.yaml defines: local, cluster',
+      'patterns/nowhere.yaml: backend: unknown backend "gpubox"; meow.yaml defines: local, cluster. Use one of them, or add "gpubox" under "backends:" in meow.yaml',
       'patterns/too-big.yaml: sweep: the sweep has 6 points, more than the limit of 4; shrink the sweep or raise max_sweep in meow.yaml',
     ]);
   });

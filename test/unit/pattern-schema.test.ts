@@ -141,8 +141,39 @@ describe('parsePattern: errors', () => {
 
   it('rejects absolute globs and globs that leave the workspace', () => {
     expect(errorsOf('recipe: seg\ntrigger: {paths: ["/abs/*.txt", "data/../../x/*"]}\n')).toEqual([
-      'trigger.paths[0] | "/abs/*.txt" is an absolute path; globs are relative to the workspace, e.g. "data/*.txt"',
-      'trigger.paths[1] | "data/../../x/*" uses ".."; globs are relative to the workspace and cannot leave it',
+      'trigger.paths[0] | "/abs/*.txt" is an absolute path, so it can never match: globs match paths relative to the workspace; write the glob from the workspace root, e.g. "data/*.txt"',
+      'trigger.paths[1] | "data/../../x/*" uses "..", so it can never match: only files inside the workspace are watched; write the glob from the workspace root, e.g. "data/*.txt", and keep the data inside the workspace',
+    ]);
+  });
+
+  it('says how to quote globs and placeholders that YAML reads as something else', () => {
+    expect(errorsOf('recipe: seg\ntrigger:\n  paths: *.txt\n')).toEqual([
+      ' | invalid YAML at line 3, column 10: *.txt is read as a YAML alias (a reference to an "&anchor"), and there is no such anchor; quote the value: "*.txt"',
+    ]);
+    expect(errorsOf(`${MINIMAL}variables:\n  out: {stem}\n`)).toEqual([
+      ' | invalid YAML at line 5, column 8: {stem} is read as a YAML mapping, not as text; quote the value: "{stem}"',
+    ]);
+    expect(errorsOf(`${MINIMAL}variables:\n  out: {stem}.npy\n`)).toEqual([
+      ' | invalid YAML at line 5, column 14: Unexpected scalar at node end; a value that starts with "{" is read as a YAML mapping: quote it, e.g. "{stem}.npy"',
+    ]);
+    // Anchors and aliases that resolve, and flow mappings with values, are fine.
+    expect(errorsOf(`${MINIMAL}variables:\n  a: &k 3\n  b: *k\n  c: {x: 1}\n`)).toEqual([]);
+  });
+
+  it('reports a misspelt required key once, as unknown', () => {
+    expect(errorsOf('recipe: seg\ntriger:\n  paths: "data/*"\n')).toEqual([
+      'triger | unknown key "triger" (did you mean "trigger"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop',
+    ]);
+    expect(errorsOf('recipie: seg\ntrigger: {path: "data/*"}\n')).toEqual([
+      'recipie | unknown key "recipie" (did you mean "recipe"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop',
+      'trigger.path | unknown key "path" (did you mean "paths"?); trigger allows: paths, events, ignore, settle',
+    ]);
+  });
+
+  it('says to unquote a quoted number and to put a space after a colon', () => {
+    expect(errorsOf(`${MINIMAL}retries: "3"\n`)).toEqual(['retries | expected a whole number of at least 0, got the string "3"; write the number without quotes: retries: 3']);
+    expect(errorsOf('recipe: seg\ntrigger:\n  paths:"data/*"\n')).toEqual([
+      'trigger | expected a mapping with "paths" and optionally "events", "ignore", "settle", got the string "paths:"data/*""; a key needs a space after its colon: write paths: "data/*"',
     ]);
   });
 
@@ -194,7 +225,9 @@ describe('parsePattern: errors', () => {
   });
 
   it('lists the defined backends for an unknown backend', () => {
-    expect(errorsOf(`${MINIMAL}backend: clustr\n`)).toEqual(['backend | unknown backend "clustr" (did you mean "cluster"?); meow.yaml defines: local, cluster']);
+    expect(errorsOf(`${MINIMAL}backend: clustr\n`)).toEqual([
+      'backend | unknown backend "clustr" (did you mean "cluster"?); meow.yaml defines: local, cluster. Use one of them, or add "clustr" under "backends:" in meow.yaml',
+    ]);
   });
 
   it('collects every error of the file, not just the first', () => {

@@ -43,6 +43,15 @@ describe('parseRecipe', () => {
     ]);
     expect(errorsOf('recipes/nb.ipynb', '{"metadata": {}}')).toEqual([' | not a valid notebook: it has no "cells" list; save it again from Jupyter']);
     expect(errorsOf('recipes/nb.ipynb', '[]')).toEqual([' | not a valid notebook: it has no "cells" list; save it again from Jupyter']);
+    expect(errorsOf('recipes/nb.ipynb', 'not json\n')).toEqual([
+      ` | not a valid notebook: the file is not JSON (Unexpected token 'o', "not json\\n" is not valid JSON); save it again from Jupyter`,
+    ]);
+    expect(errorsOf('recipes/nb.ipynb', '{"cells": []}')).toEqual([
+      ' | not a valid notebook: it has no "nbformat" version, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later',
+    ]);
+    expect(errorsOf('recipes/nb.ipynb', '{"cells": [], "nbformat": 3}')).toEqual([
+      ' | not a valid notebook: its "nbformat" is the number 3, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later',
+    ]);
   });
 
   it('rejects an unknown recipe kind, listing the supported ones', () => {

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { Engine } from '../../src/engine.js';
+import { track } from './resources.js';
+import type { FileEvent, JobRecord } from '../../src/core/types.js';
+
+/** An in-process live engine with a record of what it emitted. */
+export interface LiveEngine {
+  engine: Engine;
+  events: FileEvent[];
+  started: JobRecord[];
+  finished: JobRecord[];
+  close(options?: { cancelRunning?: boolean }): Promise<void>;
+}
+
+/** Opens a workspace's engine and starts it live (watchers, socket). */
+export async function startLive(root: string): Promise<LiveEngine> {
+  const engine = await Engine.open(root);
+  const live: LiveEngine = {
+    engine,
+    events: [],
+    started: [],
+    finished: [],
+    async close(options) {
+      untrack();
+      await engine.close(options ?? { cancelRunning: true });
+    },
+  };
+  engine.on('file:event', (e) => live.events.push(e));
+  engine.on('job:started', (j) => live.started.push(j));
+  engine.on('job:finished', (j) => live.finished.push(j));
+  const untrack = track(live, `live engine in ${root}`, () => engine.close({ cancelRunning: true }));
+  await engine.startLive();
+  return live;
+}
+
+/** True while a process with this pid exists and is not a zombie waiting to be reaped. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
