@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { jobKey } from '../../src/rules/job-key.js';
+import { linkRules, ruleVersion } from '../../src/rules/linker.js';
+import { compileRules, matchEvent } from '../../src/rules/matcher.js';
+import { planChange } from '../../src/rules/planner.js';
+import { watchScope } from '../../src/rules/scope.js';
+import { diffTree, type FileState } from '../../src/rules/tree-diff.js';
+import type { EventKind, FileEvent, ParsedPattern, ParsedRecipe } from '../../src/core/types.js';
+
+function pattern(name: string, paths: string[], o: Partial<ParsedPattern> & { events?: EventKind[]; ignore?: string[] } = {}): ParsedPattern {
+  return {
+    name,
+    file: `patterns/${name}.yaml`,
+    hash: o.hash ?? `h-${name}`,
+    recipe: o.recipe ?? 'r',
+    trigger: { paths, events: o.events ?? ['created', 'modified'], ignore: o.ignore ?? [], settleMs: 0 },
+    input: 'input_file',
+    variables: {},
+    sweep: o.sweep ?? {},
+    outputs: [],
+    backend: 'local',
+    resources: { cpus: 1, gpus: 0, memory: null },
+    timeoutMs: null,
+    retries: 0,
+    loop: false,
+  };
+}
+const recipe = (name: string, hash = `rh-${name}`): ParsedRecipe => ({ name, file: `recipes/${name}.sh`, hash, kind: 'bash', source: '', command: null });
+const ev = (kind: EventKind, path: string, oldPath: string | null = null): FileEvent => ({ kind, path, oldPath, version: '1:1', generation: 0, cause: null });
+
+describe('linkRules', () => {
+  it('links patterns to recipes and leaves the rest waiting', () => {
+    const { rules, waiting } = linkRules([pattern('a', ['*']), pattern('b', ['*'], { recipe: 'missing' })], [recipe('r')]);
+    expect(rules.map((r) => r.name)).toEqual(['a']);
+    expect(waiting.map((p) => p.name)).toEqual(['b']);
+  });
+
+  it('gives a new rule version when the pattern or the recipe changes', () => {
+    const v = ruleVersion(pattern('a', ['*']), recipe('r'));
+    expect(ruleVersion(pattern('a', ['*'], { hash: 'other' }), recipe('r'))).not.toBe(v);
+    expect(ruleVersion(pattern('a', ['*']), recipe('r', 'edited'))).not.toBe(v);
+    expect(ruleVersion(pattern('a', ['*']), recipe('r'))).toBe(v);
+  });
+});
+
+describe('matchEvent', () => {
+  const { rules } = linkRules(
+    [
+      pattern('tif', ['data/**/*.tif'], { ignore: ['**/*.part.tif'] }),
+      pattern('gone', ['data/**'], { events: ['deleted'] }),
+      pattern('moves', ['data/b/*'], { events: ['moved'] }),
+      pattern('arrivals', ['data/accepted/*'], { events: ['created'] }),
+    ],
+    [recipe('r')],
+  );
+  const set = compileRules(rules);
+  const names = (e: FileEvent) => matchEvent(e, set).map((r) => r.name);
+
+  it('matches globs and event kinds, minus ignores', () => {
+    expect(names(ev('created', 'data/x/y.tif'))).toEqual(['tif']);
+    expect(names(ev('modified', 'data/y.tif'))).toEqual(['tif']);
+    expect(names(ev('created', 'data/y.part.tif'))).toEqual([]);
+    expect(names(ev('deleted', 'data/y.tif'))).toEqual(['gone']);
+    expect(names(ev('created', 'other/y.tif'))).toEqual([]);
+  });
+
+  it('matches a moved file on its new path; created-patterns only when it moved into their scope', () => {
+    expect(names(ev('moved', 'data/b/f', 'data/a/f'))).toEqual(['moves']);
+    expect(names(ev('moved', 'data/accepted/f', 'data/incoming/f'))).toEqual(['arrivals']);
+    expect(names(ev('moved', 'data/accepted/g', 'data/accepted/f'))).toEqual([]);
+  });
+});
+
+describe('planChange', () => {
+  it('plans retroactive triggers and cancels for added, removed and changed rules', () => {
+    const before = linkRules([pattern('keep', ['*.a']), pattern('drop', ['*.b']), pattern('edit', ['*.c'])], [recipe('r')]).rules;
+    const after = linkRules([pattern('keep', ['*.a']), pattern('edit', ['*.c'], { hash: 'v2' }), pattern('new', ['*'], { sweep: { k: [1, 2] } })], [recipe('r')]).rules;
+    const files = ['x.a', 'x.b', 'x.c', 'y.c'];
+    const v = (n: string) => before.find((r) => r.name === n)?.version ?? '';
+    const active = [
+      { id: 'j1', pattern: 'drop', ruleVersion: v('drop'), status: 'running' as const },
+      { id: 'j2', pattern: 'edit', ruleVersion: v('edit'), status: 'queued' as const },
+      { id: 'j3', pattern: 'keep', ruleVersion: v('keep'), status: 'queued' as const },
+    ];
+    const plan = planChange(before, after, files, active);
+    expect(plan.unchanged).toEqual(['keep']);
+    expect(plan.changes.map((c) => [c.name, c.change, c.files, c.triggers, c.cancels])).toEqual([
+      ['drop', 'removed', 0, 0, ['j1']],
+      ['edit', 'changed', 2, 2, ['j2']],
+      ['new', 'added', 4, 8, []],
+    ]);
+  });
+});
+
+describe('jobKey', () => {
+  it('is the same for the same rule, input, version and sweep point, and differs otherwise', () => {
+    const k = jobKey('v1', 'a.txt', '1:2', null);
+    expect(jobKey('v1', 'a.txt', '1:2', {})).toBe(k);
+    expect(new Set([k, jobKey('v2', 'a.txt', '1:2', null), jobKey('v1', 'b.txt', '1:2', null), jobKey('v1', 'a.txt', '1:3', null), jobKey('v1', 'a.txt', '1:2', { t: 1 })]).size).toBe(5);
+  });
+});
+
+describe('diffTree', () => {
+  const st = (version: string, ino: number): FileState => ({ version, ino });
+  it('turns two snapshots into created, modified, deleted and moved events', () => {
+    const known = new Map([
+      ['same', st('1', 1)],
+      ['changed', st('1', 2)],
+      ['gone', st('1', 3)],
+      ['old-name', st('7', 4)],
+    ]);
+    const seen = new Map([
+      ['same', st('1', 1)],
+      ['changed', st('2', 2)],
+      ['new', st('1', 5)],
+      ['new-name', st('7', 4)],
+    ]);
+    const events = diffTree(known, seen).map((e) => [e.kind, e.path, e.oldPath]);
+    expect(events.sort()).toEqual(
+      [
+        ['created', 'new', null],
+        ['deleted', 'gone', null],
+        ['modified', 'changed', null],
+        ['moved', 'new-name', 'old-name'],
+      ].sort(),
+    );
+  });
+});
+
+describe('watchScope', () => {
+  it('never watches engine state or definitions, and honours watch and ignore', () => {
+    const s = watchScope({ watch: ['data/**'], ignore: ['**/*.tmp', 'data/scratch'] });
+    expect(s.includes('data/a.txt')).toBe(true);
+    expect(s.includes('data/a.tmp')).toBe(false);
+    expect(s.includes('other/a.txt')).toBe(false);
+    expect(s.prunes('.meow')).toBe(true);
+    expect(s.prunes('patterns')).toBe(true);
+    expect(s.prunes('data/scratch')).toBe(true);
+    expect(watchScope({ watch: ['**'], ignore: [] }).includes('recipes/x.py')).toBe(false);
+  });
+});
