@@ -25,7 +25,7 @@ import { diffTree } from './rules/tree-diff.js';
 import { expandAll, resolveVariables } from './rules/variables.js';
 import { createExecutors } from './runner/executors/index.js';
 import { jobDirOf } from './runner/job-dir.js';
-import { LocalBackend } from './runner/local-backend.js';
+import { createBackends } from './runner/backends.js';
 import { Scheduler } from './runner/scheduler.js';
 import { Store } from './store/store.js';
 import type { EngineEvents } from './core/engine-events.js';
@@ -98,10 +98,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const memory = readonly && !existsSync(db);
     this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory });
     this.scopeTest = watchScope(config);
-    this.backends = new Map<string, Backend>();
-    for (const b of Object.values(config.backends)) {
-      if (b.type === 'local') this.backends.set(b.name, new LocalBackend(b.name, config));
-    }
+    this.backends = createBackends(config);
     this.scheduler = new Scheduler({
       store: this.store,
       config,

@@ -1,5 +1,5 @@
 import type { Launch } from './executor.js';
-import type { JobRecord, VarValue } from '../core/types.js';
+import type { JobRecord, Resources, VarValue } from '../core/types.js';
 
 /** One attempt handed to a backend. */
 export interface RunRequest {
@@ -11,8 +11,16 @@ export interface RunRequest {
   signal: AbortSignal;
   /** Milliseconds, or null for none. */
   timeoutMs: number | null;
-  /** Called once the attempt's process exists (for crash recovery). */
-  onStarted?(pid: number | null): void;
+  /** What the job asked for (slots, GPUs, memory). */
+  resources: Resources;
+  /** The job's declared outputs, workspace-relative globs (a remote backend brings them back). */
+  outputs: string[];
+  /**
+   * Called once the attempt exists on the backend, with the backend's handle
+   * for it (a pid, a Slurm job id, a remote pid): stored, so a restarted
+   * engine can re-attach instead of running the job again.
+   */
+  onStarted?(handle: string | null): void;
 }
 
 /** How an attempt ended on its backend. */
@@ -36,6 +44,13 @@ export interface Backend {
   readonly name: string;
   /** Runs one attempt to its end. Never rejects: failures are in the outcome. */
   run(req: RunRequest): Promise<RunOutcome>;
+  /**
+   * Re-attaches to an attempt that was running when the engine stopped, by
+   * the handle `onStarted` reported, and waits for its end like `run`.
+   * Resolves null when the attempt is gone without a known outcome (the
+   * engine then queues a new attempt).
+   */
+  reattach?(req: RunRequest, handle: string): Promise<RunOutcome | null>;
   /** Releases pools and connections. */
   close(): Promise<void>;
 }

@@ -98,7 +98,7 @@ export class LocalBackend implements Backend {
         if ((cancelled || timedOut) && child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
         resolve(o);
       };
-      child.once('spawn', () => req.onStarted?.(child.pid ?? null));
+      child.once('spawn', () => req.onStarted?.(child.pid === undefined ? null : String(child.pid)));
       child.once('error', (e) => finish(failed(`cannot start ${launch.file}: ${errorMessage(e)}`)));
       child.once('exit', (code, signal) =>
         finish({ exitCode: code, signal, timedOut, cancelled, error: null, result: null }),

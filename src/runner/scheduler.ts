@@ -3,7 +3,7 @@ import { createJobDir, tailFile, writeJobYaml } from './job-dir.js';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/durations.js';
 import { nowIso } from '../core/ids.js';
-import { placeholderValues } from '../rules/variables.js';
+import { expandAll, placeholderValues } from '../rules/variables.js';
 import type { Backend, RunOutcome } from './backend.js';
 import type { Executor, ExecutorContext } from './executor.js';
 import type { EngineEvents } from '../core/engine-events.js';
@@ -183,8 +183,10 @@ export class Scheduler {
         jobDir: dir,
         signal,
         timeoutMs: job.timeoutMs,
-        onStarted: (pid) => {
-          if (pid !== null) store.transition(job.id, 'running', 'running', { pid });
+        resources: rule.pattern.resources,
+        outputs: rule.pattern.outputs.length ? expandAll(rule.pattern.outputs, placeholders) : [],
+        onStarted: (handle) => {
+          if (handle !== null) store.transition(job.id, 'running', 'running', { handle, pid: /^\d+$/.test(handle) ? Number(handle) : null });
         },
       });
       result = outcome.result;
@@ -209,7 +211,7 @@ export class Scheduler {
     const exitCode = outcome?.exitCode ?? null;
     let to: JobStatus = error === null ? 'succeeded' : 'failed';
     if (to === 'failed' && attempt <= job.retries) to = 'queued';
-    const fields = { exitCode, error, result, finishedAt: to === 'queued' ? null : finishedAt, pid: null };
+    const fields = { exitCode, error, result, finishedAt: to === 'queued' ? null : finishedAt, pid: null, handle: null };
     if (!store.transition(job.id, 'running', to, fields, to === 'queued' ? `retry after: ${error}` : null)) return null;
     const final = store.getJob(job.id);
     if (!final) return null;

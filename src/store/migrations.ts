@@ -82,4 +82,6 @@ export const MIGRATIONS: readonly string[] = [
     at TEXT NOT NULL
   );
   `,
+  // 2: the backend's handle of a running attempt (pid, Slurm job id, …), for re-attaching after a restart
+  `ALTER TABLE jobs ADD COLUMN handle TEXT;`,
 ];

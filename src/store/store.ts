@@ -96,6 +96,7 @@ export interface JobUpdate {
   result?: VarValue | null;
   pid?: number | null;
   pidStart?: string | null;
+  handle?: string | null;
   startedAt?: string | null;
   finishedAt?: string | null;
 }
@@ -302,6 +303,7 @@ export class Store {
       ['error', 'error'],
       ['pid', 'pid'],
       ['pidStart', 'pid_start'],
+      ['handle', 'handle'],
       ['startedAt', 'started_at'],
       ['finishedAt', 'finished_at'],
     ];
@@ -315,6 +317,12 @@ export class Store {
     if (info.changes === 0) return false;
     this.stmts.transition.run(id, froms.length === 1 ? froms[0] : null, to, nowIso(), note);
     return true;
+  }
+
+  /** The backend handle of a job's running attempt. */
+  handleOf(id: string): string | null {
+    const row = this.db.prepare('SELECT handle FROM jobs WHERE id = ?').get(id) as { handle: string | null } | undefined;
+    return row?.handle ?? null;
   }
 
   /** Releases a job's idempotence key, so the same input may trigger its rule again. */
