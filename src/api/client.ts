@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MeowError } from '../core/errors.js';
+import { ERROR_CODES, MeowError } from '../core/errors.js';
 
 /** The engine's control socket in a workspace. */
 export function socketPath(root: string): string {
@@ -56,6 +56,68 @@ export class EngineClient {
     const r = await this.call<T & { error?: string }>('GET', path);
     if (r.status >= 400) throw new MeowError('MEOW_NOT_FOUND', r.body?.error ?? `GET ${path}: HTTP ${r.status}`);
     return r.body;
+  }
+
+  /** POSTs a JSON body; resolves with the answer, rejects with the engine's message on an HTTP error. */
+  async post<T>(path: string, body: unknown = null, timeoutMs = 60_000): Promise<T> {
+    const r = await this.call<T & { error?: string; code?: string | null }>('POST', path, body, timeoutMs);
+    if (r.status >= 400) {
+      const code = ERROR_CODES.find((c) => c === r.body?.code) ?? (r.status === 404 ? 'MEOW_NOT_FOUND' : r.status === 409 ? 'MEOW_CONFLICT' : 'MEOW_USAGE');
+      throw new MeowError(code, r.body?.error ?? `POST ${path}: HTTP ${r.status}`);
+    }
+    return r.body;
+  }
+
+  /**
+   * Follows the engine's event stream (`GET /events/stream`, server-sent
+   * events): `onEvent` gets each event's name and parsed data; `onEnd` runs
+   * once when the stream ends or cannot be opened. Returns a function that
+   * stops following.
+   */
+  stream(onEvent: (name: string, data: unknown) => void, onEnd: (err: Error | null) => void = () => {}): () => void {
+    let ended = false;
+    const end = (err: Error | null) => {
+      if (ended) return;
+      ended = true;
+      onEnd(err);
+    };
+    const req = request({ socketPath: this.socket, path: '/events/stream', method: 'GET' }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const frame = parseFrame(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+          if (frame) onEvent(frame.name, frame.data);
+        }
+      });
+      res.on('end', () => end(null));
+      res.on('error', (err) => end(err));
+    });
+    req.on('error', (err) => end(new MeowError('MEOW_ENGINE_UNREACHABLE', `cannot reach the engine at ${this.socket}: ${err.message}`, { cause: err })));
+    req.end();
+    return () => {
+      ended = true;
+      req.destroy();
+    };
+  }
+}
+
+/** One server-sent-events frame: `event: NAME` and `data: JSON` lines; comments are skipped. */
+function parseFrame(text: string): { name: string; data: unknown } | null {
+  let name = 'message';
+  const data: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('event: ')) name = line.slice(7);
+    else if (line.startsWith('data: ')) data.push(line.slice(6));
+  }
+  if (data.length === 0) return null;
+  try {
+    return { name, data: JSON.parse(data.join('\n')) };
+  } catch {
+    return null;
   }
 }
 

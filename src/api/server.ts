@@ -1,12 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connectEngine, socketPath } from '../api/client.js';
 import { MeowError, errorCode, errorMessage } from '../core/errors.js';
-import { JOB_STATES, type JobStatus } from '../core/types.js';
-import { jobJson } from '../runner/job-dir.js';
+import { JOB_STATES, type JobRecord, type JobStatus } from '../core/types.js';
+import { jobJson, tailFile } from '../runner/job-dir.js';
+import { compileGlobs } from '../rules/matcher.js';
 import { patternsJson, planJson, recipesJson } from './shapes.js';
 import type { Engine } from '../engine.js';
 import type { EngineEvents } from '../core/engine-events.js';
+import type { Store } from '../store/store.js';
 
 type Handler = (req: IncomingMessage, url: URL, body: unknown, params: string[]) => Promise<unknown> | unknown;
 
@@ -93,6 +97,50 @@ export class ApiServer {
       return { ...planJson(r.plan), errors: r.errors, applied: r.applied };
     });
     this.route('GET', /^\/events\/stream$/, () => undefined);
+    this.addViewRoutes(job);
+  }
+
+  /**
+   * Routes the terminal UI needs: a window of jobs with its total, job counts
+   * per pattern, a job's log tail, a definition file's text and a trigger's
+   * match preview. All are reads.
+   */
+  private addViewRoutes(job: (id: string) => JobRecord): void {
+    const e = this.engine;
+    this.route('GET', /^\/search\/jobs$/, (_r, url) => {
+      const q = url.searchParams;
+      const status = q.get('status');
+      if (status && !JOB_STATES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${JOB_STATES.join(', ')}`);
+      return searchJobs(e.store, {
+        status: status || null,
+        pattern: q.get('pattern') || null,
+        text: q.get('q') || null,
+        offset: intParam(q.get('offset'), 0, 0, Number.MAX_SAFE_INTEGER, 'offset'),
+        limit: intParam(q.get('limit'), 100, 1, 1000, 'limit'),
+      });
+    });
+    this.route('GET', /^\/stats\/patterns$/, () => patternStats(e.store));
+    this.route('GET', /^\/jobs\/([^/]+)\/logs$/, async (_r, url, _b, [id]) => {
+      const j = job(id);
+      const stream = url.searchParams.get('stream') ?? 'stdout';
+      if (stream !== 'stdout' && stream !== 'stderr') throw new HttpError(400, 'stream must be stdout or stderr');
+      const bytes = intParam(url.searchParams.get('tail'), 8192, 0, 1024 * 1024, 'tail');
+      return { id: j.id, stream, text: await tailFile(join(e.config.root, j.jobDir, `${stream}.log`), bytes) };
+    });
+    this.route('GET', /^\/definitions$/, async (_r, url) => {
+      const file = url.searchParams.get('file') ?? '';
+      if (!/^(patterns|recipes)\/[^/]+$/.test(file) || file.includes('..')) throw new HttpError(400, `${file || '(none)'}: definitions live directly under patterns/ or recipes/`);
+      try {
+        return { file, content: await readFile(join(e.config.root, file), 'utf8') };
+      } catch {
+        throw new HttpError(404, `${file}: no such definition file`);
+      }
+    });
+    this.route('GET', /^\/match$/, (_r, url) => {
+      const globs = url.searchParams.getAll('glob').filter(Boolean);
+      const sample = intParam(url.searchParams.get('sample'), 5, 0, 100, 'sample');
+      return matchKnownFiles(e.knownFiles().keys(), globs, url.searchParams.getAll('ignore').filter(Boolean), sample);
+    });
   }
 
   private route(method: string, re: RegExp, handler: Handler): void {
@@ -181,4 +229,47 @@ export class ApiServer {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   }
+}
+
+/** An integer query parameter within bounds, or the default when absent. */
+function intParam(value: string | null, fallback: number, min: number, max: number, name: string): number {
+  if (value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+/** A window of jobs, newest first, with the number of jobs the filter matches. */
+function searchJobs(store: Store, q: { status: string | null; pattern: string | null; text: string | null; offset: number; limit: number }) {
+  const where: string[] = [];
+  const args: string[] = [];
+  if (q.status) (where.push('status = ?'), args.push(q.status));
+  if (q.pattern) (where.push('pattern = ?'), args.push(q.pattern));
+  if (q.text) (where.push("input LIKE ? ESCAPE '\\'"), args.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+  const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = (store.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${cond}`).get(...args) as { n: number }).n;
+  const ids = store.db.prepare(`SELECT id FROM jobs ${cond} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as { id: string }[];
+  const jobs = ids.map((r) => store.getJob(r.id)).filter((j) => j !== null).map(jobJson);
+  return { total, offset: q.offset, jobs };
+}
+
+/** Job counts by state for every pattern that has jobs. */
+function patternStats(store: Store): Record<string, Record<JobStatus, number>> {
+  const rows = store.db.prepare('SELECT pattern, status, COUNT(*) AS n FROM jobs GROUP BY pattern, status').all() as { pattern: string; status: JobStatus; n: number }[];
+  const out: Record<string, Record<JobStatus, number>> = {};
+  for (const r of rows) {
+    out[r.pattern] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    out[r.pattern][r.status] = r.n;
+  }
+  return out;
+}
+
+/** How many known files the globs (minus ignores) match, with the first few in path order. */
+function matchKnownFiles(paths: Iterable<string>, globs: string[], ignore: string[], sample: number) {
+  const include = compileGlobs(globs);
+  const exclude = compileGlobs(ignore);
+  const matched: string[] = [];
+  for (const p of paths) if (include(p) && !exclude(p)) matched.push(p);
+  matched.sort();
+  return { count: matched.length, sample: matched.slice(0, sample) };
 }

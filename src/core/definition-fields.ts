@@ -247,7 +247,7 @@ function misreadValues(doc: Document, text: string): { offset: number; detail: s
       const written = text.slice(node.range[0], node.range[1]).trimEnd();
       found.push({
         offset: node.range[0],
-        detail: `${written} is read as a YAML mapping, not as text; quote the value: "${written}"`,
+        detail: `${written} is read as a YAML mapping, not as text; if it is text (a placeholder), quote it: "${written}"`,
       });
     },
   });

@@ -101,7 +101,7 @@ const CASES: Case[] = [
     },
     errors: [
       'patterns/brace.yaml: invalid YAML at line 5, column 14: Unexpected scalar at node end; a value that starts with "{" is read as a YAML mapping: quote it, e.g. "{stem}.npy"',
-      'patterns/brace2.yaml: invalid YAML at line 5, column 8: {stem} is read as a YAML mapping, not as text; quote the value: "{stem}"',
+      'patterns/brace2.yaml: invalid YAML at line 5, column 8: {stem} is read as a YAML mapping, not as text; if it is text (a placeholder), quote it: "{stem}"',
     ],
     valid: [0, 1],
   },

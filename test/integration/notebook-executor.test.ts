@@ -171,7 +171,7 @@ suite('NotebookExecutor on a real kernel', () => {
     const ctx = await context('recipes/broken.ipynb', 'notebook', { n: 5 }, 'j-nb-fail');
     const outcome = await runJob(new NotebookExecutor(), ctx);
 
-    expect(outcome.error).toMatch(/^cell 3 raised ValueError: boom 6\n/);
+    expect(outcome.error).toMatch(/^cell 4 raised ValueError: boom 6\n/);
     expect(outcome.error).toContain('explode(a)');
     expect(outcome.error).not.toMatch(/\x1b\[/);
     const nb = await outputNotebook(ctx);
@@ -209,7 +209,7 @@ suite('NotebookExecutor on a real kernel', () => {
     });
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(outcome.exitCode).toBe(143);
-    expect(outcome.error).toBe('stopped by signal 15 during cell 1');
+    expect(outcome.error).toBe('stopped by signal 15 during cell 2');
     await waitFor('the kernel to exit', async () => (alive(kernel) ? undefined : true), 10_000);
     const nb = await outputNotebook(ctx);
     expect(nb.cells[2].metadata.papermill).toMatchObject({ status: 'failed' });

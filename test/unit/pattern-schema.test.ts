@@ -151,7 +151,7 @@ describe('parsePattern: errors', () => {
       ' | invalid YAML at line 3, column 10: *.txt is read as a YAML alias (a reference to an "&anchor"), and there is no such anchor; quote the value: "*.txt"',
     ]);
     expect(errorsOf(`${MINIMAL}variables:\n  out: {stem}\n`)).toEqual([
-      ' | invalid YAML at line 5, column 8: {stem} is read as a YAML mapping, not as text; quote the value: "{stem}"',
+      ' | invalid YAML at line 5, column 8: {stem} is read as a YAML mapping, not as text; if it is text (a placeholder), quote it: "{stem}"',
     ]);
     expect(errorsOf(`${MINIMAL}variables:\n  out: {stem}.npy\n`)).toEqual([
       ' | invalid YAML at line 5, column 14: Unexpected scalar at node end; a value that starts with "{" is read as a YAML mapping: quote it, e.g. "{stem}.npy"',

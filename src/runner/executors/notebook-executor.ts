@@ -47,12 +47,13 @@ function isDriverError(v: unknown): v is DriverError {
 }
 
 /**
- * The message for a failed notebook. Cells are numbered as in the recipe
- * (0-based, the injected cell not counted), so the number points at the cell
- * the user wrote.
+ * The message for a failed notebook. Cells are counted as a person counts
+ * them in the recipe (the first cell is 1, the injected cell not counted), so
+ * the number points at the cell the user wrote.
  */
 export function notebookError(e: DriverError): string {
-  const cell = e.recipe_cell_index ?? e.cell_index;
+  const index = e.recipe_cell_index ?? e.cell_index;
+  const cell = index === null ? null : index + 1;
   if (e.ename === 'Terminated') return `${e.evalue}${cell === null ? '' : ` during cell ${cell}`}`;
   const where = cell === null ? 'the notebook' : `cell ${cell}`;
   const tb = e.traceback.split('\n').slice(-TRACEBACK_LINES).join('\n').trim();
