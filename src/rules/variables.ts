@@ -1,4 +1,4 @@
-import { expandPlaceholders, fileValues, renderValue } from '../core/placeholders.js';
+import { expandPlaceholders, fileValues, findPlaceholders, renderValue } from '../core/placeholders.js';
 import type { FileEvent, Rule, Variables, VarValue } from '../core/types.js';
 
 /** What a job's variables are resolved from. */
@@ -44,9 +44,28 @@ function expandValue(v: VarValue, values: Record<string, string>): VarValue {
  * path), the pattern's variables with placeholders expanded, and the sweep point.
  */
 export function resolveVariables(site: JobSite): Variables {
-  const values = placeholderValues(site);
+  const raw = site.rule.pattern.variables;
+  const base = placeholderValues(site);
+  const memo = new Map<string, VarValue>();
+  const visiting = new Set<string>();
+  // A variable may name another ({a} inside b): resolve what it names first.
+  // A cycle (validation warns) leaves the inner reference as written.
+  const resolve = (name: string): VarValue => {
+    const done = memo.get(name);
+    if (done !== undefined) return done;
+    if (visiting.has(name)) return raw[name];
+    visiting.add(name);
+    const values = { ...base };
+    for (const ref of findPlaceholders(JSON.stringify(raw[name]))) {
+      if (ref !== name && Object.hasOwn(raw, ref)) values[ref] = renderValue(resolve(ref));
+    }
+    const value = expandValue(raw[name], values);
+    visiting.delete(name);
+    memo.set(name, value);
+    return value;
+  };
   const out: Variables = { [site.rule.pattern.input]: site.event.path };
-  for (const [k, v] of Object.entries(site.rule.pattern.variables)) out[k] = expandValue(v, values);
+  for (const k of Object.keys(raw)) out[k] = resolve(k);
   for (const [k, v] of Object.entries(site.sweepPoint ?? {})) out[k] = v;
   return out;
 }

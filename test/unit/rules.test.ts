@@ -139,3 +139,13 @@ describe('watchScope', () => {
     expect(watchScope({ watch: ['**'], ignore: [] }).includes('recipes/x.py')).toBe(false);
   });
 });
+
+describe('resolveVariables', () => {
+  it('expands placeholders, including variables that name other variables', async () => {
+    const { resolveVariables } = await import('../../src/rules/variables.js');
+    const p = { ...pattern('seg', ['data/*.txt']), variables: { base: 'out/{stem}', file: '{base}.npy', deep: '{file}.log', n: 3, label: 'k{n}' } };
+    const [rule] = linkRules([p], [recipe('r')]).rules;
+    const vars = resolveVariables({ rule, event: ev('created', 'data/s1.txt'), jobId: 'j-1', jobDir: '.meow/jobs/j-1', workspace: '/ws', sweepPoint: null });
+    expect(vars).toEqual({ input_file: 'data/s1.txt', base: 'out/s1', file: 'out/s1.npy', deep: 'out/s1.npy.log', n: 3, label: 'k3' });
+  });
+});
