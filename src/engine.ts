@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApiServer } from './api/server.js';
@@ -9,6 +10,9 @@ import { parseRecipe } from './core/recipe-schema.js';
 import { DefinitionsWatcher } from './monitor/definitions-watcher.js';
 import { FileMonitor } from './monitor/file-monitor.js';
 import { Settler } from './monitor/settler.js';
+import { FileHasher } from './monitor/file-hasher.js';
+import { OutputWindows, mtimeOf } from './monitor/output-windows.js';
+import { LineageStore, type LineageRow } from './store/lineage-store.js';
 import micromatch from 'micromatch';
 import { errorMessage } from './core/errors.js';
 import { newJobId, nowIso } from './core/ids.js';
@@ -55,6 +59,8 @@ interface Trigger {
   ino: number | null;
   /** Retroactive triggers do not change the files table. */
   record: boolean;
+  /** The event is an undeclared output of its cause job. */
+  inferred?: boolean;
 }
 
 /**
@@ -85,6 +91,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Declared outputs of running jobs: their file events wait for the job to report them. */
   private readonly claims = new Map<string, (path: string) => boolean>();
   private serial: Promise<unknown> = Promise.resolve();
+  readonly lineage: LineageStore;
+  private readonly hasher: FileHasher;
+  private readonly windows = new OutputWindows();
+  private readonly host = hostname();
 
   private constructor(
     readonly config: WorkspaceConfig,
@@ -112,6 +122,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.on('job:finished', (job) => {
       if (job.status === 'failed') this.failedCount++;
     });
+    this.lineage = new LineageStore(this.store.db);
+    this.hasher = new FileHasher((id, hash) => this.lineage.setInputHash(id, hash));
   }
 
   /** Opens the engine of a workspace (reads meow.yaml; nothing runs yet). */
@@ -146,6 +158,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     const before = this.registeredRules();
     const after = linkRules(defs.patterns, defs.recipes).rules;
     return planChange(before, after, [...files], this.store.activeJobs());
+  }
+
+  /** Names of the patterns these definitions link to a recipe. */
+  linkedNames(defs: LoadedDefinitions): string[] {
+    return linkRules(defs.patterns, defs.recipes).rules.map((r) => r.name);
   }
 
   /** The rules as last registered in the database. */
@@ -240,12 +257,12 @@ export class Engine extends EventEmitter<EngineEvents> {
    * transaction; queues the jobs after the commit. Returns the jobs created.
    */
   handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>): number {
-    const triggers: Trigger[] = events.map((event) => ({
-      event,
-      rules: matchEvent(event, this.ruleSet),
-      ino: states?.get(event.path)?.ino ?? null,
-      record: true,
-    }));
+    const triggers: Trigger[] = events.map((raw) => {
+      // A file a job wrote without declaring it is its (inferred) output.
+      const by = this.windows.attribute(raw);
+      const event = by ? { ...raw, cause: by.jobId, generation: by.generation } : raw;
+      return { event, rules: matchEvent(event, this.ruleSet), ino: states?.get(event.path)?.ino ?? null, record: true, inferred: by !== null };
+    });
     return this.createJobs(triggers);
   }
 
@@ -254,27 +271,67 @@ export class Engine extends EventEmitter<EngineEvents> {
     const created: JobRecord[] = [];
     const now = nowIso();
     const max = this.config.maxGeneration;
+    const stopped: JobRecord[] = [];
     this.store.transaction(() => {
       for (const t of triggers) {
         if (t.record) this.store.recordEvent(t.event, t.ino);
-        if (t.rules.length && t.event.generation > max) {
-          this.emit('log', 'error', `${t.event.path}: generation ${t.event.generation} exceeds max_generation ${max}; not triggering ${t.rules.map((r) => r.name).join(', ')}`);
-          continue;
-        }
+        if (t.record && t.event.cause && t.event.kind !== 'deleted') this.lineage.recordOutput(t.event.cause, t.event.path, t.event.version, t.inferred ?? false);
+        const guard = t.rules.length && t.event.generation > max ? this.loopError(t.event, max) : null;
         for (const rule of t.rules) {
           for (const point of expandSweep(rule.pattern.sweep)) {
             const job = this.newJob(rule, t.event, Object.keys(point).length ? point : null, now);
-            if (this.store.insertJob(job)) created.push(job);
+            // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
+            if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
+            if (!this.store.insertJob(job)) continue;
+            this.lineage.insert(this.lineageOf(job, rule));
+            (guard ? stopped : created).push(job);
           }
         }
       }
     });
     for (const t of triggers) if (t.record) this.emit('file:event', t.event);
+    for (const job of stopped) {
+      this.emit('log', 'error', `${job.pattern}: ${job.error}`);
+      this.emit('job:finished', job);
+    }
     for (const job of created) {
       this.emit('job:queued', job);
       this.scheduler.enqueue(job);
+      if (this.config.hash === 'sha256' && job.event !== 'deleted') {
+        this.hasher.add({ jobId: job.id, abs: join(this.config.root, job.input), version: job.inputVersion });
+      }
     }
     return created.length;
+  }
+
+  /** The message of a job stopped by max_generation, naming the chain of patterns that led to it. */
+  private loopError(event: FileEvent, max: number): string {
+    const chain: string[] = [];
+    let cause = event.cause;
+    while (cause && chain.length < 12) {
+      const j = this.store.getJob(cause);
+      if (!j) break;
+      chain.unshift(j.pattern);
+      cause = j.cause;
+    }
+    const shown = `${cause ? '… → ' : ''}${chain.join(' → ')}`;
+    return `stopped by max_generation ${max}: ${event.path} is generation ${event.generation}, produced by the chain ${shown}; a loop that should run longer needs a higher max_generation in meow.yaml`;
+  }
+
+  private lineageOf(job: JobRecord, rule: Rule): LineageRow {
+    const mtime = mtimeOf(job.inputVersion);
+    const size = Number.parseInt(job.inputVersion, 10);
+    const backend = this.config.backends[job.backend];
+    const host = !backend || backend.type === 'local' ? this.host : String(backend.options.host ?? backend.name);
+    return {
+      job_id: job.id,
+      input_size: Number.isFinite(size) && job.event !== 'deleted' ? size : null,
+      input_mtime: mtime === null ? null : new Date(Number(mtime / 1_000_000n)).toISOString(),
+      input_hash: null,
+      pattern_hash: rule.pattern.hash,
+      recipe_hash: rule.recipe.hash,
+      host,
+    };
   }
 
   private newJob(rule: Rule, event: FileEvent, sweepPoint: Variables | null, now: string): JobRecord {
@@ -338,6 +395,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     this.handleEvents(events, found);
     this.claims.delete(job.id);
+    this.windows.close(job.id);
   }
 
   /** A rule's declared outputs for one job, as workspace-relative globs. */
@@ -347,8 +405,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private claimOutputs(job: JobRecord, rule: Rule, values: Record<string, string>): void {
-    if (rule.pattern.outputs.length === 0 || !this.settler) return;
-    this.claims.set(job.id, compileGlobs(this.outputGlobs(rule, values)));
+    if (rule.pattern.outputs.length === 0) return;
+    const globs = this.outputGlobs(rule, values);
+    this.windows.open(job.id, job.generation, globs);
+    if (this.settler) this.claims.set(job.id, compileGlobs(globs));
   }
 
 
@@ -513,8 +573,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (;;) {
       await this.scheduler.whenIdle();
       const created = await this.reconcile();
-      if (created === 0 && this.scheduler.pending === 0) return;
+      if (created === 0 && this.scheduler.pending === 0) break;
     }
+    await this.hasher.idle();
   }
 
   /** Stops: running jobs finish (or are cancelled), then everything is released. */
@@ -522,6 +583,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.scanTimer) clearInterval(this.scanTimer);
+    this.hasher.close();
     await this.defsWatcher?.close();
     await this.monitor?.close();
     this.settler?.close();

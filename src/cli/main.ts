@@ -10,6 +10,8 @@ import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { validateCommand } from './validate.js';
 import { demoCommand } from './demo.js';
+import { graphCommand } from './graph.js';
+import { traceCommand } from './trace.js';
 
 /** Exit codes: 0 success; 1 a job or an operation failed; 2 bad usage or invalid definitions. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -56,6 +58,18 @@ function program(setCode: (code: number) => void): Command {
     .action(act(async (id: string, o) => jobCommand(global(), 'logs', id, o)));
   job.command('cancel <id>').option('--json').action(act(async (id: string, o) => jobCommand(global(), 'cancel', id, o)));
   job.command('retry <id>').option('--json').action(act(async (id: string, o) => jobCommand(global(), 'retry', id, o)));
+  cmd
+    .command('trace <path>')
+    .description('the lineage of a file: the jobs and inputs it came from (or, with --forward, what came from it)')
+    .option('--forward', 'everything derived from the file')
+    .option('--json')
+    .action(act(async (path: string, o) => traceCommand(global(), path, o)));
+  cmd
+    .command('graph')
+    .description('the workflow that emerges from the definitions')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'dot']).default('text'))
+    .option('--runs', 'overlay job counts by state')
+    .action(act(async (o) => graphCommand(global(), o)));
   cmd.command('plan').description('what the definitions on disk would trigger and cancel').option('--json').action(act(async (o) => planCommand(global(), o)));
   cmd.command('validate').description('check definitions; exit 2 on any error').option('--json').action(act(async (o) => validateCommand(global(), o)));
   cmd.command('demo').description('run the flagship example in a fresh temporary workspace').option('--keep', 'keep the workspace').action(act(async (o) => demoCommand(o)));

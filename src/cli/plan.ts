@@ -3,6 +3,7 @@ import { printJson, table } from './format.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import { planJson } from '../api/shapes.js';
+import { buildGraph, cycleWarnings } from '../rules/graph.js';
 
 /** `meow plan`: what the definitions on disk would change, without changing anything. */
 export async function planCommand(g: GlobalOptions, o: { json?: boolean }): Promise<number> {
@@ -10,9 +11,12 @@ export async function planCommand(g: GlobalOptions, o: { json?: boolean }): Prom
   try {
     const [defs, tree] = await Promise.all([engine.loadDefinitions(), engine.scan()]);
     const plan = engine.plan(defs, tree.keys());
-    if (o.json) printJson({ ...planJson(plan), errors: defs.errors });
+    const linked = new Set(engine.linkedNames(defs));
+    const warnings = cycleWarnings(buildGraph(defs.patterns, linked), defs.patterns);
+    if (o.json) printJson({ ...planJson(plan), errors: defs.errors, warnings });
     else {
       for (const e of defs.errors) console.error(formatDefinitionError(e));
+      for (const w of warnings) console.error(`warning: ${w.file}: ${w.key}: ${w.message}`);
       if (plan.changes.length === 0) console.log(`no changes (${plan.unchanged.length} rules unchanged)`);
       else {
         console.log(table(['PATTERN', 'CHANGE', 'TRIGGERS', 'CANCELS'], plan.changes.map((c) => [c.name, c.change, c.triggers, c.cancels.length])));

@@ -1,5 +1,6 @@
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { linkRules } from '../rules/linker.js';
+import { buildGraph, cycleWarnings } from '../rules/graph.js';
 import { printJson } from './format.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import { readConfig, readDefinitions } from '../monitor/definitions-reader.js';
@@ -11,7 +12,11 @@ export async function validateCommand(g: GlobalOptions, o: { json?: boolean }): 
   const defs = await readDefinitions(root, config);
   const errors = [...configErrors, ...defs.errors];
   const { waiting } = linkRules(defs.patterns, defs.recipes);
-  const warnings = waiting.map((p) => ({ file: p.file, key: 'recipe', message: `recipe "${p.recipe}" does not exist yet; the pattern waits until recipes/${p.recipe}.* appears` }));
+  const linked = new Set(defs.patterns.filter((p) => !waiting.includes(p)).map((p) => p.name));
+  const warnings = [
+    ...waiting.map((p) => ({ file: p.file, key: 'recipe', message: `recipe "${p.recipe}" does not exist yet; the pattern waits until recipes/${p.recipe}.* appears` })),
+    ...cycleWarnings(buildGraph(defs.patterns, linked), defs.patterns),
+  ];
   if (o.json) printJson({ valid: errors.length === 0, errors, warnings, patterns: defs.patterns.length, recipes: defs.recipes.length });
   else {
     for (const e of errors) console.error(formatDefinitionError(e));

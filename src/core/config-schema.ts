@@ -21,6 +21,7 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   maxSweep: 10_000,
   scanIntervalMs: 60_000,
   killGraceMs: 2000,
+  hash: 'sha256',
 });
 
 const CONFIG_KEYS = [
@@ -34,6 +35,7 @@ const CONFIG_KEYS = [
   'max_sweep',
   'scan_interval',
   'kill_grace',
+  'hash',
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
@@ -73,6 +75,7 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     maxSweep: read('max_sweep', (v) => f.int('max_sweep', v, 1), d.maxSweep),
     scanIntervalMs: read('scan_interval', (v) => f.duration('scan_interval', v), d.scanIntervalMs),
     killGraceMs: read('kill_grace', (v) => f.duration('kill_grace', v), d.killGraceMs),
+    hash: read('hash', (v) => f.oneOf('hash', v, ['none', 'sha256'] as const), d.hash),
     backends: readBackends(f, doc.backends, cpus),
   };
   return { config, errors: f.errors };

@@ -196,6 +196,8 @@ export interface WorkspaceConfig {
   /** Milliseconds between SIGTERM and SIGKILL on cancel/timeout. @default 2000 */
   killGraceMs: number;
   backends: Record<string, BackendConfig>;
+  /** Content hash recorded for each job's input (lineage). @default 'sha256' */
+  hash: 'none' | 'sha256';
 }
 
 /** A job as stored and shown (`meow jobs --json`). */

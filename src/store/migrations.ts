@@ -84,4 +84,24 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 2: the backend's handle of a running attempt (pid, Slurm job id, …), for re-attaching after a restart
   `ALTER TABLE jobs ADD COLUMN handle TEXT;`,
+  // 3: lineage — the identity of each job's input and definitions, and the files each job wrote
+  `
+  CREATE TABLE lineage (
+    job_id TEXT PRIMARY KEY,
+    input_size INTEGER,
+    input_mtime TEXT,
+    input_hash TEXT,
+    pattern_hash TEXT NOT NULL,
+    recipe_hash TEXT NOT NULL,
+    host TEXT
+  ) WITHOUT ROWID;
+  CREATE TABLE job_outputs (
+    job_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    version TEXT NOT NULL,
+    inferred INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, path)
+  ) WITHOUT ROWID;
+  CREATE INDEX job_outputs_path ON job_outputs (path);
+  `,
 ];

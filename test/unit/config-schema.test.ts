@@ -14,6 +14,7 @@ const DEFAULTS: WorkspaceConfig = {
   maxSweep: 10_000,
   scanIntervalMs: 60_000,
   killGraceMs: 2000,
+  hash: 'sha256',
   backends: { local: { name: 'local', type: 'local', options: { cpus: 4 } } },
 };
 
@@ -43,6 +44,7 @@ max_generation: 5
 max_sweep: 50
 scan_interval: 0
 kill_grace: 5s
+hash: none
 backends:
   local: {gpus: auto}
   cluster: {type: slurm, partition: gpu, sbatch_args: ["--account=xyz"]}
@@ -63,6 +65,7 @@ backends:
       maxSweep: 50,
       scanIntervalMs: 0,
       killGraceMs: 5000,
+      hash: 'none',
       backends: {
         local: { name: 'local', type: 'local', options: { gpus: 'auto', cpus: 8 } },
         cluster: { name: 'cluster', type: 'slurm', options: { partition: 'gpu', sbatch_args: ['--account=xyz'] } },
@@ -77,7 +80,7 @@ backends:
     const { config, errors } = parseConfig('/ws', text, 4);
     expect(config).toEqual(DEFAULTS);
     expect(errors.map((e) => `${e.key} | ${e.message}`)).toEqual([
-      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, backends',
+      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, backends',
       'cpus | expected a positive whole number, got the number 0',
       'watch_mode | expected one of native or poll, got the string "polling" (did you mean "poll"?)',
       'poll_interval | expected a positive duration like "500ms" or "2s", got 0',

@@ -1,0 +1,58 @@
+import { isAbsolute, relative, resolve } from 'node:path';
+import { MeowError } from '../core/errors.js';
+import { traceBack, traceForward, type ForwardNode, type TraceStep } from '../store/trace.js';
+import { printJson } from './format.js';
+import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
+
+/** A path argument as a workspace-relative path (relative paths are taken from the current directory). */
+export function workspacePath(root: string, arg: string): string {
+  const abs = isAbsolute(arg) ? arg : resolve(process.cwd(), arg);
+  const rel = relative(root, abs).split('\\').join('/');
+  if (rel.startsWith('..')) throw new MeowError('MEOW_USAGE', `${arg} is outside the workspace ${root}`);
+  return rel;
+}
+
+function printBack(steps: TraceStep[]): void {
+  steps.forEach((s, depth) => {
+    const pad = '  '.repeat(depth);
+    if (!s.job) {
+      console.log(`${pad}${s.path}  (from outside)`);
+      return;
+    }
+    console.log(`${pad}${s.path}${s.inferred ? '  (undeclared output)' : ''}`);
+    console.log(`${pad}└─ ${s.job} ${s.status}  pattern ${s.pattern}@${s.pattern_version}  recipe ${s.recipe}@${s.recipe_version}`);
+    console.log(`${pad}   ${s.started_at ?? '-'} → ${s.finished_at ?? '-'}  vars ${JSON.stringify(s.variables)}`);
+  });
+}
+
+function printForward(nodes: ForwardNode[], depth: number): void {
+  for (const n of nodes) {
+    console.log(`${'  '.repeat(depth)}└─ ${n.job} ${n.pattern} ${n.status}`);
+    for (const o of n.outputs) {
+      console.log(`${'  '.repeat(depth + 1)}${o.path}${o.inferred ? '  (undeclared output)' : ''}`);
+      printForward(o.derived, depth + 2);
+    }
+  }
+}
+
+/** `meow trace PATH [--forward] [--json]`. */
+export async function traceCommand(g: GlobalOptions, path: string, o: { forward?: boolean; json?: boolean }): Promise<number> {
+  const root = workspaceRoot(g);
+  const rel = workspacePath(root, isAbsolute(path) || !g.workspace ? path : resolve(root, path));
+  return withStore(root, (store) => {
+    if (!store) throw new MeowError('MEOW_NOT_FOUND', `no engine state in ${root}; run \`meow run\` first`);
+    if (o.forward) {
+      const tree = traceForward(store, rel);
+      if (o.json) printJson({ path: rel, derived: tree });
+      else {
+        console.log(rel);
+        printForward(tree, 0);
+      }
+    } else {
+      const steps = traceBack(store, rel);
+      if (o.json) printJson(steps);
+      else printBack(steps);
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,115 @@
+import { globsIntersect, templateToGlob } from './glob-intersect.js';
+import type { ParsedPattern } from '../core/types.js';
+
+/** An edge of the emergent workflow: outputs of `from` may trigger `to`. */
+export interface GraphEdge {
+  from: string;
+  to: string;
+  /** The output template of `from` that overlaps `to`'s trigger. */
+  via: string;
+  /** Both ends are in one cycle. */
+  cyclic: boolean;
+}
+
+/** The workflow that emerges from the patterns alone. */
+export interface WorkflowGraph {
+  patterns: { name: string; recipe: string; linked: boolean; loop: boolean; cyclic: boolean }[];
+  /** Trigger globs no pattern produces: where files come from outside. */
+  inputs: { glob: string; to: string }[];
+  edges: GraphEdge[];
+  /** Outputs no pattern consumes. */
+  sinks: { from: string; glob: string }[];
+  /** Each cycle's patterns, and whether a pattern in it is marked `loop: true`. */
+  cycles: { patterns: string[]; intended: boolean }[];
+}
+
+function triggersOnArrival(p: ParsedPattern): boolean {
+  return p.trigger.events.some((e) => e === 'created' || e === 'modified' || e === 'moved');
+}
+
+/** Strongly connected components with a cycle (Tarjan). */
+function cycles(names: string[], next: Map<string, Set<string>>): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    on.add(v);
+    for (const w of next.get(v) ?? []) {
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v) as number, idx.get(w) as number));
+    }
+    if (low.get(v) === idx.get(v)) {
+      const comp: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop() as string;
+        on.delete(w);
+        comp.push(w);
+      } while (w !== v);
+      if (comp.length > 1 || next.get(v)?.has(v)) out.push(comp.sort());
+    }
+  };
+  for (const n of names) if (!idx.has(n)) visit(n);
+  return out;
+}
+
+/**
+ * Builds the emergent workflow: trigger globs → pattern → declared outputs →
+ * patterns whose triggers overlap them. Pure: a function of the patterns.
+ */
+export function buildGraph(patterns: readonly ParsedPattern[], linked: ReadonlySet<string>): WorkflowGraph {
+  const edges: Omit<GraphEdge, 'cyclic'>[] = [];
+  const next = new Map<string, Set<string>>();
+  const produced = new Set<string>(); // "to\0glob" trigger globs some output overlaps
+  const consumed = new Set<string>(); // "from\0template"
+  for (const a of patterns) {
+    for (const template of a.outputs) {
+      const out = templateToGlob(template);
+      for (const b of patterns) {
+        if (!triggersOnArrival(b)) continue;
+        const hit = b.trigger.paths.filter((g) => globsIntersect(out, g));
+        if (hit.length === 0) continue;
+        for (const g of hit) produced.add(`${b.name}\0${g}`);
+        consumed.add(`${a.name}\0${template}`);
+        if (!edges.some((e) => e.from === a.name && e.to === b.name)) edges.push({ from: a.name, to: b.name, via: template });
+        if (!next.has(a.name)) next.set(a.name, new Set());
+        next.get(a.name)?.add(b.name);
+      }
+    }
+  }
+  const names = patterns.map((p) => p.name);
+  const loops = cycles(names, next);
+  const cycleOf = new Map<string, number>();
+  loops.forEach((c, i) => c.forEach((n) => cycleOf.set(n, i)));
+  const byName = new Map(patterns.map((p) => [p.name, p]));
+  return {
+    patterns: patterns.map((p) => ({ name: p.name, recipe: p.recipe, linked: linked.has(p.name), loop: p.loop, cyclic: cycleOf.has(p.name) })),
+    inputs: patterns.flatMap((p) => p.trigger.paths.filter((g) => !produced.has(`${p.name}\0${g}`)).map((glob) => ({ glob, to: p.name }))),
+    edges: edges.map((e) => ({ ...e, cyclic: cycleOf.has(e.from) && cycleOf.get(e.from) === cycleOf.get(e.to) })),
+    sinks: patterns.flatMap((p) => p.outputs.filter((t) => !consumed.has(`${p.name}\0${t}`)).map((glob) => ({ from: p.name, glob }))),
+    cycles: loops.map((c) => ({ patterns: c, intended: c.some((n) => byName.get(n)?.loop) })),
+  };
+}
+
+/** Warnings for cycles not marked as intended (`loop: true`). */
+export function cycleWarnings(graph: WorkflowGraph, patterns: readonly ParsedPattern[]): { file: string; key: string; message: string }[] {
+  const files = new Map(patterns.map((p) => [p.name, p.file]));
+  return graph.cycles
+    .filter((c) => !c.intended)
+    .map((c) => ({
+      file: files.get(c.patterns[0]) ?? '',
+      key: 'outputs',
+      message:
+        c.patterns.length === 1
+          ? `pattern "${c.patterns[0]}" triggers itself: its outputs match its own trigger, so it runs until max_generation stops it; if the loop is intended, add "loop: true" to the pattern`
+          : `patterns ${c.patterns.join(', ')} form a loop (their outputs trigger each other), so it runs until max_generation stops it; if the loop is intended, add "loop: true" to one of them`,
+    }));
+}

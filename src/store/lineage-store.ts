@@ -1,0 +1,75 @@
+import type Database from 'better-sqlite3';
+
+/** The identity of a job's input and definitions (lineage). */
+export interface LineageRow {
+  job_id: string;
+  input_size: number | null;
+  /** ISO time of the input's mtime when triggered. */
+  input_mtime: string | null;
+  /** sha256 of the input, null until hashed (or with `hash: none`). */
+  input_hash: string | null;
+  pattern_hash: string;
+  recipe_hash: string;
+  host: string | null;
+}
+
+/** A file a job wrote: declared in `outputs`, or inferred (appeared under an output directory during the job). */
+export interface OutputRow {
+  job_id: string;
+  path: string;
+  version: string;
+  inferred: 0 | 1;
+}
+
+const cache = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
+
+function prepare(db: Database.Database) {
+  return {
+    insert: db.prepare(
+      'INSERT OR IGNORE INTO lineage (job_id, input_size, input_mtime, input_hash, pattern_hash, recipe_hash, host) VALUES (@job_id, @input_size, @input_mtime, @input_hash, @pattern_hash, @recipe_hash, @host)',
+    ),
+    setHash: db.prepare('UPDATE lineage SET input_hash = ? WHERE job_id = ?'),
+    get: db.prepare('SELECT * FROM lineage WHERE job_id = ?'),
+    output: db.prepare(
+      'INSERT INTO job_outputs (job_id, path, version, inferred) VALUES (?, ?, ?, ?) ON CONFLICT (job_id, path) DO UPDATE SET version = excluded.version',
+    ),
+    outputsOf: db.prepare('SELECT job_id, path, version, inferred FROM job_outputs WHERE job_id = ? ORDER BY path'),
+    producers: db.prepare('SELECT o.job_id FROM job_outputs o JOIN jobs j ON j.id = o.job_id WHERE o.path = ? ORDER BY j.seq DESC'),
+  };
+}
+
+function stmts(db: Database.Database) {
+  let s = cache.get(db);
+  if (!s) cache.set(db, (s = prepare(db)));
+  return s;
+}
+
+/** Lineage records of jobs, over the store's connection. */
+export class LineageStore {
+  constructor(private readonly db: Database.Database) {}
+
+  insert(row: LineageRow): void {
+    stmts(this.db).insert.run(row);
+  }
+
+  setInputHash(jobId: string, hash: string): void {
+    stmts(this.db).setHash.run(hash, jobId);
+  }
+
+  get(jobId: string): LineageRow | null {
+    return (stmts(this.db).get.get(jobId) as LineageRow | undefined) ?? null;
+  }
+
+  recordOutput(jobId: string, path: string, version: string, inferred: boolean): void {
+    stmts(this.db).output.run(jobId, path, version, inferred ? 1 : 0);
+  }
+
+  outputsOf(jobId: string): OutputRow[] {
+    return stmts(this.db).outputsOf.all(jobId) as OutputRow[];
+  }
+
+  /** Jobs that wrote this path, newest first. */
+  producersOf(path: string): string[] {
+    return (stmts(this.db).producers.all(path) as { job_id: string }[]).map((r) => r.job_id);
+  }
+}
