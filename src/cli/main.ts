@@ -12,6 +12,7 @@ import { validateCommand } from './validate.js';
 import { demoCommand } from './demo.js';
 import { graphCommand } from './graph.js';
 import { traceCommand } from './trace.js';
+import { reportCommand } from './report.js';
 
 /** Exit codes: 0 success; 1 a job or an operation failed; 2 bad usage or invalid definitions. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -64,6 +65,11 @@ function program(setCode: (code: number) => void): Command {
     .option('--forward', 'everything derived from the file')
     .option('--json')
     .action(act(async (path: string, o) => traceCommand(global(), path, o)));
+  cmd
+    .command('report [path]')
+    .description('provenance of a file (or the whole workspace) as W3C PROV-JSON and an RO-Crate (Workflow Run Crate)')
+    .option('--out <dir>', 'where to write prov.json and ro-crate-metadata.json (default: .meow/report)')
+    .action(act(async (path: string | undefined, o) => reportCommand(global(), path, o)));
   cmd
     .command('graph')
     .description('the workflow that emerges from the definitions')

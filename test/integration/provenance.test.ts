@@ -120,3 +120,71 @@ describe('provenance', () => {
     expect(stopped[0].error).toContain('data/axxxxxx.txt is generation 6, produced by the chain grow → grow → grow → grow → grow → grow');
   });
 });
+
+/** Terms of the RO-Crate 1.1 JSON-LD context (schema.org and RO-Crate terms) used by the report. */
+const RO_CRATE_TERMS = new Set([
+  '@id', '@type', 'about', 'actionStatus', 'alternateName', 'conformsTo', 'contentSize', 'datePublished', 'description', 'encodingFormat', 'endTime',
+  'error', 'hasPart', 'instrument', 'mainEntity', 'mentions', 'name', 'object', 'programmingLanguage', 'result', 'sha256', 'startTime', 'url', 'version',
+]);
+const RO_CRATE_TYPES = new Set(['CreativeWork', 'Dataset', 'File', 'SoftwareSourceCode', 'ComputationalWorkflow', 'ComputerLanguage', 'CreateAction']);
+
+describe('meow report', () => {
+  let ws: TempWorkspace;
+  afterEach(async () => ws?.cleanup());
+
+  it('exports a valid Workflow Run RO-Crate and PROV-JSON linking every output to its job and inputs', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/copy.sh', COPY);
+    await chain(ws, 'v1');
+    await ws.write('raw/x.txt', 'x');
+    await ws.write('raw/y.txt', 'y');
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    const r = await meow(['report', '-w', ws.root]);
+    expect(r.code, r.stderr).toBe(0);
+    const { readFile } = await import('node:fs/promises');
+    const crate = JSON.parse(await readFile(ws.path('.meow/report/ro-crate-metadata.json'), 'utf8')) as { '@context': string; '@graph': Record<string, unknown>[] };
+    expect(crate['@context']).toBe('https://w3id.org/ro/crate/1.1/context');
+    const byId = new Map(crate['@graph'].map((e) => [e['@id'] as string, e]));
+    // Every key and type is a term of the context; every reference resolves.
+    const refs: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        if (Object.keys(o).length === 1 && typeof o['@id'] === 'string') refs.push(o['@id']);
+        else for (const [k, x] of Object.entries(o)) {
+          expect(RO_CRATE_TERMS.has(k), `term ${k}`).toBe(true);
+          walk(x);
+        }
+      }
+    };
+    for (const e of crate['@graph']) {
+      walk(e);
+      for (const t of [e['@type']].flat()) expect(RO_CRATE_TYPES.has(t as string), `type ${String(t)}`).toBe(true);
+    }
+    for (const id of refs) expect(byId.has(id) || /^https?:\/\//.test(id), `reference ${id}`).toBe(true);
+    // The entities the Workflow Run Crate profile requires.
+    expect(byId.get('ro-crate-metadata.json')).toMatchObject({ about: { '@id': './' } });
+    expect(byId.get('./')).toMatchObject({ '@type': 'Dataset', mainEntity: { '@id': 'patterns/' } });
+    expect(byId.get('patterns/')?.['@type']).toEqual(['Dataset', 'SoftwareSourceCode', 'ComputationalWorkflow']);
+    expect(byId.get('#run')).toMatchObject({ '@type': 'CreateAction', instrument: { '@id': 'patterns/' } });
+    const actions = crate['@graph'].filter((e) => e['@type'] === 'CreateAction' && e['@id'] !== '#run');
+    expect(actions).toHaveLength(6);
+    expect((byId.get('#run')?.object as { '@id': string }[]).map((o) => o['@id']).sort()).toEqual(['raw/x.txt', 'raw/y.txt']);
+
+    const prov = JSON.parse(await readFile(ws.path('.meow/report/prov.json'), 'utf8')) as Record<string, Record<string, Record<string, string>>>;
+    const gens = Object.values(prov.wasGeneratedBy);
+    const uses = Object.values(prov.used);
+    expect(gens).toHaveLength(6);
+    for (const g of gens) {
+      expect(prov.entity[g['prov:entity']]).toBeDefined();
+      expect(prov.activity[g['prov:activity']]).toBeDefined();
+      expect(uses.some((u) => u['prov:activity'] === g['prov:activity'] && prov.entity[u['prov:entity']])).toBe(true);
+    }
+    const finalX = Object.entries(prov.entity).find(([, e]) => e['prov:label'] === 'final/x-v1.c');
+    expect(finalX).toBeDefined();
+
+    const lineage = await meow(['report', 'final/x-v1.c', '--out', ws.path('.meow/one'), '-w', ws.root]);
+    expect(lineage.stdout).toMatch(/^3 jobs/);
+  });
+});
