@@ -95,6 +95,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly hasher: FileHasher;
   private readonly windows = new OutputWindows();
   private readonly host = hostname();
+  private readonly reported = new Set<string>();
 
   private constructor(
     readonly config: WorkspaceConfig,
@@ -149,7 +150,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Scans the watched tree. */
   async scan(): Promise<Map<string, FileState>> {
     const { files, problems } = await scanTree(this.config.root, this.scopeTest);
-    for (const p of problems) this.emit('log', 'warn', `scan: ${p.path}: ${p.message}`);
+    // Each problem is reported once, not at every periodic scan.
+    for (const p of problems) {
+      const key = `${p.path}\0${p.message}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      this.emit('log', 'warn', `scan: ${p.path}: ${p.message}`);
+    }
     return files;
   }
 

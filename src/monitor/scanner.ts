@@ -64,6 +64,8 @@ export async function scanTree(root: string, scope: WatchScope, under = ''): Pro
       batch.forEach((p, j) => {
         const s = states[j];
         if (s) files.set(p, s);
+        // Node decodes bytes that are not UTF-8 as U+FFFD, and such a name cannot be opened again.
+        else if (p.includes('\uFFFD')) problems.push({ path: p, message: 'the file name is not valid UTF-8, so it cannot be processed; rename it (e.g. with convmv)' });
       });
     }
   }

@@ -201,3 +201,24 @@ describe('meow run --until-idle', () => {
     await rm(ws.path('ok'));
   });
 });
+
+describe('hostile file names', () => {
+  let ws: TempWorkspace;
+  afterEach(async () => ws?.cleanup());
+
+  it('processes names with newlines and 255 bytes, and reports names that are not UTF-8', async () => {
+    ws = await tempWorkspace();
+    await ws.write('patterns/bash.yaml', 'recipe: ledger\ntrigger: {paths: "in/*"}\n');
+    await ws.write('recipes/ledger.sh', LEDGER_SH);
+    const long = `${'é'.repeat(125)}.txt`; // 254 bytes + … keep under NAME_MAX
+    const names = ['line\nbreak.txt', 'tab\there.txt', long, 'x'.repeat(255)];
+    for (const n of names) await ws.write(`in/${n}`, n);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(Buffer.concat([Buffer.from(`${ws.root}/in/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]), 'x');
+    const run = await meow(['run', '--until-idle', '-w', ws.root]);
+    expect(run.code).toBe(0);
+    expect((await ledger(ws)).sort()).toEqual(names.map((n) => join(ws.root, 'in', n)).sort());
+    expect(run.stderr).toContain('the file name is not valid UTF-8, so it cannot be processed; rename it');
+    expect(run.stderr.match(/not valid UTF-8/g)).toHaveLength(1);
+  });
+});
