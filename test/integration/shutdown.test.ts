@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+
+interface JobJson {
+  status: string;
+  error: string | null;
+}
+
+describe('shutdown', () => {
+  let ws: TempWorkspace;
+  afterEach(async () => ws?.cleanup());
+
+  async function workspace(): Promise<void> {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 1\n');
+    await ws.write('recipes/wait.sh', 'echo started >> "$MEOW_WORKSPACE/log"\nwhile [ ! -f "$MEOW_WORKSPACE/go" ]; do sleep 0.05; done\necho done >> "$MEOW_WORKSPACE/log"\n');
+    await ws.write('patterns/wait.yaml', 'recipe: wait\ntrigger: {paths: "data/*"}\n');
+    await ws.write('data/a', 'a');
+    await ws.write('data/b', 'b');
+  }
+
+  it('drains on the first signal: the running job finishes, the queued one waits for the next start', async () => {
+    await workspace();
+    const engine = await startEngineProcess(ws.root);
+    await waitFor(async () => (await readFile(ws.path('log'), 'utf8').catch(() => '')).includes('started'), 'the first job');
+    engine.child.kill('SIGINT');
+    await waitFor(() => engine.output().includes('stopping'), 'the engine to start draining');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(ws.path('go'), '');
+    expect(await engine.stop('SIGCONT')).toBe(0);
+    const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    expect(jobs.map((j) => j.status).sort()).toEqual(['queued', 'succeeded']);
+  });
+
+  it('cancels the running job on a second signal, and at once with --cancel-running', async () => {
+    await workspace();
+    const engine = await startEngineProcess(ws.root);
+    await waitFor(async () => (await readFile(ws.path('log'), 'utf8').catch(() => '')).includes('started'), 'the first job');
+    engine.child.kill('SIGINT');
+    await waitFor(() => engine.output().includes('stopping'), 'the engine to start draining');
+    expect(await engine.stop('SIGINT')).toBe(0);
+    let jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    expect(jobs.map((j) => j.status).sort()).toEqual(['cancelled', 'queued']);
+
+    const again = await startEngineProcess(ws.root, ['--cancel-running']);
+    await waitFor(async () => (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).some((j) => j.status === 'running'), 'the queued job to run');
+    expect(await again.stop('SIGTERM')).toBe(0);
+    jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    expect(jobs.map((j) => j.status)).toEqual(['cancelled', 'cancelled']);
+    expect(jobs.every((j) => j.error?.includes('shutdown'))).toBe(true);
+  });
+});
