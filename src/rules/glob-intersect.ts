@@ -1,15 +1,21 @@
 import micromatch from 'micromatch';
+import type { Variables } from '../core/types.js';
 
 /** Placeholders that may span directories. */
 const PATH_PLACEHOLDERS = new Set(['path', 'abspath', 'dir', 'workspace', 'job_dir']);
 
 /**
- * An output template as a glob: each placeholder becomes a wildcard (`**`
- * for path-like ones, `*` otherwise), since its value is known only per job.
+ * An output template as a glob. A placeholder naming a pattern variable is
+ * replaced by the variable's value (itself a template); any other placeholder
+ * becomes a wildcard (`**` for path-like ones, `*` otherwise), since its value
+ * is known only per job.
  */
-export function templateToGlob(template: string): string {
+export function templateToGlob(template: string, variables: Readonly<Variables> = {}, depth = 0): string {
   return template.replace(/\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string | undefined) => {
     if (!name) return m === '{{' ? '{' : '}';
+    const v = Object.hasOwn(variables, name) ? variables[name] : undefined;
+    if (typeof v === 'string' && depth < 8) return templateToGlob(v, variables, depth + 1);
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
     return PATH_PLACEHOLDERS.has(name) ? '**' : '*';
   });
 }

@@ -68,16 +68,20 @@ function cycles(names: string[], next: Map<string, Set<string>>): string[][] {
 export function buildGraph(patterns: readonly ParsedPattern[], linked: ReadonlySet<string>): WorkflowGraph {
   const edges: Omit<GraphEdge, 'cyclic'>[] = [];
   const next = new Map<string, Set<string>>();
-  const produced = new Set<string>(); // "to\0glob" trigger globs some output overlaps
+  const producers = new Map<string, Set<string>>(); // "to\0glob" → patterns whose outputs overlap that trigger glob
   const consumed = new Set<string>(); // "from\0template"
   for (const a of patterns) {
     for (const template of a.outputs) {
-      const out = templateToGlob(template);
+      const out = templateToGlob(template, { ...a.variables, [a.input]: '{path}' });
       for (const b of patterns) {
         if (!triggersOnArrival(b)) continue;
         const hit = b.trigger.paths.filter((g) => globsIntersect(out, g));
         if (hit.length === 0) continue;
-        for (const g of hit) produced.add(`${b.name}\0${g}`);
+        for (const g of hit) {
+          const key = `${b.name}\0${g}`;
+          if (!producers.has(key)) producers.set(key, new Set());
+          producers.get(key)?.add(a.name);
+        }
         consumed.add(`${a.name}\0${template}`);
         if (!edges.some((e) => e.from === a.name && e.to === b.name)) edges.push({ from: a.name, to: b.name, via: template });
         if (!next.has(a.name)) next.set(a.name, new Set());
@@ -92,7 +96,12 @@ export function buildGraph(patterns: readonly ParsedPattern[], linked: ReadonlyS
   const byName = new Map(patterns.map((p) => [p.name, p]));
   return {
     patterns: patterns.map((p) => ({ name: p.name, recipe: p.recipe, linked: linked.has(p.name), loop: p.loop, cyclic: cycleOf.has(p.name) })),
-    inputs: patterns.flatMap((p) => p.trigger.paths.filter((g) => !produced.has(`${p.name}\0${g}`)).map((glob) => ({ glob, to: p.name }))),
+    // A trigger fed only from inside its own loop still needs files from outside to start.
+    inputs: patterns.flatMap((p) =>
+      p.trigger.paths
+        .filter((g) => [...(producers.get(`${p.name}\0${g}`) ?? [])].every((from) => cycleOf.has(p.name) && cycleOf.get(from) === cycleOf.get(p.name)))
+        .map((glob) => ({ glob, to: p.name })),
+    ),
     edges: edges.map((e) => ({ ...e, cyclic: cycleOf.has(e.from) && cycleOf.get(e.from) === cycleOf.get(e.to) })),
     sinks: patterns.flatMap((p) => p.outputs.filter((t) => !consumed.has(`${p.name}\0${t}`)).map((glob) => ({ from: p.name, glob }))),
     cycles: loops.map((c) => ({ patterns: c, intended: c.some((n) => byName.get(n)?.loop) })),
