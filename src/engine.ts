@@ -31,6 +31,7 @@ import { createExecutors } from './runner/executors/index.js';
 import { jobDirOf } from './runner/job-dir.js';
 import { createBackends } from './runner/backends.js';
 import { Scheduler } from './runner/scheduler.js';
+import { recoverInterrupted } from './runner/recovery-jobs.js';
 import { Store } from './store/store.js';
 import type { EngineEvents } from './core/engine-events.js';
 import type { DefinitionError, FileEvent, JobRecord, ParsedPattern, ParsedRecipe, Rule, Variables, WorkspaceConfig } from './core/types.js';
@@ -232,6 +233,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const plan = this.applyDefinitions(defs, this.withKnownLineage(tree));
     this.handleEvents(diffTree(this.knownFiles(), tree), tree);
     for (const job of this.store.listJobs({ status: 'queued' })) this.scheduler.enqueue(job);
+    // Queued jobs start only now, after attempts re-attached by recoverInterrupted took back their resources.
+    this.scheduler.release();
     return plan;
   }
 
@@ -245,12 +248,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     return tree;
   }
 
+  /**
+   * Attempts a crash left `running` are re-attached (the scheduler holds new
+   * work until `release()`), or queued again as a new attempt; orphaned
+   * processes are killed. See runner/recovery-jobs.ts.
+   */
   private recoverInterrupted(): void {
-    for (const job of this.store.listJobs({ status: 'running' })) {
-      const retry = job.attempt <= job.retries;
-      const note = 'the engine stopped while this attempt ran';
-      this.store.transition(job.id, 'running', retry ? 'queued' : 'failed', retry ? { pid: null } : { pid: null, error: note, finishedAt: nowIso() }, note);
-    }
+    const rules = new Map(this.registeredRules().map((r) => [r.version, r]));
+    recoverInterrupted({ store: this.store, config: this.config, backends: this.backends, scheduler: this.scheduler, rules, emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args) });
   }
 
   /** Rescans the tree and handles what changed. Returns the number of jobs created. */
@@ -454,6 +459,12 @@ export class Engine extends EventEmitter<EngineEvents> {
         dirGone: (dir) => {
           for (const path of this.store.filesUnder(dir)) this.settler?.observe(path);
         },
+        dirAdded: (dir) => {
+          // Now, and once more shortly after: a file renamed in while the
+          // directory's watch was being set up is seen by one of the two.
+          void this.observeTree(dir);
+          setTimeout(() => void this.observeTree(dir), 250).unref();
+        },
         error: (message) => {
           this.emit('log', 'warn', `watcher: ${message}; rescanning`);
           void this.reconcileLive();
@@ -494,6 +505,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (events.length) this.emit('log', 'info', `reconcile scan: ${events.length} change(s) the watcher had not reported`);
       return this.handleEvents(events, tree);
     });
+  }
+
+  /** Hands every file under a directory to the settler (which ignores what did not change). */
+  private async observeTree(dir: string): Promise<void> {
+    if (this.closed || !this.settler) return;
+    const { files } = await scanTree(this.config.root, this.scopeTest, dir);
+    for (const path of files.keys()) this.settler?.observe(path);
   }
 
   /** Something happened at a path (the control socket's injected events). */

@@ -15,6 +15,12 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** Where the flagship example's simulated instrument lives in the package. */
+export const INSTRUMENT = join('examples', 'steering', 'instrument.mjs');
+
+/** The request that starts the loop: far from the optimum, so the search has work to do. */
+export const FIRST_REQUEST = { focus: 9 };
+
 const CONFIG = `# meowflow workspace configuration. Every key is optional.
 # cpus: 4                 # job slots of the local backend (default: all cores)
 # watch: ["data/**"]      # what the engine watches (default: the whole workspace)
@@ -23,19 +29,17 @@ const CONFIG = `# meowflow workspace configuration. Every key is optional.
 # max_generation: 100     # stops runaway cascades
 `;
 
-/** Sample detector tables: deterministic, so every new workspace behaves the same. */
-function sampleCsv(seed: number): string {
-  const rows = ['time,intensity'];
-  let x = seed;
-  for (let i = 0; i < 20; i++) {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    rows.push(`${i * 0.5},${(100 + seed * 10 + (x / 2 ** 31) * 5).toFixed(3)}`);
-  }
-  return `${rows.join('\n')}\n`;
+/** Options of `initCommand`. */
+export interface InitOptions {
+  /** Print nothing (`meow demo` prints its own story). @default false */
+  quiet?: boolean;
 }
 
-/** `meow init DIR`: a workspace with the flagship example's patterns, recipes and sample data. */
-export async function initCommand(dir: string): Promise<number> {
+/**
+ * `meow init DIR`: a workspace with the flagship example, the steering loop —
+ * its pattern and recipes, the simulated instrument and the first request.
+ */
+export async function initCommand(dir: string, options: InitOptions = {}): Promise<number> {
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   for (const sub of ['patterns', 'recipes']) {
@@ -47,13 +51,19 @@ export async function initCommand(dir: string): Promise<number> {
   const pkg = packageRoot();
   await cp(join(pkg, 'patterns'), join(root, 'patterns'), { recursive: true });
   await cp(join(pkg, 'recipes'), join(root, 'recipes'), { recursive: true });
+  await cp(join(pkg, INSTRUMENT), join(root, 'instrument.mjs'));
   if (!existsSync(join(root, 'meow.yaml'))) await writeFile(join(root, 'meow.yaml'), CONFIG);
-  await mkdir(join(root, 'data', 'raw'), { recursive: true });
-  for (let i = 1; i <= 3; i++) await writeFile(join(root, 'data', 'raw', `sample-${i}.csv`), sampleCsv(i));
-  console.log(`created a workspace in ${root}
-  patterns/  reduce (data/raw/*.csv → data/reduced/) and report (data/reduced/*.json → data/reports/)
-  recipes/   reduce.py, report.sh
-  data/raw/  3 sample tables
-next: cd ${dir} && meow run --until-idle`);
+  // measurements/ exists from the start, so the engine watches it before the first measurement lands.
+  for (const sub of ['requests', 'measurements']) await mkdir(join(root, sub), { recursive: true });
+  await writeFile(join(root, 'requests', '000.json'), `${JSON.stringify(FIRST_REQUEST)}\n`);
+  if (!options.quiet) {
+    console.log(`created a workspace in ${root}
+  patterns/steer.yaml  on each measurements/*.json: update the estimate, write the next requests/NNN.json or result.json
+  recipes/steer.mjs    the analysis (a JavaScript function; the search and the plot are in recipes/lib/)
+  instrument.mjs       a simulated instrument: answers requests/*.json with noisy measurements/*.json
+  requests/000.json    the first request
+next: cd ${dir} && meow run        (the engine, live)
+      node instrument.mjs          (in a second terminal: the instrument; it stops when result.json appears)`);
+  }
   return 0;
 }

@@ -8,6 +8,11 @@ export interface MonitorHandlers {
   file(path: string): void;
   /** A directory vanished: every file known under it is gone too. */
   dirGone(path: string): void;
+  /**
+   * A directory appeared. Files moved into it before its watch was in place
+   * are never reported, so its content is scanned.
+   */
+  dirAdded(path: string): void;
   /** The watcher failed somewhere; a reconcile scan should follow. */
   error(message: string): void;
 }
@@ -64,6 +69,10 @@ export class FileMonitor {
     w.on('change', file);
     w.on('unlink', file);
     w.on('unlinkDir', (abs: string) => this.on.dirGone(rel(abs)));
+    w.on('addDir', (abs: string) => {
+      const p = rel(abs);
+      if (p !== '' && !scope.prunes(p)) this.on.dirAdded(p);
+    });
     w.on('error', (err: unknown) => this.on.error(err instanceof Error ? err.message : String(err)));
     return new Promise((resolve) => w.once('ready', () => resolve()));
   }

@@ -132,6 +132,21 @@ describe('the live engine', () => {
     expect(jobs[0].oldPath).toBe('data/a.txt');
   });
 
+  it('sees files renamed into directories created a moment before', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/ledger.sh', LEDGER_SH);
+    await ws.write('patterns/runs.yaml', 'recipe: ledger\ntrigger: {paths: "runs/*/a.json"}\n');
+    await mkdir(ws.path('runs'));
+    live = await startLive(ws.root);
+    for (let i = 0; i < 10; i++) {
+      await mkdir(ws.path(`runs/r${i}`));
+      await writeFile(ws.path(`runs/r${i}/.a.json.tmp`), String(i));
+      await rename(ws.path(`runs/r${i}/.a.json.tmp`), ws.path(`runs/r${i}/a.json`));
+    }
+    // The periodic scan is a minute away: only the watcher and the new-directory scans can see these.
+    await waitFor(async () => (await lines(ws.path('ledger.txt'))).length === 10, 'ten jobs', 5000);
+  });
+
   it('creates exactly one job for each of 10,000 files created as fast as possible', async () => {
     ws = await tempWorkspace();
     await ws.write('recipes/noop.mjs', 'export default async () => null;\n');

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { meow, meowJson, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
 
@@ -29,20 +31,28 @@ describe('meow run --until-idle', () => {
   let ws: TempWorkspace;
   afterEach(async () => ws?.cleanup());
 
-  it('runs the example of `meow init` (two chained patterns) end to end', async () => {
+  it('runs the example of `meow init` (the steering loop), one measurement per run', async () => {
     ws = await tempWorkspace();
     const dir = join(ws.root, 'demo');
     expect((await meow(['init', dir])).code).toBe(0);
-    const run = await meow(['run', '--until-idle'], { cwd: dir });
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    // The simulated instrument answers the pending request; the run analyses the measurement and asks for the next.
+    for (let i = 0; i < 3; i++) {
+      await promisify(execFile)(process.execPath, [join(dir, 'instrument.mjs'), '--once', '--exposure', '0'], { cwd: dir });
+      const run = await meow(['run', '--until-idle'], { cwd: dir });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    }
     const jobs = await meowJson<JobJson[]>(['jobs'], { cwd: dir });
-    expect(jobs).toHaveLength(6);
-    expect(jobs.every((j) => j.status === 'succeeded')).toBe(true);
-    // The second step ran on the first step's outputs, one generation later.
-    const reports = jobs.filter((j) => j.pattern === 'report');
-    expect(reports.map((j) => j.generation)).toEqual([1, 1, 1]);
-    expect((await readdir(join(dir, 'data', 'reports'))).sort()).toEqual(['sample-1.txt', 'sample-2.txt', 'sample-3.txt']);
+    expect(jobs.map((j) => [j.pattern, j.input, j.status])).toEqual(['000', '001', '002'].map((n) => ['steer', `measurements/${n}.json`, 'succeeded']));
+    // Measurements come from outside the engine (the instrument): generation 0.
+    expect(jobs.map((j) => j.generation)).toEqual([0, 0, 0]);
+    expect((await readdir(join(dir, 'requests'))).sort()).toEqual(['000.json', '001.json', '002.json', '003.json']);
+    // Each request is a declared output of the job that analysed the measurement before it.
+    const trace = await meowJson<{ path: string; job: string | null; inputs: string[] }[]>(['trace', 'requests/003.json'], { cwd: dir });
+    expect(trace[0]).toMatchObject({ path: 'requests/003.json', job: jobs[2].id, inputs: ['measurements/002.json'] });
+    // No new measurement, nothing to do.
+    expect((await meow(['run', '--until-idle'], { cwd: dir })).code).toBe(0);
+    expect(await meowJson<JobJson[]>(['jobs'], { cwd: dir })).toHaveLength(3);
   });
 
   it('runs nothing the second time; then exactly the added and modified files', async () => {
