@@ -13,6 +13,7 @@ import { demoCommand } from './demo.js';
 import { graphCommand } from './graph.js';
 import { traceCommand } from './trace.js';
 import { reportCommand } from './report.js';
+import { tuiCommand } from './tui.js';
 
 /** Exit codes: 0 success; 1 a job or an operation failed; 2 bad usage or invalid definitions. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -78,6 +79,7 @@ function program(setCode: (code: number) => void): Command {
     .action(act(async (o) => graphCommand(global(), o)));
   cmd.command('plan').description('what the definitions on disk would trigger and cancel').option('--json').action(act(async (o) => planCommand(global(), o)));
   cmd.command('validate').description('check definitions; exit 2 on any error').option('--json').action(act(async (o) => validateCommand(global(), o)));
+  cmd.command('tui').description('attach the terminal UI to the running engine').action(act(async () => tuiCommand(global())));
   cmd.command('demo').description('run the flagship example in a fresh temporary workspace').option('--keep', 'keep the workspace').action(act(async (o) => demoCommand(o)));
   return cmd;
 }

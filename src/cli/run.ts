@@ -1,5 +1,6 @@
 import { Engine } from '../engine.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
+import { onTerminal } from './tui.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import type { JobRecord } from '../core/types.js';
 
@@ -39,7 +40,9 @@ export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<numbe
   const root = workspaceRoot(g);
   const engine = await Engine.open(root);
   for (const e of engine.configErrors) process.stderr.write(`${formatDefinitionError(e)}\n`);
-  attachLogger(engine, o.json ?? false);
+  // On a terminal the live engine shows the TUI instead of log lines.
+  const tui = !o.untilIdle && o.tui !== false && !o.json && onTerminal();
+  if (!tui) attachLogger(engine, o.json ?? false);
   if (o.untilIdle) {
     try {
       await engine.runUntilIdle();
@@ -51,5 +54,5 @@ export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<numbe
     }
   }
   const { runLive } = await import('./live.js');
-  return runLive(engine, o);
+  return runLive(engine, { ...o, tui });
 }

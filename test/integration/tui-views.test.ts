@@ -1,0 +1,317 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createElement } from 'react';
+import { render } from 'ink-testing-library';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectEngine } from '../../src/api/client.js';
+import { newJobId } from '../../src/core/ids.js';
+import { App, type AppProps } from '../../tui/App.js';
+import { TuiClient } from '../../tui/api/tui-client.js';
+import { startLive, type LiveEngine } from '../helpers/engine.js';
+import { track } from '../helpers/resources.js';
+import { tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+
+// Component tests: the real App, rendered to a fake 80×24 terminal, against a
+// real engine running in this process and reached through its socket.
+
+const KEYS = { enter: '\r', esc: '\x1b', tab: '\t', shiftTab: '\x1b[Z', down: '\x1b[B', up: '\x1b[A', backspace: '\x7f' };
+// eslint-disable-next-line no-control-regex
+const strip = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
+interface Screen {
+  frame(): string;
+  press(...keys: string[]): Promise<void>;
+  until(test: (frame: string) => boolean, what: string, timeoutMs?: number): Promise<string>;
+  resize(columns: number, rows: number): void;
+  close(): void;
+}
+
+async function mount(root: string, props: Partial<AppProps> = {}): Promise<Screen> {
+  const api = await connectEngine(root);
+  if (!api) throw new Error(`no engine answers in ${root}`);
+  const ui = render(createElement(App, { client: new TuiClient(api), ...props }));
+  const untrack = track(ui, 'a rendered TUI', () => ui.unmount());
+  const frame = () => strip(ui.lastFrame() ?? '');
+  const screen: Screen = {
+    frame,
+    async press(...keys) {
+      // One key per read, as a terminal delivers typed keys; a string is one paste.
+      for (const k of keys) {
+        ui.stdin.write(k);
+        await new Promise((r) => setTimeout(r, k === KEYS.esc ? 30 : 5));
+      }
+    },
+    until: (test, what, timeoutMs = 10_000) => waitFor(() => (test(frame()) ? frame() : null), `${what}; the screen was:\n${frame()}`, timeoutMs),
+    resize(columns, rows) {
+      Object.defineProperty(ui.stdout, 'columns', { value: columns, configurable: true });
+      Object.defineProperty(ui.stdout, 'rows', { value: rows, configurable: true });
+      ui.stdout.emit('resize');
+    },
+    close() {
+      untrack();
+      ui.unmount();
+    },
+  };
+  screen.resize(80, 24);
+  return screen;
+}
+
+function fits(frame: string, columns: number, rows: number): void {
+  const lines = frame.split('\n');
+  expect(lines.length).toBeLessThanOrEqual(rows - 1);
+  for (const l of lines) expect(l.length, `line too wide: "${l}"`).toBeLessThanOrEqual(columns);
+}
+
+const HELLO = 'echo "hello $(basename "$input_file")"\n';
+
+describe('the terminal UI, against a live engine', () => {
+  let ws: TempWorkspace;
+  let live: LiveEngine | null = null;
+  let screen: Screen | null = null;
+  afterEach(async () => {
+    screen?.close();
+    screen = null;
+    await live?.close();
+    live = null;
+    await ws?.cleanup();
+  });
+
+  const count = (status: string, pattern?: string) => live?.engine.store.listJobs({ status: status as 'queued', pattern }).length ?? 0;
+
+  it('Overview: jobs by state, rates, running jobs with elapsed time and backend, failures with their first error line; fits and follows resizes', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 4\n');
+    await ws.write('recipes/hello.sh', HELLO);
+    await ws.write('recipes/bad.sh', 'echo "boom: cannot read $(basename "$input_file")" >&2\nexit 3\n');
+    await ws.write('recipes/slow.sh', 'sleep 60\n');
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
+    await ws.write('patterns/broken.yaml', 'recipe: bad\ntrigger: {paths: "data/*.bad"}\n');
+    await ws.write('patterns/hold.yaml', 'recipe: slow\ntrigger: {paths: "data/*.slow"}\n');
+    for (const f of ['a.txt', 'b.txt', 'x.bad', 'long.slow']) await ws.write(`data/${f}`, f);
+    live = await startLive(ws.root);
+    await waitFor(() => count('succeeded') === 2 && count('failed') === 1 && count('running') === 1, 'jobs to settle');
+    screen = await mount(ws.root);
+    const f = await screen.until((s) => s.includes('succeeded 2') && s.includes('long.slow') && s.includes('boom: cannot read x.bad'), 'the overview');
+    expect(f).toMatch(/queued 0 +running 1 +succeeded 2 +failed 1 +cancelled 0/);
+    expect(f).toMatch(/Patterns 3 +Recipes 3/);
+    expect(f).toMatch(/events\/s .*\/s/);
+    expect(f).toMatch(/jobs\/s .*\/s/);
+    expect(f).toMatch(/hold +data\/long\.slow +\d:\d\d +local/);
+    fits(f, 80, 24);
+
+    await writeFile(ws.path('data/c.txt'), 'c');
+    await screen.until((s) => s.includes('succeeded 3') && /jobs\/s +[▁▂▃▄▅▆▇█]/.test(s), 'the new job to show in the counts and the jobs/s sparkline');
+
+    screen.resize(120, 40);
+    const wide = await screen.until((s) => s.split('\n')[0].length > 100, 'the wider layout');
+    fits(wide, 120, 40);
+    screen.resize(60, 20);
+    fits(await screen.until((s) => s.split('\n')[0].length <= 60, 'the narrow layout'), 60, 20);
+  });
+
+  it('switches views with number keys and Tab, shows help, and quits with q', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/hello.sh', HELLO);
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
+    live = await startLive(ws.root);
+    let quit = 0;
+    screen = await mount(ws.root, { onQuit: () => quit++ });
+    await screen.until((s) => s.includes('Running (0)'), 'the overview');
+    await screen.press('2');
+    await screen.until((s) => /NAME +STATE +RECIPE +TRIGGER/.test(s) && s.includes('greet'), 'the patterns view');
+    await screen.press(KEYS.tab);
+    await screen.until((s) => /NAME +KIND +FILE +USED BY/.test(s), 'the recipes view');
+    await screen.press(KEYS.shiftTab, KEYS.shiftTab);
+    await screen.until((s) => s.includes('Running (0)'), 'back to the overview');
+    await screen.press('4');
+    await screen.until((s) => /ID +PATTERN +STATE +INPUT/.test(s), 'the jobs view');
+    await screen.press('5');
+    await screen.until((s) => s.includes('following'), 'the events view');
+    await screen.press('?');
+    const help = await screen.until((s) => s.includes('Keys — any key closes this help'), 'the help');
+    for (const k of ['Tab', 'n: new pattern', 'E: $EDITOR', '/: search input path', 'space p: pause/resume', 'q Ctrl-C: quit']) expect(help).toContain(k);
+    fits(help, 80, 24);
+    await screen.press('x');
+    await screen.until((s) => s.includes('following'), 'help to close');
+    expect(quit).toBe(0);
+    // Keys that arrive in one read (fast typing over SSH) still count one by one.
+    await screen.press('4ss');
+    await screen.until((s) => s.includes('state running'), 'the jobs view, filtered, from one read');
+    await screen.press('q');
+    await waitFor(() => quit === 1, 'onQuit');
+  });
+
+  it('Patterns: creates a pattern through the form — match preview, inline validation, plan, confirm — and its jobs run', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/hello.sh', HELLO);
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
+    await ws.write('patterns/later.yaml', 'recipe: not_yet\ntrigger: {paths: "data/*.txt"}\n');
+    for (const f of ['a.csv', 'b.csv', 'c.csv', 'x.txt']) await ws.write(`data/${f}`, f);
+    live = await startLive(ws.root);
+    await waitFor(() => count('succeeded') === 1, 'the greet job');
+    screen = await mount(ws.root, { initialView: 'patterns' });
+    const table = await screen.until((s) => s.includes('later') && /greet +linked +hello +data\/\*\.txt +0 +0 +1 +0 +0/.test(s), 'the patterns table with job counts');
+    expect(table).toMatch(/later +waiting +not_yet/);
+
+    await screen.press('n');
+    await screen.until((s) => s.includes('New pattern'), 'the form');
+    await screen.press('tally', KEYS.enter);
+    await screen.until((s) => s.includes('patterns/tally.yaml') && /› recipe/.test(s), 'the name, then the recipe row');
+    await screen.press(KEYS.enter, 'data/*.csv');
+    const preview = await screen.until((s) => s.includes('3 existing files match'), 'the match preview');
+    expect(preview).toContain('data/a.csv');
+    expect(preview).toContain('data/c.csv');
+    await screen.press(KEYS.enter, KEYS.enter, 'k=1', KEYS.enter, 'soon');
+    await screen.until((s) => /✗ trigger\.settle/.test(s), 'the engine to refuse a bad settle time');
+    await screen.press(...Array.from({ length: 4 }, () => KEYS.backspace), '1s');
+    await screen.until((s) => s.includes('✓ valid: this edit triggers 3 jobs and cancels 0 queued or running'), 'the fixed form to validate');
+    expect(existsSync(ws.path('patterns/tally.yaml'))).toBe(false); // nothing is written before the plan is confirmed
+    await screen.press(KEYS.enter, KEYS.enter, KEYS.enter);
+    const plan = await screen.until((s) => s.includes('Apply patterns/tally.yaml?') && s.includes('This edit triggers 3 jobs and cancels 0 queued or running.'), 'the plan');
+    expect(plan).toMatch(/added +tally +recipe hello +3 files, 3 jobs, 0 cancelled/);
+    await screen.press('y');
+    await screen.until((s) => s.includes('applied patterns/tally.yaml: 3 jobs triggered'), 'the applied message');
+    expect(await readFile(ws.path('patterns/tally.yaml'), 'utf8')).toBe('recipe: hello\ntrigger:\n  paths: data/*.csv\n  settle: 1s\nvariables:\n  k: 1\n');
+    await waitFor(() => count('succeeded', 'tally') === 3, 'the three tally jobs');
+    await screen.until((s) => /tally +linked +hello +data\/\*\.csv +0 +0 +3 +0 +0/.test(s), 'the table to count them');
+  });
+
+  it('Patterns: an edit and a delete show the running job they cancel before they apply', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/slow.sh', 'sleep 60\n');
+    await ws.write('patterns/hold.yaml', '# keep this comment\nrecipe: slow\ntrigger:\n  paths: "data/*.hold"\n');
+    await ws.write('data/one.hold', '1');
+    live = await startLive(ws.root);
+    await waitFor(() => count('running') === 1, 'the running job');
+    screen = await mount(ws.root, { initialView: 'patterns' });
+    await screen.until((s) => s.includes('hold'), 'the table');
+    await screen.press('e');
+    await screen.until((s) => s.includes('Edit patterns/hold.yaml'), 'the edit form');
+    await screen.press(KEYS.down, KEYS.down, KEYS.down, 'v=2');
+    await screen.until((s) => s.includes('✓ valid: this edit triggers 1 job and cancels 1 queued or running'), 'the edit to validate');
+    await screen.press(KEYS.down, KEYS.down, KEYS.down, KEYS.enter);
+    await screen.until((s) => s.includes('This edit triggers 1 job and cancels 1 queued or running.'), 'the edit plan');
+    await screen.press('n');
+    await screen.until((s) => s.includes('Edit patterns/hold.yaml') && s.includes('v=2'), 'back in the form, as typed');
+    await screen.press(KEYS.esc);
+    await screen.until((s) => /hold +linked/.test(s), 'back in the table');
+    expect(await readFile(ws.path('patterns/hold.yaml'), 'utf8')).not.toContain('v: 2');
+
+    await screen.press('d');
+    await screen.until((s) => s.includes('Delete patterns/hold.yaml?') && s.includes('Deleting it triggers 0 jobs and cancels 1 queued or running.'), 'the delete plan');
+    await screen.press('y');
+    await screen.until((s) => s.includes('deleted patterns/hold.yaml'), 'the deleted message');
+    expect(existsSync(ws.path('patterns/hold.yaml'))).toBe(false);
+    await waitFor(() => count('cancelled') === 1, 'the running job to be cancelled');
+  });
+
+  it('Recipes: kind, file and the patterns using each; E opens $EDITOR', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/hello.sh', HELLO);
+    await ws.write('recipes/idle.js', 'export default async () => 1;\n');
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
+    await ws.write('patterns/wave.yaml', 'recipe: hello\ntrigger: {paths: "data/*.wav"}\n');
+    live = await startLive(ws.root);
+    const opened: string[] = [];
+    screen = await mount(ws.root, { initialView: 'recipes', openEditor: (f) => void opened.push(f) });
+    const f = await screen.until((s) => s.includes('idle'), 'the recipes');
+    expect(f).toMatch(/hello +bash +recipes\/hello\.sh +greet, wave/);
+    expect(f).toMatch(/idle +javascript +recipes\/idle\.js +no pattern/);
+    await screen.press(KEYS.down, 'E');
+    await waitFor(() => opened.length === 1, '$EDITOR');
+    expect(opened).toEqual(['recipes/idle.js']);
+  });
+
+  it('Jobs: filters by state and pattern, searches input paths, shows a detail pane with a live log tail, cancels and retries', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 3\n');
+    await ws.write('recipes/hello.sh', HELLO);
+    await ws.write('recipes/ticker.sh', 'echo "tick one"\necho "warn two" >&2\nsleep 60\n');
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\nvariables: {mood: calm}\n');
+    await ws.write('patterns/tick.yaml', 'recipe: ticker\ntrigger: {paths: "data/*.tick"}\n');
+    for (const f of ['a.txt', 'b.txt', 'clock.tick']) await ws.write(`data/${f}`, f);
+    live = await startLive(ws.root);
+    await waitFor(() => count('succeeded') === 2 && count('running') === 1, 'two done, one running');
+    screen = await mount(ws.root, { initialView: 'jobs' });
+    await screen.until((s) => s.includes('1–3 of 3'), 'all three jobs');
+    await screen.press('s', 's');
+    let f = await screen.until((s) => s.includes('state running') && s.includes('1–1 of 1'), 'the running filter');
+    expect(f).toMatch(/tick +running +data\/clock\.tick/);
+    await screen.press('x', 'p');
+    await screen.until((s) => s.includes('pattern greet') && s.includes('1–2 of 2'), 'the pattern filter');
+    await screen.press('x', '/', 'b.t', 'xt', KEYS.enter);
+    f = await screen.until((s) => s.includes('search b.txt') && s.includes('1–1 of 1'), 'the search');
+    expect(f).toMatch(/greet +succeeded +data\/b\.txt/);
+    await screen.press(KEYS.enter);
+    f = await screen.until((s) => s.includes('stdout.log') && s.includes('hello b.txt'), 'the detail pane with its stdout');
+    expect(f).toMatch(/greet ← data\/b\.txt +succeeded/);
+    expect(f).toContain('attempt 1/1  backend local  exit 0');
+    expect(f).toMatch(/variables .*mood=calm/);
+    await screen.press(KEYS.esc, 'x', 's', 's');
+    await screen.until((s) => s.includes('state running') && s.includes('1–1 of 1'), 'the running job again');
+    await screen.press(KEYS.enter);
+    await screen.until((s) => s.includes('tick one') && /running/.test(s), 'the running job, with its stdout so far');
+    await screen.press('l');
+    await screen.until((s) => s.includes('stderr.log') && s.includes('warn two'), 'its stderr');
+    await screen.press('c');
+    await screen.until((s) => /cancelled by the user/.test(s) && /tick ← data\/clock\.tick +cancelled/.test(s), 'the cancel');
+    expect(count('cancelled', 'tick')).toBe(1);
+    await screen.press('r');
+    await screen.until((s) => s.includes('queued again'), 'the retry');
+    await waitFor(() => count('running', 'tick') === 1, 'the retried job to run');
+  });
+
+  it('Events: follows the live stream and pauses it', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/hello.sh', HELLO);
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
+    live = await startLive(ws.root);
+    screen = await mount(ws.root, { initialView: 'events' });
+    await screen.until((s) => s.includes('following'), 'the events view');
+    await ws.write('data/one.txt', '1');
+    await screen.until((s) => /file +created +data\/one\.txt/.test(s) && /job +succeeded greet data\/one\.txt/.test(s), 'the file event and its job');
+    await screen.press(' ');
+    await screen.until((s) => s.includes('PAUSED (0 newer)'), 'pause');
+    await writeFile(ws.path('data/two.txt'), '2');
+    const paused = await screen.until((s) => /PAUSED \([1-9]\d* newer\)/.test(s), 'newer events to be counted while paused');
+    expect(paused).not.toContain('data/two.txt');
+    await screen.press('f');
+    await screen.until((s) => s.includes('filter: file'), 'the file filter');
+    await screen.press(' ');
+    await screen.until((s) => s.includes('following') && s.includes('data/two.txt'), 'resume');
+  });
+
+  it('stays responsive with 100,000 jobs: the Jobs view loads one window, the engine filters and counts', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/hello.sh', HELLO);
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
+    await ws.write('data/seed.txt', 'seed');
+    live = await startLive(ws.root);
+    await waitFor(() => count('succeeded') === 1, 'a template job');
+    const { store } = live.engine;
+    const [template] = store.listJobs({ status: 'succeeded' });
+    store.transaction(() => {
+      for (let i = 0; i < 100_000; i++) {
+        const status = i % 50 === 0 ? 'failed' : 'succeeded';
+        store.insertJob({ ...template, id: newJobId(), key: `bulk-${i}`, status, input: `data/bulk/f${i}.txt`, pattern: i % 2 ? 'greet' : 'other' });
+      }
+    });
+    screen = await mount(ws.root);
+    await screen.until((s) => s.includes('succeeded 98,001'), 'the overview counts', 20_000);
+    const timed = async (keys: string[], test: (s: string) => boolean, what: string) => {
+      const t0 = performance.now();
+      await screen?.press(...keys);
+      const f = await screen!.until(test, what, 20_000);
+      fits(f, 80, 24);
+      return Math.round(performance.now() - t0);
+    };
+    const open = await timed(['4'], (s) => s.includes('of 100,001'), 'the jobs view');
+    const failed = await timed(['s', 's', 's', 's'], (s) => s.includes('state failed') && s.includes('1–18 of 2,000'), 'the failed filter');
+    const search = await timed(['x', '/', 'f99999', KEYS.enter], (s) => s.includes('1–1 of 1') && s.includes('data/bulk/f99999.txt'), 'a search');
+    await screen.press('x');
+    await screen.until((s) => s.includes('1–18 of 100,001'), 'the whole list again');
+    const end = await timed(['G'], (s) => s.includes('99,984–100,001 of 100,001') && s.includes('data/seed.txt'), 'the oldest jobs');
+    // Timings are for the benchmark record, not asserted (shared CI machines vary).
+    console.log(`TUI with 100,001 jobs: open Jobs ${open} ms, filter failed ${failed} ms, search ${search} ms, jump to end ${end} ms`);
+  });
+});

@@ -1,0 +1,29 @@
+import { Box, Text } from 'ink';
+import { VIEWS, type ViewName } from '../state/navigation.js';
+import { useTheme } from '../theme.js';
+
+/** The top line: the views with their number keys, and whether the engine answers. */
+export function TabBar({ view, connected, width }: { view: ViewName; connected: boolean; width: number }) {
+  const theme = useTheme();
+  const compact = width < 72;
+  return (
+    <Box width={width} justifyContent="space-between">
+      <Box>
+        <Text bold color={theme.color('accent')}>
+          {compact ? 'meow ' : ' meowflow '}
+        </Text>
+        {VIEWS.map((v, i) => {
+          const label = compact ? `${i + 1}${v.title.slice(0, 3)}` : `${i + 1} ${v.title}`;
+          return v.name === view ? (
+            <Text key={v.name} inverse bold>
+              {` ${label} `}
+            </Text>
+          ) : (
+            <Text key={v.name} color={theme.color('muted')}>{` ${label} `}</Text>
+          );
+        })}
+      </Box>
+      <Text color={theme.color(connected ? 'ok' : 'error')}>{connected ? '● live ' : '○ engine gone '}</Text>
+    </Box>
+  );
+}
