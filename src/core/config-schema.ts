@@ -22,6 +22,7 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   scanIntervalMs: 60_000,
   killGraceMs: 2000,
   hash: 'sha256',
+  maxLogSize: 100 * 1024 ** 2,
 });
 
 const CONFIG_KEYS = [
@@ -36,6 +37,7 @@ const CONFIG_KEYS = [
   'scan_interval',
   'kill_grace',
   'hash',
+  'max_log_size',
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
@@ -76,6 +78,7 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     scanIntervalMs: read('scan_interval', (v) => f.duration('scan_interval', v), d.scanIntervalMs),
     killGraceMs: read('kill_grace', (v) => f.duration('kill_grace', v), d.killGraceMs),
     hash: read('hash', (v) => f.oneOf('hash', v, ['none', 'sha256'] as const), d.hash),
+    maxLogSize: read('max_log_size', (v) => (v === null ? 0 : f.size('max_log_size', v)), d.maxLogSize),
     backends: readBackends(f, doc.backends, cpus),
   };
   return { config, errors: f.errors };
@@ -133,11 +136,12 @@ function readBackend(f: Fields, name: string, value: unknown, cpus: number): Bac
   return ok ? { name, type, options } : undefined;
 }
 
-/** Local backends: `cpus` (default: top-level cpus) and `gpus` (auto | N | [ids]). */
+/** Local backends: `cpus` (default: top-level cpus), `memory` (a size) and `gpus` (auto | N | [ids]). */
 function checkLocalOptions(f: Fields, key: string, options: Record<string, VarValue>, cpus: number): boolean {
   let ok = true;
   if (options.cpus === undefined) options.cpus = cpus;
   else if (f.int(joinKey(key, 'cpus'), options.cpus, 1) === undefined) ok = false;
+  if (options.memory !== undefined && options.memory !== null && f.size(joinKey(key, 'memory'), options.memory) === undefined) ok = false;
   const gpus = options.gpus;
   const isId = (g: VarValue): boolean => typeof g === 'number' && Number.isInteger(g) && g >= 0;
   if (gpus !== undefined && gpus !== 'auto' && !isId(gpus) && !(Array.isArray(gpus) && gpus.every(isId))) {

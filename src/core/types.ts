@@ -27,7 +27,11 @@ export type EventKind = (typeof EVENT_KINDS)[number];
  *     ▲  │        │  └───► failed
  *     │  │        │
  *     │  └────────┴──────► cancelled
- *     └── running (failed attempt with retries left goes back to queued)
+ *     └── running (failed attempt with retries left goes back to queued;
+ *                  so does one the engine lost in a crash, see runner/recovery-jobs.ts)
+ *
+ *   queued ──► failed directly when its resources can never fit its backend,
+ *   or when it is past max_generation.
  */
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 /** The state of a job. */
@@ -198,6 +202,8 @@ export interface WorkspaceConfig {
   backends: Record<string, BackendConfig>;
   /** Content hash recorded for each job's input (lineage). @default 'sha256' */
   hash: 'none' | 'sha256';
+  /** Bytes each of a job's stdout.log and stderr.log may hold; 0 for no cap (`max_log_size: null`). @default 100 MiB */
+  maxLogSize: number;
 }
 
 /** A job as stored and shown (`meow jobs --json`). */

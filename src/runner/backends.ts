@@ -1,4 +1,6 @@
 import { LocalBackend } from './local-backend.js';
+import { SlurmBackend } from './slurm-backend.js';
+import { SshBackend } from './ssh-backend.js';
 import type { Backend } from './backend.js';
 import type { WorkspaceConfig } from '../core/types.js';
 
@@ -8,11 +10,13 @@ export function createBackends(config: WorkspaceConfig): Map<string, Backend> {
   for (const b of Object.values(config.backends)) {
     switch (b.type) {
       case 'local':
-        out.set(b.name, new LocalBackend(b.name, config));
+        out.set(b.name, new LocalBackend(b.name, config, b.options));
         break;
       case 'slurm':
+        out.set(b.name, new SlurmBackend(b, config));
+        break;
       case 'ssh':
-        // Remote backends are added by their own modules.
+        out.set(b.name, new SshBackend(b, config));
         break;
       default: {
         const never: never = b.type;

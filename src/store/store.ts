@@ -109,6 +109,8 @@ export interface JobUpdate {
 export class Store {
   readonly db: Database.Database;
   private readonly stmts;
+  /** Statements prepared on demand, by SQL text (preparing costs more than most runs). */
+  private readonly prepared = new Map<string, Database.Statement>();
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
@@ -150,7 +152,7 @@ export class Store {
     const db = this.db;
     return {
       insertJob: db.prepare(
-        `INSERT OR IGNORE INTO jobs (${JOB_COLUMNS}) VALUES (@id, @key, @pattern, @recipe, @rule_version, @status, @input, @input_version, @event, @old_path, @variables, @sweep_point, @attempt, @retries, @timeout_ms, @exit_code, @error, @result, @backend, @generation, @cause, @job_dir, @pid, @created_at, @started_at, @finished_at)`,
+        `INSERT OR IGNORE INTO jobs (${JOB_COLUMNS}) VALUES (${JOB_COLUMNS.split(', ').map(() => '?').join(', ')})`,
       ),
       getJob: db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
       transition: db.prepare('INSERT INTO transitions (job_id, from_status, to_status, at, note) VALUES (?, ?, ?, ?, ?)'),
@@ -171,6 +173,17 @@ export class Store {
     return this.db.transaction(fn).immediate();
   }
 
+  /** The statement for `sql`, prepared once per connection. */
+  private sql(sql: string): Database.Statement {
+    let stmt = this.prepared.get(sql);
+    if (!stmt) {
+      // Bounded: only listJobs' LIMIT varies, and a few hundred shapes cover every use.
+      if (this.prepared.size >= 256) this.prepared.clear();
+      this.prepared.set(sql, (stmt = this.db.prepare(sql)));
+    }
+    return stmt;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -179,7 +192,7 @@ export class Store {
 
   /** The definitions registered last, as they were parsed then. */
   registeredDefinitions(): { patterns: ParsedPattern[]; recipes: ParsedRecipe[] } {
-    const rows = this.db.prepare('SELECT kind, body FROM definitions ORDER BY name').all() as { kind: string; body: string }[];
+    const rows = this.sql('SELECT kind, body FROM definitions ORDER BY name').all() as { kind: string; body: string }[];
     return {
       patterns: rows.filter((r) => r.kind === 'pattern').map((r) => JSON.parse(r.body) as ParsedPattern),
       recipes: rows.filter((r) => r.kind === 'recipe').map((r) => JSON.parse(r.body) as ParsedRecipe),
@@ -189,21 +202,21 @@ export class Store {
   /** Replaces the registered definitions with these. */
   saveDefinitions(patterns: readonly ParsedPattern[], recipes: readonly ParsedRecipe[]): void {
     const at = nowIso();
-    this.db.prepare('DELETE FROM definitions').run();
-    const ins = this.db.prepare('INSERT INTO definitions (kind, name, file, hash, body, registered_at) VALUES (?, ?, ?, ?, ?, ?)');
+    this.sql('DELETE FROM definitions').run();
+    const ins = this.sql('INSERT INTO definitions (kind, name, file, hash, body, registered_at) VALUES (?, ?, ?, ?, ?, ?)');
     for (const p of patterns) ins.run('pattern', p.name, p.file, p.hash, JSON.stringify(p), at);
     for (const r of recipes) ins.run('recipe', r.name, r.file, r.hash, JSON.stringify(r), at);
   }
 
   /** Registered rule versions by rule name. */
   ruleVersions(): Map<string, string> {
-    const rows = this.db.prepare('SELECT name, version FROM rules').all() as { name: string; version: string }[];
+    const rows = this.sql('SELECT name, version FROM rules').all() as { name: string; version: string }[];
     return new Map(rows.map((r) => [r.name, r.version]));
   }
 
   saveRules(rules: ReadonlyMap<string, string>): void {
-    this.db.prepare('DELETE FROM rules').run();
-    const ins = this.db.prepare('INSERT INTO rules (name, version, created_at) VALUES (?, ?, ?)');
+    this.sql('DELETE FROM rules').run();
+    const ins = this.sql('INSERT INTO rules (name, version, created_at) VALUES (?, ?, ?)');
     const at = nowIso();
     for (const [name, version] of rules) ins.run(name, version, at);
   }
@@ -212,34 +225,13 @@ export class Store {
 
   /** Inserts a job unless one with the same key exists. True when inserted. */
   insertJob(job: JobRecord): boolean {
-    const info = this.stmts.insertJob.run({
-      id: job.id,
-      key: job.key,
-      pattern: job.pattern,
-      recipe: job.recipe,
-      rule_version: job.ruleVersion,
-      status: job.status,
-      input: job.input,
-      input_version: job.inputVersion,
-      event: job.event,
-      old_path: job.oldPath,
-      variables: JSON.stringify(job.variables),
-      sweep_point: job.sweepPoint ? JSON.stringify(job.sweepPoint) : null,
-      attempt: job.attempt,
-      retries: job.retries,
-      timeout_ms: job.timeoutMs,
-      exit_code: job.exitCode,
-      error: job.error,
-      result: job.result === null ? null : JSON.stringify(job.result),
-      backend: job.backend,
-      generation: job.generation,
-      cause: job.cause,
-      job_dir: job.jobDir,
-      pid: job.pid,
-      created_at: job.createdAt,
-      started_at: job.startedAt,
-      finished_at: job.finishedAt,
-    });
+    // Positional, in JOB_COLUMNS order: binding 26 named parameters costs about as much as the insert.
+    const info = this.stmts.insertJob.run(
+      job.id, job.key, job.pattern, job.recipe, job.ruleVersion, job.status, job.input, job.inputVersion, job.event, job.oldPath,
+      JSON.stringify(job.variables), job.sweepPoint ? JSON.stringify(job.sweepPoint) : null,
+      job.attempt, job.retries, job.timeoutMs, job.exitCode, job.error, job.result === null ? null : JSON.stringify(job.result),
+      job.backend, job.generation, job.cause, job.jobDir, job.pid, job.createdAt, job.startedAt, job.finishedAt,
+    );
     if (info.changes === 0) return false;
     this.stmts.transition.run(job.id, null, job.status, job.createdAt, null);
     return true;
@@ -254,8 +246,7 @@ export class Store {
   findJob(idOrPrefix: string): JobRecord | null {
     const exact = this.getJob(idOrPrefix);
     if (exact) return exact;
-    const rows = this.db
-      .prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id >= ? AND id < ? LIMIT 2`)
+    const rows = this.sql(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id >= ? AND id < ? LIMIT 2`)
       .all(idOrPrefix, `${idOrPrefix}\uffff`) as JobRow[];
     return rows.length === 1 ? toJob(rows[0]) : null;
   }
@@ -271,13 +262,13 @@ export class Store {
     const sql = q.limit
       ? `SELECT * FROM (SELECT ${JOB_COLUMNS}, seq FROM jobs ${cond} ORDER BY seq DESC LIMIT ${Math.floor(q.limit)}) ORDER BY seq`
       : `SELECT ${JOB_COLUMNS} FROM jobs ${cond} ORDER BY seq`;
-    return (this.db.prepare(sql).all(...args) as JobRow[]).map(toJob);
+    return (this.sql(sql).all(...args) as JobRow[]).map(toJob);
   }
 
   /** Job counts by state (every state present). */
   countJobs(): Record<JobStatus, number> {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
+    const rows = this.sql('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;
   }
@@ -285,7 +276,7 @@ export class Store {
   /** Queued and running jobs, oldest first. */
   activeJobs(): JobRecord[] {
     return (
-      this.db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq`).all() as JobRow[]
+      this.sql(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq`).all() as JobRow[]
     ).map(toJob);
   }
 
@@ -311,23 +302,25 @@ export class Store {
       if (k in update) (sets.push(`${col} = ?`), args.push(update[k] ?? null));
     }
     if ('result' in update) (sets.push('result = ?'), args.push(update.result == null ? null : JSON.stringify(update.result)));
-    const info = this.db
-      .prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND status IN (${froms.map(() => '?').join(', ')})`)
-      .run(...args, id, ...froms);
-    if (info.changes === 0) return false;
-    this.stmts.transition.run(id, froms.length === 1 ? froms[0] : null, to, nowIso(), note);
-    return true;
+    const stmt = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND status IN (${froms.map(() => '?').join(', ')})`);
+    // The state and its transition row commit together: one commit, never a state without its history.
+    const move = (): boolean => {
+      if (stmt.run(...args, id, ...froms).changes === 0) return false;
+      this.stmts.transition.run(id, froms.length === 1 ? froms[0] : null, to, nowIso(), note);
+      return true;
+    };
+    return this.db.inTransaction ? move() : this.transaction(move);
   }
 
   /** The backend handle of a job's running attempt. */
   handleOf(id: string): string | null {
-    const row = this.db.prepare('SELECT handle FROM jobs WHERE id = ?').get(id) as { handle: string | null } | undefined;
+    const row = this.sql('SELECT handle FROM jobs WHERE id = ?').get(id) as { handle: string | null } | undefined;
     return row?.handle ?? null;
   }
 
   /** Releases a job's idempotence key, so the same input may trigger its rule again. */
   releaseKey(id: string): void {
-    this.db.prepare('UPDATE jobs SET key = NULL WHERE id = ?').run(id);
+    this.sql('UPDATE jobs SET key = NULL WHERE id = ?').run(id);
   }
 
   // ---- files and events ----
@@ -338,13 +331,13 @@ export class Store {
 
   /** Every known file. */
   allFiles(): FileRow[] {
-    return this.db.prepare('SELECT path, version, ino, generation, cause FROM files').all() as FileRow[];
+    return this.sql('SELECT path, version, ino, generation, cause FROM files').all() as FileRow[];
   }
 
   /** Known file paths under a directory. */
   filesUnder(dir: string): string[] {
     const lo = `${dir}/`;
-    const rows = this.db.prepare('SELECT path FROM files WHERE path >= ? AND path < ?').all(lo, `${dir}0`) as { path: string }[];
+    const rows = this.sql('SELECT path FROM files WHERE path >= ? AND path < ?').all(lo, `${dir}0`) as { path: string }[];
     return rows.map((r) => r.path);
   }
 

@@ -15,6 +15,7 @@ const DEFAULTS: WorkspaceConfig = {
   scanIntervalMs: 60_000,
   killGraceMs: 2000,
   hash: 'sha256',
+  maxLogSize: 100 * 1024 ** 2,
   backends: { local: { name: 'local', type: 'local', options: { cpus: 4 } } },
 };
 
@@ -45,8 +46,9 @@ max_sweep: 50
 scan_interval: 0
 kill_grace: 5s
 hash: none
+max_log_size: 1MiB
 backends:
-  local: {gpus: auto}
+  local: {gpus: auto, memory: 8GiB}
   cluster: {type: slurm, partition: gpu, sbatch_args: ["--account=xyz"]}
   gpubox: {type: ssh, host: gpu01, user: alice}
   spare: {type: local, cpus: 2, gpus: [0, 1]}
@@ -66,8 +68,9 @@ backends:
       scanIntervalMs: 0,
       killGraceMs: 5000,
       hash: 'none',
+      maxLogSize: 1024 ** 2,
       backends: {
-        local: { name: 'local', type: 'local', options: { gpus: 'auto', cpus: 8 } },
+        local: { name: 'local', type: 'local', options: { gpus: 'auto', memory: '8GiB', cpus: 8 } },
         cluster: { name: 'cluster', type: 'slurm', options: { partition: 'gpu', sbatch_args: ['--account=xyz'] } },
         gpubox: { name: 'gpubox', type: 'ssh', options: { host: 'gpu01', user: 'alice' } },
         spare: { name: 'spare', type: 'local', options: { cpus: 2, gpus: [0, 1] } },
@@ -80,7 +83,7 @@ backends:
     const { config, errors } = parseConfig('/ws', text, 4);
     expect(config).toEqual(DEFAULTS);
     expect(errors.map((e) => `${e.key} | ${e.message}`)).toEqual([
-      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, backends',
+      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, backends',
       'cpus | expected a positive whole number, got the number 0',
       'watch_mode | expected one of native or poll, got the string "polling" (did you mean "poll"?)',
       'poll_interval | expected a positive duration like "500ms" or "2s", got 0',

@@ -1,0 +1,331 @@
+/*
+ * Crash recovery and resource faults (issue 5, items 1 and 4): the engine
+ * killed with SIGKILL at random points, attempts whose processes vanished,
+ * orphaned processes, half-written job dirs, logs past max_log_size, recipes
+ * that fork and leave, and recipes that ignore SIGTERM.
+ */
+import Database from 'better-sqlite3';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { alive, startLive, type LiveEngine } from '../helpers/engine.js';
+import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace } from '../helpers/workspace.js';
+import { jobProcesses } from '../../src/runner/process-tree.js';
+
+interface JobJson {
+  id: string;
+  status: string;
+  input: string;
+  attempt: number;
+  exit_code: number | null;
+  error: string | null;
+  result: unknown;
+  job_dir: string;
+}
+
+/** A small seeded generator (mulberry32), so a failing run can be replayed with MEOW_FAULT_SEED. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function lines(path: string): Promise<string[]> {
+  return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('crash recovery', () => {
+  let ws: TempWorkspace;
+  let engine: EngineProcess | null = null;
+  let live: LiveEngine | null = null;
+  afterEach(async () => {
+    await engine?.stop('SIGKILL');
+    engine = null;
+    await live?.close();
+    live = null;
+    if (ws) for (const pids of jobProcesses(ws.root).values()) for (const p of pids) process.kill(p, 'SIGKILL');
+    await ws?.cleanup();
+  });
+
+  async function killEngine(): Promise<void> {
+    engine?.child.kill('SIGKILL');
+    await engine?.stop();
+    engine = null;
+  }
+
+  it('survives three SIGKILLs of the engine at random points: every file succeeds exactly once', async () => {
+    const seed = Number(process.env.MEOW_FAULT_SEED ?? Date.now() % 1_000_000);
+    const rand = random(seed);
+    const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo));
+    ws = await tempWorkspace('meow-fault-');
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
+    await ws.write('recipes/ledger.sh', 'printf "%s\\n" "$(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\n');
+    // Attempts a crash interrupts before they could be re-attached are queued again: three crashes, three more attempts.
+    await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 3\n');
+    const N = 2000;
+    const name = (i: number) => `f${String(i).padStart(4, '0')}`;
+    const writeRange = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) await writeFile(ws.path(`data/${name(i)}`), String(i));
+    };
+    await ws.write('data/.keep', '');
+    await writeRange(0, 1000);
+    const ledger = ws.path('ledger.txt');
+    const kills: string[] = [];
+
+    // 1: during start-up catch-up (1,000 existing files).
+    engine = await startEngineProcess(ws.root);
+    await sleep(between(0, 800));
+    kills.push(`1 after ${(await lines(ledger)).length} ledger lines`);
+    await killEngine();
+    // Files created while the engine is down are caught up at the next start.
+    await writeRange(1000, 1500);
+    // 2: while live, after some hundreds more jobs.
+    engine = await startEngineProcess(ws.root);
+    await writeRange(1500, 2000);
+    const target = (await lines(ledger)).length + between(50, 600);
+    await waitFor(async () => (await lines(ledger)).length >= target, `${target} ledger lines`, 120_000, 5);
+    kills.push(`2 after ${(await lines(ledger)).length} ledger lines`);
+    await killEngine();
+    // 3: a few jobs after a restart.
+    engine = await startEngineProcess(ws.root);
+    const third = (await lines(ledger)).length + between(1, 300);
+    await waitFor(async () => (await lines(ledger)).length >= third, `${third} ledger lines`, 120_000, 5);
+    kills.push(`3 after ${(await lines(ledger)).length} ledger lines`);
+    await killEngine();
+
+    engine = await startEngineProcess(ws.root);
+    await waitFor(async () => {
+      const s = await meowJson<{ jobs: Record<string, number> }>(['status', '-w', ws.root]);
+      return s.jobs.succeeded + s.jobs.failed + s.jobs.cancelled === N && s.jobs.queued === 0 && s.jobs.running === 0;
+    }, 'every job to end', 240_000, 200);
+    expect(await engine.stop()).toBe(0);
+    engine = null;
+
+    const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    const succeeded = new Map<string, number>();
+    for (const j of jobs) if (j.status === 'succeeded') succeeded.set(j.input, (succeeded.get(j.input) ?? 0) + 1);
+    expect(jobs.filter((j) => j.status !== 'succeeded')).toEqual([]);
+    expect(succeeded.size).toBe(N);
+    expect([...succeeded.values()].every((n) => n === 1)).toBe(true);
+
+    const seen = new Map<string, number>();
+    for (const l of await lines(ledger)) seen.set(l, (seen.get(l) ?? 0) + 1);
+    expect(seen.size).toBe(N);
+    const twice = [...seen].filter(([, n]) => n > 1).map(([n]) => n);
+    // A name may appear twice only for an attempt that was running at a crash and could not be re-attached.
+    const db = new Database(ws.path('.meow/state.db'), { readonly: true });
+    try {
+      const interrupted = new Set(
+        (db.prepare("SELECT j.input FROM transitions t JOIN jobs j ON j.id = t.job_id WHERE t.note LIKE 'the engine stopped while attempt%'").all() as { input: string }[]).map((r) => r.input.slice('data/'.length)),
+      );
+      for (const n of twice) expect(interrupted.has(n), `${n} ran twice without an interrupted attempt`).toBe(true);
+      const byAttempt = new Map<number, number>();
+      for (const j of jobs) byAttempt.set(j.attempt, (byAttempt.get(j.attempt) ?? 0) + 1);
+      console.log(
+        `fault injection (MEOW_FAULT_SEED=${seed}): kills ${kills.join('; ')}; ${interrupted.size} attempt(s) interrupted and queued again, ` +
+          `${twice.length} name(s) in the ledger twice (${twice.join(', ') || 'none'}); jobs by attempt: ${JSON.stringify(Object.fromEntries(byAttempt))}`,
+      );
+    } finally {
+      db.close();
+    }
+    expect(jobProcesses(ws.root).size).toBe(0);
+  }, 300_000);
+
+  it('runs an attempt whose process vanished without an exit status again, from a clean job dir, or fails it when no retries are left', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
+    const recipe = [
+      'name=$(basename "$input_file")',
+      'echo "run $name" >> "$MEOW_WORKSPACE/ledger.txt"',
+      'if [ ! -e "$MEOW_WORKSPACE/marks/$name" ]; then',
+      '  touch "$MEOW_WORKSPACE/marks/$name"',
+      `  echo '{"stale": true}' > "$MEOW_JOB_DIR/meow_result.json"`,
+      '  echo "$PPID" > "$MEOW_WORKSPACE/wrappers/$name"',
+      '  sleep 300',
+      'fi',
+      '',
+    ].join('\n');
+    await ws.write('recipes/once.sh', recipe);
+    await ws.write('patterns/again.yaml', 'recipe: once\ntrigger: {paths: "data/again"}\nretries: 1\n');
+    await ws.write('patterns/never.yaml', 'recipe: once\ntrigger: {paths: "data/never"}\n');
+    await ws.write('marks/.keep', '');
+    await ws.write('wrappers/.keep', '');
+    await ws.write('data/again', '1');
+    await ws.write('data/never', '2');
+    engine = await startEngineProcess(ws.root);
+    await waitFor(async () => (await readdir(ws.path('wrappers'))).length === 3, 'both jobs running');
+    await killEngine();
+    // The machine "rebooted": the recipes are gone too, and no exit status was written.
+    for (const n of ['again', 'never']) process.kill(-Number(readFileSync(ws.path(`wrappers/${n}`), 'utf8')), 'SIGKILL');
+    engine = await startEngineProcess(ws.root);
+    const jobs = await waitFor(async () => {
+      const js = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+      return js.every((j) => j.status === 'succeeded' || j.status === 'failed') ? js : null;
+    }, 'both jobs to end');
+    const again = jobs.find((j) => j.input === 'data/again');
+    const never = jobs.find((j) => j.input === 'data/never');
+    expect(again).toMatchObject({ status: 'succeeded', attempt: 2, result: null });
+    // The second attempt did not read what the first left behind.
+    expect(existsSync(ws.path(join(again?.job_dir ?? '', 'meow_result.json')))).toBe(false);
+    expect(never).toMatchObject({ status: 'failed', attempt: 1 });
+    expect(never?.error).toBe('the engine stopped while attempt 1 ran, and its process ended without recording an exit status; no retries left (retries: 0)');
+    expect((await lines(ws.path('ledger.txt'))).sort()).toEqual(['run again', 'run again', 'run never']);
+  });
+
+  it('adopts an attempt whose handle never reached the database (the engine died right after the fork)', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
+    await ws.write('recipes/hold.sh', 'echo "run $(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\nwhile [ ! -e "$MEOW_WORKSPACE/go" ]; do sleep 0.05; done\nexit 0\n');
+    await ws.write('patterns/hold.yaml', 'recipe: hold\ntrigger: {paths: "data/*"}\nretries: 2\n');
+    await ws.write('data/a', 'a');
+    engine = await startEngineProcess(ws.root);
+    await waitFor(async () => (await lines(ws.path('ledger.txt'))).length === 1, 'the job to run');
+    await killEngine();
+    const db = new Database(ws.path('.meow/state.db'));
+    try {
+      expect(db.prepare("UPDATE jobs SET handle = NULL, pid = NULL WHERE status = 'running'").run().changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    engine = await startEngineProcess(ws.root);
+    await writeFile(ws.path('go'), '');
+    const [job] = await waitFor(async () => {
+      const js = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+      return js[0]?.status === 'succeeded' || js[0]?.status === 'failed' ? js : null;
+    }, 'the adopted attempt to end');
+    // Its real outcome, from the same process: not a second run.
+    expect(job).toMatchObject({ status: 'succeeded', attempt: 1, exit_code: 0 });
+    expect(await lines(ws.path('ledger.txt'))).toEqual(['run a']);
+  });
+
+  it('kills at restart the processes a crash orphaned: leftovers of re-queued attempts and of jobs cancelled meanwhile', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
+    // A child that left the job's session, then the recipe waits.
+    await ws.write('recipes/fork.sh', 'setsid sleep 300 &\necho "$! $$ $PPID" > "$MEOW_WORKSPACE/pids/$(basename "$input_file")"\nsleep 300\n');
+    await ws.write('patterns/fork.yaml', 'recipe: fork\ntrigger: {paths: "data/*"}\nretries: 1\ntimeout: 5m\n');
+    await ws.write('pids/.keep', '');
+    await ws.write('data/requeued', '1');
+    await ws.write('data/cancelled', '2');
+    engine = await startEngineProcess(ws.root);
+    await waitFor(async () => (await readdir(ws.path('pids'))).length === 3, 'both jobs running');
+    const pids = (n: string) => readFileSync(ws.path(`pids/${n}`), 'utf8').trim().split(' ').map(Number);
+    const [escapedA, recipeA, wrapperA] = pids('requeued');
+    const [escapedB, recipeB] = pids('cancelled');
+    await killEngine();
+    // The first job's attempt vanishes (its escaped child stays); the second is cancelled while no engine runs.
+    process.kill(-wrapperA, 'SIGKILL');
+    const cancelled = (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/cancelled');
+    expect((await meow(['job', 'cancel', cancelled?.id ?? '', '-w', ws.root])).code).toBe(0);
+    await waitFor(() => !alive(recipeA), 'the vanished attempt to be gone');
+    expect([escapedA, escapedB, recipeB].every(alive)).toBe(true);
+    await writeFile(ws.path('pids/requeued'), ''); // the new attempt writes it again
+    engine = await startEngineProcess(ws.root);
+    await waitFor(() => [escapedA, escapedB, recipeB].every((p) => !alive(p)), 'the orphans to be killed');
+    expect(engine.output()).toMatch(/queued again as a new attempt, 0 failed \(no retries left\), [3-9] orphaned process\(es\) killed/);
+    const requeued = await waitFor(async () => (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/requeued' && j.status === 'running' && j.attempt === 2), 'the second attempt');
+    expect(requeued.attempt).toBe(2);
+  });
+});
+
+describe('resource faults', () => {
+  let ws: TempWorkspace;
+  let live: LiveEngine | null = null;
+  afterEach(async () => {
+    await live?.close();
+    live = null;
+    if (ws) for (const pids of jobProcesses(ws.root).values()) for (const p of pids) process.kill(p, 'SIGKILL');
+    await ws?.cleanup();
+  });
+
+  it('caps each log at max_log_size, noting the cut and keeping the end of the output', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'max_log_size: 256KiB\n');
+    // 24 MB on stdout over about a second, 8 MB on stderr, then the line that says what went wrong.
+    await ws.write('recipes/loud.sh', 'for i in $(seq 24); do head -c 1000000 /dev/zero | tr "\\0" o; sleep 0.04; done\nhead -c 8000000 /dev/zero | tr "\\0" e >&2\necho "the real error" >&2\nexit 2\n');
+    await ws.write('patterns/loud.yaml', 'recipe: loud\ntrigger: {paths: "data/*"}\n');
+    await ws.write('data/a', 'a');
+    live = await startLive(ws.root);
+    const job = await waitFor(() => live?.finished.find((j) => j.status === 'failed'), 'the loud job to fail', 60_000);
+    const dir = ws.path(job.jobDir);
+    for (const [log, total] of [['stdout', 24_000_000], ['stderr', 8_000_015]] as const) {
+      const text = readFileSync(join(dir, `${log}.log`), 'utf8');
+      expect(statSync(join(dir, `${log}.log`)).size).toBeLessThanOrEqual(256 * 1024);
+      const note = new RegExp(`\\[meowflow: ${log}\\.log reached max_log_size \\(262144 bytes\\); (\\d+) bytes of output after this point were discarded; the last 64 KiB of them are in ${log}\\.tail\\.log\\]\\n$`);
+      const m = note.exec(text);
+      expect(m, `${log}.log ends with the note`).not.toBeNull();
+      // Bytes written while a cut is made may go uncounted: at most a note's length per cut.
+      const counted = Number(m?.[1]) + text.indexOf('\n[meowflow:');
+      expect(counted).toBeLessThanOrEqual(total);
+      expect(counted).toBeGreaterThan(total - 16 * 1024);
+      expect(statSync(join(dir, `${log}.tail.log`)).size).toBe(64 * 1024);
+    }
+    expect(readFileSync(join(dir, 'stderr.tail.log'), 'utf8').endsWith('eeethe real error\n')).toBe(true);
+    // The job's error quotes the end of the output, not the note.
+    expect(job.error).toMatch(/^exit code 2: e+the real error$/);
+  });
+
+  it('reaps the children a recipe forked, wherever they went, on cancel and on timeout', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 500ms\n');
+    const recipe = [
+      'out="$MEOW_WORKSPACE/pids/$(basename "$input_file")"',
+      '( sleep 300 & echo "$!" > "$out.grandchild" )', // forks and exits: the grandchild is re-parented
+      'setsid sleep 300 & echo "$!" > "$out.session"', // leaves the process group
+      'echo "$$" > "$out"',
+      'sleep 300',
+      '',
+    ].join('\n');
+    await ws.write('recipes/fork.sh', recipe);
+    await ws.write('patterns/cancel.yaml', 'recipe: fork\ntrigger: {paths: "data/cancel"}\n');
+    await ws.write('patterns/timeout.yaml', 'recipe: fork\ntrigger: {paths: "data/timeout"}\ntimeout: 2s\n');
+    await ws.write('pids/.keep', '');
+    await ws.write('data/cancel', '1');
+    await ws.write('data/timeout', '2');
+    live = await startLive(ws.root);
+    await waitFor(async () => (await readdir(ws.path('pids'))).length === 7, 'both recipes and their children');
+    const pids = await Promise.all((await readdir(ws.path('pids'))).filter((n) => n !== '.keep').map(async (n) => Number(await readFile(ws.path(`pids/${n}`), 'utf8'))));
+    expect(pids.every(alive)).toBe(true);
+    const cancel = live.engine.store.listJobs().find((j) => j.input === 'data/cancel');
+    live.engine.scheduler.cancel(cancel?.id ?? '', 'cancelled by the test');
+    await waitFor(() => live?.finished.some((j) => j.input === 'data/timeout'), 'the timeout', 10_000);
+    await waitFor(() => pids.every((p) => !alive(p)), 'every process of both jobs to be gone', 5000);
+    expect(live.engine.store.listJobs().map((j) => [j.input, j.status, j.error])).toEqual([
+      ['data/cancel', 'cancelled', 'cancelled by the test'],
+      ['data/timeout', 'failed', 'timed out after 2.0s'],
+    ]);
+  });
+
+  it('SIGKILLs a recipe that ignores SIGTERM after kill_grace, and lets one that handles it clean up', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 1500ms\n');
+    await ws.write('recipes/stubborn.sh', `trap '' TERM\necho "$$" > "$MEOW_WORKSPACE/stubborn.pid"\nwhile :; do sleep 0.1; done\n`);
+    await ws.write('recipes/tidy.sh', `trap 'echo tidied > "$MEOW_WORKSPACE/tidied"; exit 0' TERM\nsleep 300 &\nwait\n`);
+    await ws.write('patterns/stubborn.yaml', 'recipe: stubborn\ntrigger: {paths: "data/stubborn"}\ntimeout: 1s\n');
+    await ws.write('patterns/tidy.yaml', 'recipe: tidy\ntrigger: {paths: "data/tidy"}\ntimeout: 1s\n');
+    await ws.write('data/stubborn', '1');
+    await ws.write('data/tidy', '2');
+    live = await startLive(ws.root);
+    await waitFor(() => existsSync(ws.path('stubborn.pid')), 'the stubborn recipe');
+    const pid = Number(readFileSync(ws.path('stubborn.pid'), 'utf8'));
+    const done = await waitFor(() => (live && live.finished.length === 2 ? live.finished : null), 'both timeouts', 15_000);
+    const stubborn = done.find((j) => j.input === 'data/stubborn');
+    const tidy = done.find((j) => j.input === 'data/tidy');
+    expect(stubborn).toMatchObject({ status: 'failed', error: 'timed out after 1.0s' });
+    expect(tidy).toMatchObject({ status: 'failed', error: 'timed out after 1.0s' });
+    // The stubborn one outlived SIGTERM for the whole grace period; the tidy one ran its handler at once.
+    const ran = (j: typeof stubborn) => Date.parse(j?.finishedAt ?? '') - Date.parse(j?.startedAt ?? '');
+    expect(ran(stubborn)).toBeGreaterThanOrEqual(2400);
+    expect(ran(tidy)).toBeLessThan(2400);
+    expect(alive(pid)).toBe(false);
+    expect(readFileSync(ws.path('tidied'), 'utf8')).toBe('tidied\n');
+  });
+});
