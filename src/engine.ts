@@ -97,6 +97,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly windows = new OutputWindows();
   private readonly host = hostname();
   private readonly reported = new Set<string>();
+  /** Paused patterns: their jobs are created and kept queued, and start when the pattern resumes. */
+  private paused = new Set<string>();
 
   private constructor(
     readonly config: WorkspaceConfig,
@@ -110,13 +112,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     const memory = readonly && !existsSync(db);
     this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory });
     this.scopeTest = watchScope(config);
-    this.backends = createBackends(config);
+    this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));
     this.scheduler = new Scheduler({
       store: this.store,
       config,
       backends: this.backends,
       executors: createExecutors(),
       ruleFor: (job) => this.rulesByVersion.get(job.ruleVersion) ?? null,
+      isPaused: (pattern) => this.paused.has(pattern),
       beforeAttempt: (job, rule, values) => this.claimOutputs(job, rule, values),
       afterAttempt: (job, rule, values) => this.collectOutputs(job, rule, values),
       emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args),
@@ -125,6 +128,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (job.status === 'failed') this.failedCount++;
     });
     this.lineage = new LineageStore(this.store.db);
+    this.paused = this.store.pausedPatterns();
     this.hasher = new FileHasher((id, hash) => this.lineage.setInputHash(id, hash));
   }
 
@@ -560,6 +564,31 @@ export class Engine extends EventEmitter<EngineEvents> {
       await rename(tmp, abs);
     }
     return { plan: await this.reloadDefinitions(), errors: [], applied: true };
+  }
+
+  /** Names of paused patterns. */
+  get pausedPatterns(): ReadonlySet<string> {
+    return this.paused;
+  }
+
+  /**
+   * Pauses or resumes a pattern. A paused pattern keeps matching files — its
+   * jobs are recorded and stay queued — but none starts until it resumes;
+   * running jobs finish. Remembered across restarts.
+   */
+  setPaused(name: string, paused: boolean): void {
+    if (!this.patterns.some((p) => p.name === name)) {
+      throw new MeowError('MEOW_NOT_FOUND', `no pattern "${name}"; \`meow patterns\` lists them`);
+    }
+    this.store.setPaused(name, paused);
+    if (paused) {
+      this.paused.add(name);
+      this.scheduler.park(name);
+    } else {
+      this.paused.delete(name);
+      this.scheduler.unpark(name);
+    }
+    this.emit('log', 'info', `pattern ${name} ${paused ? 'paused' : 'resumed'}`);
   }
 
   /** Queues a failed or cancelled job again as a new attempt. Null when it is in another state. */

@@ -58,7 +58,11 @@ export class ApiServer {
       return j;
     };
     this.route('GET', /^\/status$/, () => e.statusJson());
-    this.route('GET', /^\/patterns$/, () => patternsJson(e.patterns, e.recipes));
+    this.route('GET', /^\/patterns$/, () => patternsJson(e.patterns, e.recipes, e.pausedPatterns));
+    this.route('POST', /^\/patterns\/([^/]+)\/(pause|resume)$/, (_r, _u, _b, [name, action]) => {
+      e.setPaused(name, action === 'pause');
+      return patternsJson(e.patterns, e.recipes, e.pausedPatterns).find((p) => p.name === name);
+    });
     this.route('GET', /^\/recipes$/, () => recipesJson(e.recipes));
     this.route('GET', /^\/jobs$/, (_r, url) => {
       const status = url.searchParams.get('status');

@@ -8,7 +8,7 @@ import type { Plan } from '../rules/planner.js';
  */
 
 /** `meow patterns --json`: `[{name, recipe, file, linked, paths, events}]`. */
-export function patternsJson(patterns: readonly ParsedPattern[], recipes: readonly ParsedRecipe[]) {
+export function patternsJson(patterns: readonly ParsedPattern[], recipes: readonly ParsedRecipe[], paused: ReadonlySet<string> = new Set()) {
   const linked = new Set(linkRules(patterns, recipes).rules.map((r) => r.name));
   return patterns.map((p) => ({
     name: p.name,
@@ -17,6 +17,7 @@ export function patternsJson(patterns: readonly ParsedPattern[], recipes: readon
     linked: linked.has(p.name),
     paths: p.trigger.paths,
     events: p.trigger.events,
+    paused: paused.has(p.name),
   }));
 }
 

@@ -4,8 +4,12 @@ import { SshBackend } from './ssh-backend.js';
 import type { Backend } from './backend.js';
 import type { WorkspaceConfig } from '../core/types.js';
 
-/** One backend per entry of meow.yaml's `backends` (a `local` one always exists). */
-export function createBackends(config: WorkspaceConfig): Map<string, Backend> {
+/**
+ * One backend per entry of meow.yaml's `backends` (a `local` one always
+ * exists). `warn` receives what remote backends want a person to know
+ * (a failing `squeue`, a dropped connection).
+ */
+export function createBackends(config: WorkspaceConfig, warn: (message: string) => void = (m) => console.warn(m)): Map<string, Backend> {
   const out = new Map<string, Backend>();
   for (const b of Object.values(config.backends)) {
     switch (b.type) {
@@ -13,10 +17,10 @@ export function createBackends(config: WorkspaceConfig): Map<string, Backend> {
         out.set(b.name, new LocalBackend(b.name, config, b.options));
         break;
       case 'slurm':
-        out.set(b.name, new SlurmBackend(b, config));
+        out.set(b.name, new SlurmBackend(b, config, warn));
         break;
       case 'ssh':
-        out.set(b.name, new SshBackend(b, config));
+        out.set(b.name, new SshBackend(b, config, warn));
         break;
       default: {
         const never: never = b.type;

@@ -87,10 +87,11 @@ export class LogCap {
       const from = keep + w.note;
       if (size <= from) return;
       this.saveTail(log, fd, from, size);
-      w.discarded += size - from;
+      // Measured again right before the cut: what the recipe wrote while the tail was saved is counted too.
+      w.discarded += fstatSync(fd).size - from;
       ftruncateSync(fd, keep);
       const note = Buffer.from(
-        `\n[meowflow: ${basename(log)} reached max_log_size (${this.max} bytes); ${w.discarded} bytes of output after this point were discarded; ` +
+        `\n[meowflow: ${basename(log)} reached max_log_size (${this.max} bytes); at least ${w.discarded} bytes of output after this point were discarded; ` +
           `the last ${TAIL_BYTES / 1024} KiB of them are in ${basename(tailLogOf(log))}]\n`,
       );
       writeSync(fd, note, 0, note.length, keep);

@@ -23,6 +23,8 @@ export interface SchedulerDeps {
   executors: ReadonlyMap<RecipeKind, Executor>;
   /** The rule a job belongs to, or null when its rule version is no longer registered. */
   ruleFor(job: JobRecord): Rule | null;
+  /** True while a pattern is paused: its queued jobs wait, parked, until it resumes. */
+  isPaused(pattern: string): boolean;
   /** Runs as an attempt starts (the engine notes the outputs it declares). */
   beforeAttempt(job: JobRecord, rule: Rule, placeholders: Record<string, string>): void;
   /** Runs after an attempt ended, before its final state is recorded: collects outputs (cascades). */
@@ -81,6 +83,7 @@ export class Scheduler {
   /** One FIFO per backend name: backends fill up independently. */
   private readonly lanes = new Map<string, Lane>();
   private readonly queued = new Set<string>();
+  private readonly parked = new Map<string, JobRecord[]>();
   private readonly running = new Map<string, Running>();
   /** Per backend: its pool, null when it states no capacity, a promise while asking. */
   private readonly pools = new Map<string, ResourcePool | null | Promise<void>>();
@@ -104,9 +107,16 @@ export class Scheduler {
     return this.running.size;
   }
 
-  /** Adds a queued job to the end of the queue. */
+  /** Adds a queued job to the end of the queue (or parks it while its pattern is paused). */
   enqueue(job: JobRecord): void {
     if (this.queued.has(job.id) || this.running.has(job.id)) return;
+    if (this.deps.isPaused(job.pattern)) {
+      // Parked jobs are not pending: `run --until-idle` leaves them queued for later.
+      const list = this.parked.get(job.pattern) ?? [];
+      if (!list.some((j) => j.id === job.id)) list.push(job);
+      this.parked.set(job.pattern, list);
+      return;
+    }
     // A job that can never fit fails now, not when it reaches the head of its queue.
     const pool = this.pools.get(job.backend);
     const rule = pool instanceof ResourcePool ? this.deps.ruleFor(job) : null;
@@ -120,6 +130,28 @@ export class Scheduler {
     if (!lane) this.lanes.set(job.backend, (lane = new Lane()));
     lane.jobs.push(job);
     this.pump();
+  }
+
+  /** Takes a paused pattern's queued jobs out of the queue; running ones finish. */
+  park(pattern: string): void {
+    for (const [, lane] of this.lanes) {
+      for (let i = lane.head; i < lane.jobs.length; i++) {
+        const job = lane.jobs[i];
+        if (job && job.pattern === pattern && this.queued.has(job.id)) {
+          this.dequeue(lane, i);
+          this.enqueue(job);
+        }
+      }
+      lane.compact();
+    }
+    this.pump();
+  }
+
+  /** Puts a resumed pattern's parked jobs back in the queue, oldest first. */
+  unpark(pattern: string): void {
+    const list = this.parked.get(pattern) ?? [];
+    this.parked.delete(pattern);
+    for (const job of list) this.enqueue(job);
   }
 
   /**

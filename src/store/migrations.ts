@@ -104,4 +104,6 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX job_outputs_path ON job_outputs (path);
   `,
+  // 4: paused patterns (their queued jobs wait until they resume)
+  `CREATE TABLE paused_patterns (name TEXT PRIMARY KEY, paused_at TEXT NOT NULL) WITHOUT ROWID;`,
 ];

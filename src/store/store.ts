@@ -318,6 +318,27 @@ export class Store {
     return row?.handle ?? null;
   }
 
+  /** Names of paused patterns. */
+  pausedPatterns(): Set<string> {
+    return new Set((this.db.prepare('SELECT name FROM paused_patterns').all() as { name: string }[]).map((r) => r.name));
+  }
+
+  setPaused(name: string, paused: boolean): void {
+    if (paused) this.db.prepare('INSERT OR IGNORE INTO paused_patterns (name, paused_at) VALUES (?, ?)').run(name, nowIso());
+    else this.db.prepare('DELETE FROM paused_patterns WHERE name = ?').run(name);
+  }
+
+  /** Job counts by state for each pattern. */
+  countJobsByPattern(): Map<string, Record<JobStatus, number>> {
+    const out = new Map<string, Record<JobStatus, number>>();
+    const rows = this.db.prepare('SELECT pattern, status, COUNT(*) AS n FROM jobs GROUP BY pattern, status').all() as { pattern: string; status: JobStatus; n: number }[];
+    for (const r of rows) {
+      if (!out.has(r.pattern)) out.set(r.pattern, Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>);
+      (out.get(r.pattern) as Record<JobStatus, number>)[r.status] = r.n;
+    }
+    return out;
+  }
+
   /** Releases a job's idempotence key, so the same input may trigger its rule again. */
   releaseKey(id: string): void {
     this.sql('UPDATE jobs SET key = NULL WHERE id = ?').run(id);

@@ -132,6 +132,23 @@ describe('the live engine', () => {
     expect(jobs[0].oldPath).toBe('data/a.txt');
   });
 
+  it('holds a paused pattern\'s jobs queued and starts them when it resumes', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/ledger.sh', LEDGER_SH);
+    await ws.write('patterns/hold.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\n');
+    await ws.write('patterns/free.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\n');
+    await mkdir(ws.path('data'));
+    live = await startLive(ws.root);
+    live.engine.setPaused('hold', true);
+    for (let i = 0; i < 3; i++) await writeFile(ws.path(`data/f${i}`), String(i));
+    await waitFor(() => live?.engine.store.countJobs().succeeded === 3, 'the free pattern\'s jobs');
+    expect(live.engine.store.listJobs({ pattern: 'hold' }).map((j) => j.status)).toEqual(['queued', 'queued', 'queued']);
+    expect(live.engine.scheduler.pending).toBe(0); // parked jobs are not pending work
+    expect(() => live?.engine.setPaused('nope', true)).toThrow(/no pattern "nope"/);
+    live.engine.setPaused('hold', false);
+    await waitFor(() => live?.engine.store.countJobs().succeeded === 6, 'the held jobs');
+  });
+
   it('sees files renamed into directories created a moment before', async () => {
     ws = await tempWorkspace();
     await ws.write('recipes/ledger.sh', LEDGER_SH);

@@ -259,13 +259,14 @@ describe('resource faults', () => {
     for (const [log, total] of [['stdout', 24_000_000], ['stderr', 8_000_015]] as const) {
       const text = readFileSync(join(dir, `${log}.log`), 'utf8');
       expect(statSync(join(dir, `${log}.log`)).size).toBeLessThanOrEqual(256 * 1024);
-      const note = new RegExp(`\\[meowflow: ${log}\\.log reached max_log_size \\(262144 bytes\\); (\\d+) bytes of output after this point were discarded; the last 64 KiB of them are in ${log}\\.tail\\.log\\]\\n$`);
+      const note = new RegExp(`\\[meowflow: ${log}\\.log reached max_log_size \\(262144 bytes\\); at least (\\d+) bytes of output after this point were discarded; the last 64 KiB of them are in ${log}\\.tail\\.log\\]\\n$`);
       const m = note.exec(text);
       expect(m, `${log}.log ends with the note`).not.toBeNull();
-      // Bytes written while a cut is made may go uncounted: at most a note's length per cut.
+      // Bytes written in the instant between the last size check and the cut go uncounted
+      // (hence "at least"); on a loaded machine that instant can hold a few pipe buffers.
       const counted = Number(m?.[1]) + text.indexOf('\n[meowflow:');
       expect(counted).toBeLessThanOrEqual(total);
-      expect(counted).toBeGreaterThan(total - 16 * 1024);
+      expect(counted).toBeGreaterThan(total - 1024 * 1024);
       expect(statSync(join(dir, `${log}.tail.log`)).size).toBe(64 * 1024);
     }
     expect(readFileSync(join(dir, 'stderr.tail.log'), 'utf8').endsWith('eeethe real error\n')).toBe(true);

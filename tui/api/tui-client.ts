@@ -65,6 +65,11 @@ export class TuiClient {
     return this.api.post(`/jobs/${encodeURIComponent(id)}/retry`);
   }
 
+  /** Pauses a pattern (its jobs wait, queued) or resumes it. */
+  setPaused(name: string, paused: boolean): Promise<PatternJson> {
+    return this.api.post(`/patterns/${encodeURIComponent(name)}/${paused ? 'pause' : 'resume'}`);
+  }
+
   /** The text of a definition file (`patterns/x.yaml`). */
   async definition(file: string): Promise<string> {
     const r = await this.api.get<{ content: string }>(`/definitions?file=${encodeURIComponent(file)}`);

@@ -6,7 +6,7 @@ import { useTheme } from '../theme.js';
 export const HELP: readonly (readonly [string, readonly (readonly [string, string])[]])[] = [
   ['Everywhere', [['1-5 Tab S-Tab', 'switch view'], ['?', 'this help'], ['q Ctrl-C', 'quit']]],
   ['Lists', [['↑↓ j k', 'move'], ['PgUp PgDn', 'page'], ['g G Home End', 'first/last']]],
-  ['Patterns', [['n', 'new pattern'], ['e Enter', 'edit in the form'], ['d', 'delete'], ['E', '$EDITOR'], ['space', 'pause (not available yet)']]],
+  ['Patterns', [['n', 'new pattern'], ['e Enter', 'edit in the form'], ['d', 'delete'], ['E', '$EDITOR'], ['space', 'pause/resume']]],
   ['Form', [['↑↓ Tab', 'field'], ['Enter', 'next / review'], ['←→', 'recipe, event'], ['space', 'toggle event'], ['Ctrl-U', 'clear'], ['Esc', 'cancel']]],
   ['Plan', [['y', 'apply'], ['n Esc', 'back']]],
   ['Recipes', [['E', '$EDITOR']]],

@@ -26,7 +26,7 @@ export function PatternTable(props: { patterns: readonly PatternJson[]; stats: R
         return (
           <Text key={p.name} inverse={selected} wrap="truncate-end">
             {`${selected ? '›' : ' '} ${cell(p.name, nameW)} `}
-            <Text color={theme.color(p.linked ? 'ok' : 'warn')}>{cell(p.linked ? 'linked' : 'waiting', 7)}</Text>
+            <Text color={theme.color(p.linked && !p.paused ? 'ok' : 'warn')}>{cell(!p.linked ? 'waiting' : p.paused ? 'paused' : 'linked', 7)}</Text>
             {` ${cell(p.recipe, recipeW)} ${cell(p.paths.join(', '), trigW)}`}
             {JOB_STATES.map((s) => (
               <Text key={s} color={counts?.[s] ? theme.color(stateTone(s)) : theme.color('muted')}>

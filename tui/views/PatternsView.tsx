@@ -76,7 +76,12 @@ export function PatternsView(props: ViewProps & { client: TuiClient; patterns: P
       );
     } else if (input === 'd') review(p.file, null, null);
     else if (input === 'E') props.openEditor(p.file);
-    else if (input === ' ') flash('pause/resume needs engine support that does not exist yet; delete the pattern or edit its trigger instead', 'warn');
+    else if (input === ' ') {
+      client.setPaused(p.name, !p.paused).then(
+        (q) => flash(`${q.name} ${q.paused ? 'paused: its jobs wait until you resume it' : 'resumed'}`, 'ok'),
+        (err: unknown) => flash(messageOf(err), 'error'),
+      );
+    }
     else return false;
     return true;
   };
