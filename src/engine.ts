@@ -30,6 +30,7 @@ import { expandAll, resolveVariables } from './rules/variables.js';
 import { createExecutors } from './runner/executors/index.js';
 import { jobDirOf } from './runner/job-dir.js';
 import { createBackends } from './runner/backends.js';
+import { isDiskFull, spaceAvailable } from './runner/disk-space.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';
 import { Store } from './store/store.js';
@@ -97,6 +98,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly windows = new OutputWindows();
   private readonly host = hostname();
   private readonly reported = new Set<string>();
+  /** Resolves when the disk has room again; set while it is full. */
+  private space: { promise: Promise<void>; timer: NodeJS.Timeout; resolve: () => void } | null = null;
   /** Paused patterns: their jobs are created and kept queued, and start when the pattern resumes. */
   private paused = new Set<string>();
 
@@ -120,6 +123,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       executors: createExecutors(),
       ruleFor: (job) => this.rulesByVersion.get(job.ruleVersion) ?? null,
       isPaused: (pattern) => this.paused.has(pattern),
+      diskFull: (err) => this.onDiskFull(err),
       beforeAttempt: (job, rule, values) => this.claimOutputs(job, rule, values),
       afterAttempt: (job, rule, values) => this.collectOutputs(job, rule, values),
       emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args),
@@ -288,6 +292,31 @@ export class Engine extends EventEmitter<EngineEvents> {
     const now = nowIso();
     const max = this.config.maxGeneration;
     const stopped: JobRecord[] = [];
+    try {
+      this.recordTriggers(triggers, created, stopped, now, max);
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.
+      void this.onDiskFull(err);
+      return 0;
+    }
+    for (const t of triggers) if (t.record) this.emit('file:event', t.event);
+    for (const job of stopped) {
+      this.emit('log', 'error', `${job.pattern}: ${job.error}`);
+      this.emit('job:finished', job);
+    }
+    for (const job of created) {
+      this.emit('job:queued', job);
+      this.scheduler.enqueue(job);
+      if (this.config.hash === 'sha256' && job.event !== 'deleted') {
+        this.hasher.add({ jobId: job.id, abs: join(this.config.root, job.input), version: job.inputVersion });
+      }
+    }
+    return created.length;
+  }
+
+  /** Records events and their jobs in one transaction. */
+  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number): void {
     this.store.transaction(() => {
       for (const t of triggers) {
         if (t.record) this.store.recordEvent(t.event, t.ino);
@@ -305,19 +334,6 @@ export class Engine extends EventEmitter<EngineEvents> {
         }
       }
     });
-    for (const t of triggers) if (t.record) this.emit('file:event', t.event);
-    for (const job of stopped) {
-      this.emit('log', 'error', `${job.pattern}: ${job.error}`);
-      this.emit('job:finished', job);
-    }
-    for (const job of created) {
-      this.emit('job:queued', job);
-      this.scheduler.enqueue(job);
-      if (this.config.hash === 'sha256' && job.event !== 'deleted') {
-        this.hasher.add({ jobId: job.id, abs: join(this.config.root, job.input), version: job.inputVersion });
-      }
-    }
-    return created.length;
   }
 
   /** The message of a job stopped by max_generation, naming the chain of patterns that led to it. */
@@ -566,6 +582,39 @@ export class Engine extends EventEmitter<EngineEvents> {
     return { plan: await this.reloadDefinitions(), errors: [], applied: true };
   }
 
+  /** True while new work waits for disk space. */
+  get waitingForSpace(): boolean {
+    return this.space !== null;
+  }
+
+  /**
+   * The disk is full: new attempts wait (queued, not failed), events that
+   * could not be recorded are caught by a scan once space returns, and the
+   * free space is checked every 2 s. Resolves when there is room again.
+   */
+  onDiskFull(err: unknown): Promise<void> {
+    if (this.space) return this.space.promise;
+    let resolve: () => void = () => undefined;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.scheduler.waitForSpace();
+    this.emit('log', 'error', `disk full in ${this.config.root} (${errorMessage(err)}): new jobs wait until space returns; free some space — the engine resumes by itself`);
+    const check = async () => {
+      if (this.closed || !(await spaceAvailable(join(this.config.root, '.meow')))) return;
+      const s = this.space;
+      if (!s) return;
+      clearInterval(s.timer);
+      this.space = null;
+      this.emit('log', 'info', 'disk space is back: resuming');
+      this.scheduler.spaceReturned();
+      s.resolve();
+      void this.reconcileLive().catch((e: unknown) => this.emit('log', 'error', `scan after the disk filled: ${errorMessage(e)}`));
+    };
+    const timer = setInterval(() => void check(), 2000);
+    timer.unref();
+    this.space = { promise, timer, resolve };
+    return promise;
+  }
+
   /** Names of paused patterns. */
   get pausedPatterns(): ReadonlySet<string> {
     return this.paused;
@@ -637,6 +686,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.scanTimer) clearInterval(this.scanTimer);
+    if (this.space) clearInterval(this.space.timer);
     this.hasher.close();
     await this.defsWatcher?.close();
     await this.monitor?.close();

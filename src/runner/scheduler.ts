@@ -4,6 +4,7 @@ import { createJobDir, tailFile, writeJobYaml } from './job-dir.js';
 import { NO_ALLOCATION, ResourcePool, type Allocation } from './resource-pool.js';
 import { tailLogOf } from './resource-log-cap.js';
 import { errorMessage } from '../core/errors.js';
+import { diskNearlyFull, isDiskFull } from './disk-space.js';
 import { formatDuration } from '../core/durations.js';
 import { nowIso } from '../core/ids.js';
 import { expandAll, placeholderValues } from '../rules/variables.js';
@@ -23,6 +24,11 @@ export interface SchedulerDeps {
   executors: ReadonlyMap<RecipeKind, Executor>;
   /** The rule a job belongs to, or null when its rule version is no longer registered. */
   ruleFor(job: JobRecord): Rule | null;
+  /**
+   * The disk is full (ENOSPC, SQLITE_FULL): the engine pauses new work and
+   * resolves the returned promise once space is back.
+   */
+  diskFull(err: unknown): Promise<void>;
   /** True while a pattern is paused: its queued jobs wait, parked, until it resumes. */
   isPaused(pattern: string): boolean;
   /** Runs as an attempt starts (the engine notes the outputs it declares). */
@@ -92,6 +98,8 @@ export class Scheduler {
   private accepting = true;
   /** While held (crash recovery), nothing starts and adopted attempts wait to record their outcome. */
   private held = false;
+  /** New attempts wait while the disk is full. */
+  private waitingForSpace = false;
   private released: Promise<void> = Promise.resolve();
   private releaseHold: () => void = () => undefined;
   private idleWaiters: (() => void)[] = [];
@@ -129,6 +137,16 @@ export class Scheduler {
     let lane = this.lanes.get(job.backend);
     if (!lane) this.lanes.set(job.backend, (lane = new Lane()));
     lane.jobs.push(job);
+    this.pump();
+  }
+
+  /** Stops starting attempts until `spaceReturned()` (the disk is full). */
+  waitForSpace(): void {
+    this.waitingForSpace = true;
+  }
+
+  spaceReturned(): void {
+    this.waitingForSpace = false;
     this.pump();
   }
 
@@ -229,7 +247,7 @@ export class Scheduler {
   }
 
   private pump(): void {
-    if (this.accepting && !this.held) for (const [name, lane] of this.lanes) this.startReady(name, lane);
+    if (this.accepting && !this.held && !this.waitingForSpace) for (const [name, lane] of this.lanes) this.startReady(name, lane);
     if (this.pending === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -376,7 +394,14 @@ export class Scheduler {
 
   private onStarted(id: string) {
     return (handle: string | null, pid?: number) => {
-      if (handle !== null) this.deps.store.transition(id, 'running', 'running', { handle, pid: pid ?? null });
+      if (handle === null) return;
+      try {
+        this.deps.store.transition(id, 'running', 'running', { handle, pid: pid ?? null });
+      } catch (err) {
+        // Without space for the handle, a restart finds the attempt by its environment instead.
+        if (!isDiskFull(err)) throw err;
+        void this.deps.diskFull(err);
+      }
     };
   }
 
@@ -424,9 +449,32 @@ export class Scheduler {
       }
       outcome = await backend.run(req);
     } catch (err) {
+      // A full disk is no fault of the job: this attempt is given back, and waits for space.
+      if (isDiskFull(err) && outcome === null) return this.giveBackAttempt(queuedJob, err);
       error = errorMessage(err);
     }
     return this.record(job, rule, placeholders, launch?.type === 'process' && executor ? { ctx, executor } : null, outcome, error, signal);
+  }
+
+  /** Undoes an attempt that could not start for lack of disk space; resolves with the queued job. */
+  private async giveBackAttempt(queuedJob: JobRecord, err: unknown): Promise<JobRecord | null> {
+    const space = this.deps.diskFull(err);
+    const note = `not started: ${errorMessage(err)}`;
+    await this.whileDiskFull(() => this.deps.store.transition(queuedJob.id, 'running', 'queued', { attempt: queuedJob.attempt, startedAt: null, pid: null, handle: null }, note), space);
+    return this.deps.store.getJob(queuedJob.id);
+  }
+
+  /** Runs a database write, waiting for space and trying again while the disk is full. */
+  private async whileDiskFull<T>(write: () => T, space?: Promise<void>): Promise<T> {
+    for (;;) {
+      try {
+        return write();
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+        await (space ?? this.deps.diskFull(err));
+        space = undefined;
+      }
+    }
   }
 
   /** Follows an adopted attempt to its end (see `adopt`). */
@@ -528,7 +576,14 @@ export class Scheduler {
     let to: JobStatus = error === null ? 'succeeded' : 'failed';
     if (to === 'failed' && job.attempt <= job.retries) to = 'queued';
     const fields = { exitCode, error, result, finishedAt: to === 'queued' ? null : finishedAt, pid: null, handle: null };
-    if (!store.transition(job.id, 'running', to, fields, to === 'queued' ? `retry after: ${error}` : null)) return null;
+    if (to !== 'succeeded' && (await diskNearlyFull(config.root))) {
+      // The attempt most likely failed for want of space (its logs or outputs could not be written):
+      // it does not count, and the job runs again once space returns.
+      const space = this.deps.diskFull(new Error(`no space left on device in ${config.root} (job ${job.id} failed: ${error ?? 'unknown error'})`));
+      await this.whileDiskFull(() => store.transition(job.id, 'running', 'queued', { attempt: job.attempt - 1, pid: null, handle: null, error: null, exitCode: null }, `disk full: ${error}`), space);
+      return store.getJob(job.id);
+    }
+    if (!(await this.whileDiskFull(() => store.transition(job.id, 'running', to, fields, to === 'queued' ? `retry after: ${error}` : null)))) return null;
     const final = store.getJob(job.id);
     if (!final) return null;
     await writeJobYaml(join(config.root, job.jobDir), final).catch(() => undefined);
