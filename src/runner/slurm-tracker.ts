@@ -5,6 +5,7 @@
  * the controller's memory (`scontrol show job`) when accounting storage is
  * off.
  */
+import { BatchPoll } from './batch-poll.js';
 import { commandFailure, runCommand } from './remote-exec.js';
 
 /*
@@ -76,29 +77,26 @@ interface Tracked {
 }
 
 /** Batched polling of Slurm job states. */
-export class SlurmTracker {
+export class SlurmTracker extends BatchPoll {
   private readonly jobs = new Map<string, Tracked>();
-  private timer: NodeJS.Timeout | null = null;
-  private polling = false;
-  private again = false;
-  private closed = false;
   /** Set once `sacct` says accounting storage is disabled: go straight to the fallbacks. */
   private accountingOff = false;
   private lastError: string | null = null;
 
   constructor(
-    private readonly pollIntervalMs: number,
+    pollIntervalMs: number,
     /** Told when Slurm's tools fail (once per streak of failures). */
     private readonly onError: (message: string) => void = () => undefined,
-  ) {}
+  ) {
+    super(pollIntervalMs);
+  }
 
   /** Reports each poll's status of a job until the returned function is called. */
   watch(id: string, listener: Listener): () => void {
     let t = this.jobs.get(id);
     if (!t) this.jobs.set(id, (t = { listeners: new Set(), misses: 0, firstMiss: null }));
     t.listeners.add(listener);
-    // A new job waits for the next batched poll rather than causing one.
-    if (!this.timer && !this.polling) this.schedule(this.pollIntervalMs);
+    this.watching();
     return () => {
       const cur = this.jobs.get(id);
       if (!cur) return;
@@ -107,44 +105,20 @@ export class SlurmTracker {
     };
   }
 
-  /** Polls soon (after a cancel, say) rather than at the next interval. */
-  pollSoon(): void {
-    if (this.polling) this.again = true;
-    else this.schedule(50);
-  }
-
-  close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+  override close(): void {
+    super.close();
     this.jobs.clear();
   }
 
-  private schedule(ms: number): void {
-    if (this.closed || this.polling) return;
-    if (this.timer) clearTimeout(this.timer);
-    // Kept referenced: while jobs are watched, the poll is what keeps the engine waiting for them.
-    this.timer = setTimeout(() => void this.poll(), ms);
+  protected get watchedCount(): number {
+    return this.jobs.size;
   }
 
-  private async poll(): Promise<void> {
-    this.timer = null;
-    if (this.closed || this.jobs.size === 0) return;
-    this.polling = true;
-    try {
-      await this.pollOnce();
-    } catch (err) {
-      this.report(err instanceof Error ? err.message : String(err));
-    } finally {
-      this.polling = false;
-    }
-    if (this.jobs.size === 0) return;
-    const soon = this.again;
-    this.again = false;
-    this.schedule(soon ? 50 : this.pollIntervalMs);
+  protected pollFailed(err: unknown): void {
+    this.report(err instanceof Error ? err.message : String(err));
   }
 
-  private async pollOnce(): Promise<void> {
+  protected async pollOnce(): Promise<void> {
     const ids = [...this.jobs.keys()];
     const queued = new Map<string, SlurmActive | { kind: 'ended'; state: string }>();
     for (let i = 0; i < ids.length; i += IDS_PER_CALL) {

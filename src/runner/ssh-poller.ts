@@ -2,6 +2,7 @@
  * Watches the jobs running on one SSH host: one ssh call per poll interval
  * checks all of them (exit file written? process alive?).
  */
+import { BatchPoll } from './batch-poll.js';
 import { bashQuote, commandFailure } from './remote-exec.js';
 import { REMOTE_CONTROL_DIR } from './ssh-stage.js';
 import type { SshConnection } from './ssh-connection.js';
@@ -42,84 +43,64 @@ while [ "$#" -ge 2 ]; do status_of "$1" "$2"; shift 2; done
 `;
 
 /** Batched polling of the remote jobs of one connection. */
-export class SshPoller {
+export class SshPoller extends BatchPoll {
   private readonly watched = new Set<Watched>();
-  private timer: NodeJS.Timeout | null = null;
-  private polling = false;
-  private again = false;
-  private closed = false;
   private lastError: string | null = null;
   /** When polls started failing, null while they succeed. */
   private failingSince: number | null = null;
 
   constructor(
     private readonly conn: SshConnection,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly onError: (message: string) => void,
-  ) {}
+  ) {
+    super(intervalMs);
+  }
 
   /** Reports the job's status after each poll until the returned function is called. */
   watch(dir: string, pid: number, listener: Listener): () => void {
     const w: Watched = { dir, pid, listener };
     this.watched.add(w);
-    if (!this.timer && !this.polling) this.schedule(this.intervalMs);
+    this.watching();
     return () => void this.watched.delete(w);
   }
 
-  /** Polls soon (after a kill, say) rather than at the next interval. */
-  pollSoon(): void {
-    if (this.polling) this.again = true;
-    else this.schedule(50);
-  }
-
-  close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+  override close(): void {
+    super.close();
     this.watched.clear();
   }
 
-  private schedule(ms: number): void {
-    if (this.closed || this.polling) return;
-    if (this.timer) clearTimeout(this.timer);
-    // Kept referenced: while jobs are watched, the poll is what keeps the engine waiting for them.
-    this.timer = setTimeout(() => void this.poll(), ms);
+  protected get watchedCount(): number {
+    return this.watched.size;
   }
 
-  private async poll(): Promise<void> {
-    this.timer = null;
+  protected pollFailed(err: unknown): void {
+    this.onError(`cannot check the jobs on ${this.conn.where}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  protected async pollOnce(): Promise<void> {
     const jobs = [...this.watched];
-    if (this.closed || jobs.length === 0) return;
-    this.polling = true;
-    try {
-      const args = jobs.flatMap((j) => [bashQuote(j.dir), String(j.pid)]).join(' ');
-      const r = await this.conn.exec(`set -- ${args}\n${POLL_SCRIPT}`, 60_000);
-      const lines = r.stdout.split('\n').filter((l) => l !== '');
-      if (r.code !== 0 || lines.length !== jobs.length) {
-        // A dropped connection: the jobs run on (they are detached); try again next time.
-        const message = `cannot check the jobs on ${this.conn.where}: ${commandFailure('ssh', [this.conn.where], r)}`;
-        if (message !== this.lastError) this.onError(message);
-        this.lastError = message;
-        this.failingSince ??= Date.now();
-        if (Date.now() - this.failingSince >= UNREACHABLE_AFTER_MS) {
-          for (const j of jobs) if (this.watched.has(j)) j.listener({ kind: 'unreachable', since: this.failingSince });
-        }
-      } else {
-        this.lastError = null;
-        this.failingSince = null;
-        jobs.forEach((j, i) => {
-          const [word, n] = lines[i].split(' ');
-          const status: RemoteStatus =
-            word === 'exit' ? { kind: 'exit', status: Number.parseInt(n ?? '', 10) } : word === 'running' ? { kind: 'running' } : word === 'missing' ? { kind: 'missing' } : { kind: 'gone' };
-          if (this.watched.has(j)) j.listener(status);
-        });
+    const args = jobs.flatMap((j) => [bashQuote(j.dir), String(j.pid)]).join(' ');
+    const r = await this.conn.exec(`set -- ${args}\n${POLL_SCRIPT}`, 60_000);
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    if (r.code !== 0 || lines.length !== jobs.length) {
+      // A dropped connection: the jobs run on (they are detached); try again next time.
+      const message = `cannot check the jobs on ${this.conn.where}: ${commandFailure('ssh', [this.conn.where], r)}`;
+      if (message !== this.lastError) this.onError(message);
+      this.lastError = message;
+      this.failingSince ??= Date.now();
+      if (Date.now() - this.failingSince >= UNREACHABLE_AFTER_MS) {
+        for (const j of jobs) if (this.watched.has(j)) j.listener({ kind: 'unreachable', since: this.failingSince });
       }
-    } finally {
-      this.polling = false;
+      return;
     }
-    if (this.watched.size === 0) return;
-    const soon = this.again;
-    this.again = false;
-    this.schedule(soon ? 50 : this.intervalMs);
+    this.lastError = null;
+    this.failingSince = null;
+    jobs.forEach((j, i) => {
+      const [word, n] = lines[i].split(' ');
+      const status: RemoteStatus =
+        word === 'exit' ? { kind: 'exit', status: Number.parseInt(n ?? '', 10) } : word === 'running' ? { kind: 'running' } : word === 'missing' ? { kind: 'missing' } : { kind: 'gone' };
+      if (this.watched.has(j)) j.listener(status);
+    });
   }
 }
