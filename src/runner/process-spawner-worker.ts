@@ -5,9 +5,9 @@
  * event loop.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { processStart } from './process-tree.js';
+import { openJobLogs, processStart } from './process-tree.js';
 
 /** One process to start: detached (its own process group), logs appended to files. */
 export interface SpawnTask {
@@ -35,16 +35,12 @@ function message(err: unknown): string {
 }
 
 parentPort?.on('message', (t: SpawnTask) => {
-  let out: number | null = null;
-  let err: number | null = null;
-  try {
-    out = openSync(t.stdout, 'a');
-    err = openSync(t.stderr, 'a');
-  } catch (e) {
-    for (const fd of [out, err]) if (fd !== null) closeSync(fd);
-    reply({ id: t.id, type: 'error', message: `cannot open the job's log files: ${message(e)}` });
+  const logs = openJobLogs(t.stdout, t.stderr);
+  if ('error' in logs) {
+    reply({ id: t.id, type: 'error', message: logs.error });
     return;
   }
+  const { out, err } = logs;
   let child;
   try {
     child = spawn(t.file, t.args, { cwd: t.cwd, env: t.env, stdio: ['ignore', out, err], detached: true });

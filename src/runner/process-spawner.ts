@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { processStart } from './process-tree.js';
+import { openJobLogs, processStart } from './process-tree.js';
 import { errorMessage } from '../core/errors.js';
 import type { SpawnReply, SpawnTask } from './process-spawner-worker.js';
 
@@ -121,15 +121,9 @@ export class ProcessSpawner {
 
 /** The same as the thread does, on the calling thread. */
 function spawnHere(t: Omit<SpawnTask, 'id'>): { started: Promise<Started>; exited: Promise<Exited> } {
-  let out: number | null = null;
-  let err: number | null = null;
-  try {
-    out = openSync(t.stdout, 'a');
-    err = openSync(t.stderr, 'a');
-  } catch (e) {
-    for (const fd of [out, err]) if (fd !== null) closeSync(fd);
-    return { started: Promise.resolve({ error: `cannot open the job's log files: ${errorMessage(e)}` }), exited: Promise.resolve(null) };
-  }
+  const logs = openJobLogs(t.stdout, t.stderr);
+  if ('error' in logs) return { started: Promise.resolve({ error: logs.error }), exited: Promise.resolve(null) };
+  const { out, err } = logs;
   const child = spawn(t.file, t.args, { cwd: t.cwd, env: t.env, stdio: ['ignore', out, err], detached: true });
   closeSync(out);
   closeSync(err);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Signals a job's whole process group. Jobs are spawned `detached`, so each
@@ -126,5 +126,17 @@ export function signalAll(pids: readonly number[], signal: NodeJS.Signals): void
     } catch {
       // already gone
     }
+  }
+}
+
+/** Opens a job's stdout.log and stderr.log for appending: the child writes straight to them. */
+export function openJobLogs(stdout: string, stderr: string): { out: number; err: number } | { error: string } {
+  let out: number | null = null;
+  try {
+    out = openSync(stdout, 'a');
+    return { out, err: openSync(stderr, 'a') };
+  } catch (e) {
+    if (out !== null) closeSync(out);
+    return { error: `cannot open the job's log files: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
