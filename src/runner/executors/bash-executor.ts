@@ -1,6 +1,6 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readResult, scriptFailure } from './outcome.js';
+import { processOutcome } from './outcome.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
 import type { Variables } from '../../core/types.js';
 import { renderValue } from '../../core/placeholders.js';
@@ -31,6 +31,6 @@ export class BashExecutor implements Executor {
   }
 
   async finish(ctx: ExecutorContext, exitCode: number | null, stderrTail: string): Promise<ExecutorOutcome> {
-    return { error: exitCode === 0 ? null : scriptFailure(exitCode, stderrTail), result: await readResult(ctx.jobDir) };
+    return processOutcome(ctx.jobDir, exitCode, stderrTail);
   }
 }

@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import { readResult, scriptFailure } from './outcome.js';
+import { processOutcome } from './outcome.js';
 import { variablesEnv } from './bash-executor.js';
 import { expandPlaceholders } from '../../core/placeholders.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
@@ -29,6 +29,6 @@ export class CommandExecutor implements Executor {
   }
 
   async finish(ctx: ExecutorContext, exitCode: number | null, stderrTail: string): Promise<ExecutorOutcome> {
-    return { error: exitCode === 0 ? null : scriptFailure(exitCode, stderrTail), result: await readResult(ctx.jobDir) };
+    return processOutcome(ctx.jobDir, exitCode, stderrTail);
   }
 }

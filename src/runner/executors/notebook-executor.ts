@@ -7,7 +7,8 @@ import { MeowError, errorMessage } from '../../core/errors.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
 import { detectPython } from '../python-detect.js';
 import { parameteriseNotebook } from '../python-params.js';
-import { exitError, processOutcome, pythonEnv, readResult, reportWarnings } from './python-executor.js';
+import { exitError, processOutcome, readResult } from './outcome.js';
+import { pythonEnv, reportWarnings } from './python-executor.js';
 
 /** How many traceback lines an error message keeps (the end, where the cause is). */
 const TRACEBACK_LINES = 60;
