@@ -1,0 +1,98 @@
+import { hostname } from 'node:os';
+import { Engine } from '../../src/engine.js';
+import { newJobId, nowIso } from '../../src/core/ids.js';
+import { jobKey } from '../../src/rules/job-key.js';
+import { linkRules } from '../../src/rules/linker.js';
+import { diffTree } from '../../src/rules/tree-diff.js';
+import { resolveVariables } from '../../src/rules/variables.js';
+import { jobDirOf } from '../../src/runner/job-dir.js';
+import { LineageStore } from '../../src/store/lineage-store.js';
+import { check } from './types.js';
+import { now, round } from './stats.js';
+import { createWorkspace, filePaths, NOOP_JS, patternYaml, writeFiles } from './workspace.js';
+import type { FileEvent, JobRecord, Rule } from '../../src/core/types.js';
+
+/** A job of `rule` for `event`, as the engine creates it (its key, variables and job directory). */
+export function jobFor(rule: Rule, event: FileEvent, root: string, createdAt: string): JobRecord {
+  const id = newJobId();
+  const jobDir = jobDirOf(id);
+  return {
+    id,
+    key: jobKey(rule.version, event.path, event.version, null),
+    pattern: rule.name,
+    recipe: rule.recipe.name,
+    ruleVersion: rule.version,
+    status: 'queued',
+    input: event.path,
+    inputVersion: event.version,
+    event: event.kind,
+    oldPath: null,
+    variables: resolveVariables({ rule, event, jobId: id, jobDir, workspace: root, sweepPoint: null }),
+    sweepPoint: null,
+    attempt: 0,
+    retries: rule.pattern.retries,
+    timeoutMs: rule.pattern.timeoutMs,
+    exitCode: null,
+    error: null,
+    result: null,
+    backend: rule.pattern.backend,
+    generation: 0,
+    cause: null,
+    jobDir,
+    pid: null,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+/**
+ * A workspace whose `files` files were all processed: one pattern over
+ * `data/**`, every file known to the files table, one succeeded job per file
+ * with its three transitions and its lineage, written through the store's
+ * own methods in one transaction (running 100,000 real jobs first would take
+ * minutes and measure nothing new). Checked: a restart sees no change.
+ */
+export async function processedWorkspace(root: string, files: number, dirs: number, log: (m: string) => void): Promise<void> {
+  await createWorkspace(root, {
+    patterns: { 'all.yaml': patternYaml({ recipe: 'noop', paths: 'data/**/*.txt' }) },
+    recipes: { 'noop.mjs': NOOP_JS },
+  });
+  let t = now();
+  await writeFiles(root, filePaths('data', files, dirs));
+  log(`wrote ${files} files in ${dirs} directories in ${round((now() - t) / 1000)} s`);
+  t = now();
+  const engine = await Engine.open(root);
+  try {
+    const [defs, tree] = await Promise.all([engine.loadDefinitions(), engine.scan()]);
+    const { rules } = linkRules(defs.patterns, defs.recipes);
+    check(rules.length === 1 && tree.size === files, `fixture: ${rules.length} rules over ${tree.size} files`);
+    const rule = rules[0];
+    const store = engine.store;
+    const lineage = new LineageStore(store.db);
+    const host = hostname();
+    store.transaction(() => {
+      store.saveDefinitions(defs.patterns, defs.recipes);
+      store.saveRules(new Map([[rule.name, rule.version]]));
+      const at = nowIso();
+      for (const [path, st] of tree) {
+        const event: FileEvent = { kind: 'created', path, oldPath: null, version: st.version, generation: 0, cause: null };
+        store.recordEvent(event, st.ino);
+        const job = jobFor(rule, event, root, at);
+        check(store.insertJob(job), `fixture: duplicate job for ${path}`);
+        const [size, ns] = st.version.split(':');
+        lineage.insert({ job_id: job.id, input_size: Number(size), input_mtime: new Date(Number(BigInt(ns) / 1_000_000n)).toISOString(), input_hash: null, pattern_hash: rule.pattern.hash, recipe_hash: rule.recipe.hash, host });
+        store.transition(job.id, 'queued', 'running', { attempt: 1, startedAt: at, finishedAt: null, exitCode: null, error: null, result: null, pid: null });
+        store.transition(job.id, 'running', 'succeeded', { exitCode: 0, error: null, result: null, finishedAt: at, pid: null });
+      }
+    });
+    // What start() will compare: the registered rules and the files table against the tree.
+    const plan = engine.plan(defs, tree.keys());
+    check(plan.changes.length === 0, `fixture: a restart would change rules: ${plan.changes.map((c) => `${c.name} ${c.change}`).join(', ')}`);
+    check(diffTree(engine.knownFiles(), tree).length === 0, 'fixture: a restart would see changed files');
+    check(engine.store.countJobs().succeeded === files, 'fixture: job count');
+  } finally {
+    await engine.close();
+  }
+  log(`recorded ${files} processed files and succeeded jobs in ${round((now() - t) / 1000)} s`);
+}

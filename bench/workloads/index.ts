@@ -1,0 +1,13 @@
+import { bashThroughput } from './bash-throughput.js';
+import { cascade } from './cascade.js';
+import { drop } from './drop.js';
+import { latency } from './latency.js';
+import { matching } from './matching.js';
+import { memory } from './memory.js';
+import { newPattern } from './new-pattern.js';
+import { notebooks } from './notebooks.js';
+import { restart } from './restart.js';
+import type { Workload } from '../lib/types.js';
+
+/** The workloads of issue 6, in order (8 uses 1's figure as its baseline). */
+export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks];
