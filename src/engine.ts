@@ -133,7 +133,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
     this.lineage = new LineageStore(this.store.db);
     this.paused = this.store.pausedPatterns();
-    this.hasher = new FileHasher((id, hash) => this.lineage.setInputHash(id, hash));
+    this.hasher = new FileHasher((id, hash) => this.recordHash(id, hash));
   }
 
   /** Opens the engine of a workspace (reads meow.yaml; nothing runs yet). */
@@ -332,6 +332,26 @@ export class Engine extends EventEmitter<EngineEvents> {
             (guard ? stopped : created).push(job);
           }
         }
+      }
+    });
+  }
+
+  /** Input hashes found since the last flush: written in one transaction, not one commit each. */
+  private hashes: [string, string][] = [];
+
+  private recordHash(jobId: string, hash: string): void {
+    if (this.hashes.push([jobId, hash]) > 1) return;
+    setImmediate(() => {
+      const batch = this.hashes;
+      this.hashes = [];
+      if (this.closed) return;
+      try {
+        this.store.transaction(() => {
+          for (const [id, h] of batch) this.lineage.setInputHash(id, h);
+        });
+      } catch (err) {
+        // A lost hash leaves the lineage without it, nothing more.
+        this.emit('log', 'warn', `recording input hashes: ${errorMessage(err)}`);
       }
     });
   }

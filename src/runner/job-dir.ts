@@ -1,6 +1,5 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import type { JobRecord, Variables } from '../core/types.js';
 
 /** Workspace-relative directory of a job. */
@@ -8,19 +7,27 @@ export function jobDirOf(id: string): string {
   return `.meow/jobs/${id}`;
 }
 
-/** Creates the job directory with its params.json; returns the absolute paths. */
-export async function createJobDir(root: string, job: JobRecord, runtimeVariables: Variables): Promise<{ dir: string; params: string }> {
+/**
+ * Creates the job directory, with the params.json that `MEOW_PARAMS` names
+ * for process recipes (a JavaScript function gets its variables directly).
+ * Creating a file is the dearest step of a small job, so nothing else is
+ * written here: job.yaml follows when the attempt ends.
+ */
+export async function createJobDir(root: string, job: JobRecord, runtimeVariables: Variables, withParams: boolean): Promise<{ dir: string; params: string }> {
   const dir = join(root, job.jobDir);
   await mkdir(dir, { recursive: true });
   const params = join(dir, 'params.json');
-  await writeFile(params, `${JSON.stringify(runtimeVariables, null, 2)}\n`);
-  await writeJobYaml(dir, job);
+  if (withParams) await writeFile(params, `${JSON.stringify(runtimeVariables, null, 2)}\n`);
   return { dir, params };
 }
 
-/** Writes the job's record as job.yaml (the database stays the source of truth). */
+/**
+ * Writes the job's record as job.yaml when an attempt ends (the database
+ * stays the source of truth). The record is written as JSON, which every YAML
+ * reader reads, and which costs a fraction of a YAML emitter.
+ */
 export async function writeJobYaml(dir: string, job: JobRecord): Promise<void> {
-  await writeFile(join(dir, 'job.yaml'), stringify(jobJson(job)));
+  await writeFile(join(dir, 'job.yaml'), `${JSON.stringify(jobJson(job), null, 2)}\n`);
 }
 
 /** Reads the last `bytes` of a log file (empty when missing). */

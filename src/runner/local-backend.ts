@@ -164,6 +164,8 @@ export class LocalBackend implements Backend {
     const controller = new AbortController();
     const abort = () => controller.abort();
     req.signal.addEventListener('abort', abort, { once: true });
+    // Cancelled while its directory was being made: the listener came too late to hear it.
+    if (req.signal.aborted) controller.abort();
     let timedOut = false;
     const timer = req.timeoutMs !== null ? setTimeout(() => ((timedOut = true), controller.abort()), req.timeoutMs) : null;
     const stopCapping = this.logs.watch(logFiles(req.jobDir));

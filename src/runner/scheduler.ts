@@ -428,7 +428,7 @@ export class Scheduler {
     try {
       // Each attempt starts from a clean job dir (but for its logs): nothing a crashed or failed attempt left is read as this one's.
       if (attempt > 1) await cleanAttemptDir(dir);
-      await createJobDir(config.root, job, runtime);
+      await createJobDir(config.root, job, runtime, rule.recipe.kind !== 'javascript');
       const backend = this.deps.backends.get(rule.pattern.backend);
       if (!executor) throw new Error(`no executor for ${rule.recipe.kind} recipes`);
       if (!backend) throw new Error(`backend "${rule.pattern.backend}" is not configured in meow.yaml`);
