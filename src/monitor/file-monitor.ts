@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { relative, sep } from 'node:path';
+import { DirectoryWatcher } from './directory-watcher.js';
 import type { WatchScope } from '../rules/scope.js';
 
 /** Raw observations from the operating system, before settling. */
@@ -27,12 +28,15 @@ export interface MonitorOptions {
 }
 
 /**
- * chokidar over the watched tree. It reports raw observations only; the
- * settler turns them into events and the reconcile scan catches anything the
- * OS did not report. Owns the watcher: call `close()`.
+ * The watched tree's raw observations: inotify with one watch per directory
+ * (see DirectoryWatcher), or chokidar polling for network filesystems
+ * (`watch_mode: poll`). The settler turns observations into events and the
+ * reconcile scan catches anything the OS did not report. Owns its watches:
+ * call `close()`.
  */
 export class FileMonitor {
   private watcher: FSWatcher | null = null;
+  private native: DirectoryWatcher | null = null;
 
   constructor(
     private readonly opts: MonitorOptions,
@@ -42,6 +46,10 @@ export class FileMonitor {
   /** Starts watching; resolves once the initial walk is done. */
   start(): Promise<void> {
     const { root, scope } = this.opts;
+    if (!this.opts.poll) {
+      this.native = new DirectoryWatcher(root, scope, this.on);
+      return this.native.start();
+    }
     const rel = (abs: string) => relative(root, abs).split(sep).join('/');
     this.watcher = watch(root, {
       ignoreInitial: true,
@@ -78,6 +86,8 @@ export class FileMonitor {
   }
 
   async close(): Promise<void> {
+    this.native?.close();
+    this.native = null;
     await this.watcher?.close();
     this.watcher = null;
   }

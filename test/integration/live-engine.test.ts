@@ -35,6 +35,19 @@ describe('the live engine', () => {
     await waitFor(async () => (await lines(ws.path('ledger.txt'))).length === 1, 'the recipe to run');
   });
 
+  it('polls instead of watching with watch_mode: poll (network filesystems)', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'watch_mode: poll\npoll_interval: 100ms\n');
+    await ws.write('recipes/ledger.sh', LEDGER_SH);
+    await ws.write('patterns/drop.yaml', 'recipe: ledger\ntrigger: {paths: "incoming/*"}\n');
+    await mkdir(ws.path('incoming'));
+    live = await startLive(ws.root);
+    await writeFile(ws.path('incoming/a'), 'a');
+    await mkdir(ws.path('incoming/sub'));
+    await writeFile(ws.path('incoming/b'), 'b');
+    await waitFor(async () => (await lines(ws.path('ledger.txt'))).length === 2, 'two jobs');
+  });
+
   it('cancels the running and queued jobs of a deleted pattern and kills their process trees', async () => {
     ws = await tempWorkspace();
     await ws.write('meow.yaml', 'cpus: 3\nkill_grace: 500ms\n');
