@@ -42,6 +42,9 @@ import type { WatchScope } from './rules/scope.js';
 import type { FileState } from './rules/tree-diff.js';
 import type { Backend } from './runner/backend.js';
 
+/** The shortest quiet time of a path in a live engine, whatever the patterns' settle. */
+export const MIN_SETTLE_MS = 10;
+
 /** The database file of a workspace. */
 export function statePath(root: string): string {
   return join(root, '.meow', 'state.db');
@@ -238,8 +241,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.recoverInterrupted();
     const [defs, tree] = await Promise.all([this.loadDefinitions(), this.scan()]);
     // Rules see the current tree; the files table catches up from the same scan.
-    const plan = this.applyDefinitions(defs, this.withKnownLineage(tree));
-    this.handleEvents(diffTree(this.knownFiles(), tree), tree);
+    const known = this.knownFiles();
+    const plan = this.applyDefinitions(defs, this.withKnownLineage(tree, known));
+    this.handleEvents(diffTree(known, tree), tree);
     for (const job of this.store.listJobs({ status: 'queued' })) this.scheduler.enqueue(job);
     // Queued jobs start only now, after attempts re-attached by recoverInterrupted took back their resources.
     this.scheduler.release();
@@ -247,8 +251,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Keeps generation and cause of files already known (outputs of jobs). */
-  private withKnownLineage(tree: Map<string, FileState>): Map<string, FileState> {
-    const known = this.knownFiles();
+  private withKnownLineage(tree: Map<string, FileState>, known: ReadonlyMap<string, FileState>): Map<string, FileState> {
     for (const [path, st] of tree) {
       const k = known.get(path);
       if (k && k.version === st.version) (st.generation = k.generation), (st.cause = k.cause);
@@ -478,7 +481,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.api.listen();
     this.settler = new Settler({
       settleFor: (path) => {
-        let ms = 0;
+        // A floor even for `settle: 0`: inotify reports a file at its creation, before
+        // the writer's first bytes, and one quiet moment makes that one event, not two.
+        let ms = MIN_SETTLE_MS;
         for (const c of this.ruleSet.rules) if (c.rule.pattern.trigger.settleMs > ms && c.covers(path)) ms = c.rule.pattern.trigger.settleMs;
         return ms;
       },
