@@ -42,9 +42,6 @@ import type { WatchScope } from './rules/scope.js';
 import type { FileState } from './rules/tree-diff.js';
 import type { Backend } from './runner/backend.js';
 
-/** The shortest quiet time of a path in a live engine, whatever the patterns' settle. */
-export const MIN_SETTLE_MS = 10;
-
 /** The database file of a workspace. */
 export function statePath(root: string): string {
   return join(root, '.meow', 'state.db');
@@ -481,9 +478,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.api.listen();
     this.settler = new Settler({
       settleFor: (path) => {
-        // A floor even for `settle: 0`: inotify reports a file at its creation, before
-        // the writer's first bytes, and one quiet moment makes that one event, not two.
-        let ms = MIN_SETTLE_MS;
+        let ms = 0;
         for (const c of this.ruleSet.rules) if (c.rule.pattern.trigger.settleMs > ms && c.covers(path)) ms = c.rule.pattern.trigger.settleMs;
         return ms;
       },

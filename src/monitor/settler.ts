@@ -23,6 +23,9 @@ interface HeldDelete {
   timer: NodeJS.Timeout;
 }
 
+/** How long a new, still empty file waits before it counts as created empty. */
+const EMPTY_RECHECK_MS = 15;
+
 /**
  * Per-path settling. Every raw observation of a path restarts its timer; when
  * the path has been quiet for its settle time it is stat'ed and compared with
@@ -35,6 +38,7 @@ export class Settler {
   private readonly inflight = new Set<string>();
   private readonly again = new Set<string>();
   private readonly held = new Map<string, HeldDelete>();
+  private readonly rechecked = new Set<string>();
   private batch: FileEvent[] = [];
   private states = new Map<string, FileState>();
   private flushScheduled = false;
@@ -79,6 +83,15 @@ export class Settler {
       this.observe(path);
       return;
     }
+    // inotify reports a file at its creation, before the writer's first bytes:
+    // a new file still empty is looked at once more, a moment later, so a file
+    // written in one go is one `created` event, not a `created` and a `modified`.
+    if (st && st.version.startsWith('0:') && !this.deps.known(path) && !this.rechecked.has(path)) {
+      this.rechecked.add(path);
+      this.timers.set(path, setTimeout(() => void this.fire(path), EMPTY_RECHECK_MS));
+      return;
+    }
+    this.rechecked.delete(path);
     this.settled(path, st);
   }
 
