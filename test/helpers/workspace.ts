@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,11 @@ export async function meowJson<T>(args: string[], options: { cwd?: string } = {}
   const r = await meow([...args, '--json'], options);
   if (r.code !== 0) throw new Error(`meow ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
+}
+
+/** The non-empty lines of a text file (none when it does not exist yet). */
+export async function readLines(path: string): Promise<string[]> {
+  return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */

@@ -4,13 +4,11 @@ import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'nod
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alive, startLive, type LiveEngine } from '../helpers/engine.js';
-import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
 
 const LEDGER_SH = `printf '%s\\n' "$input_file" >> "$MEOW_WORKSPACE/ledger.txt"\n`;
 
-async function lines(path: string): Promise<string[]> {
-  return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-}
+const lines = readLines;
 
 describe('the live engine', () => {
   let ws: TempWorkspace;

@@ -10,7 +10,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alive, startLive, type LiveEngine } from '../helpers/engine.js';
-import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace } from '../helpers/workspace.js';
+import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
 
 interface JobJson {
@@ -36,9 +36,7 @@ function random(seed: number): () => number {
   };
 }
 
-async function lines(path: string): Promise<string[]> {
-  return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-}
+const lines = readLines;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

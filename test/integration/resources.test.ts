@@ -3,16 +3,14 @@
  * out exclusively through CUDA_VISIBLE_DEVICES; `gpus: auto` detection; a job
  * asking more than the backend has fails at once, saying so.
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLive, type LiveEngine } from '../helpers/engine.js';
-import { tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { tempWorkspace, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { parseVisibleDevices, resolveGpus } from '../../src/runner/gpu-detect.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
 
-async function lines(path: string): Promise<string[]> {
-  return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-}
+const lines = readLines;
 
 /** A recipe that notes its start (with its CUDA_VISIBLE_DEVICES), waits for `go`, and notes its end. */
 const HOLD_SH = [

@@ -1,13 +1,11 @@
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLive, type LiveEngine } from '../helpers/engine.js';
-import { tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { tempWorkspace, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
 
 const LEDGER_SH = 'printf "%s %s\\n" "$ev" "${input_file#$MEOW_WORKSPACE/}" >> "$MEOW_WORKSPACE/ledger.txt"\n';
 
-async function ledger(ws: TempWorkspace): Promise<string[]> {
-  return (await readFile(ws.path('ledger.txt'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
-}
+const ledger = (ws: TempWorkspace) => readLines(ws.path('ledger.txt'));
 
 describe('watching through faults', () => {
   let ws: TempWorkspace;
