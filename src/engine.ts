@@ -65,6 +65,41 @@ interface Trigger {
   inferred?: boolean;
 }
 
+/** A new queued job of `rule` for `event` (and a sweep point): its id, key, directory and resolved variables. */
+export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables | null, now: string, workspace: string): JobRecord {
+  const id = newJobId();
+  const jobDir = jobDirOf(id);
+  const variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace, sweepPoint });
+  return {
+    id,
+    key: jobKey(rule.version, event.path, event.version, sweepPoint),
+    pattern: rule.name,
+    recipe: rule.recipe.name,
+    ruleVersion: rule.version,
+    status: 'queued',
+    input: event.path,
+    inputVersion: event.version,
+    event: event.kind,
+    oldPath: event.oldPath,
+    variables,
+    sweepPoint,
+    attempt: 0,
+    retries: rule.pattern.retries,
+    timeoutMs: rule.pattern.timeoutMs,
+    exitCode: null,
+    error: null,
+    result: null,
+    backend: rule.pattern.backend,
+    generation: event.generation,
+    cause: event.cause,
+    jobDir,
+    pid: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
 /**
  * Wires definitions → rules → jobs → runner → store. Owns the store, the
  * scheduler and the backends: call `close()`.
@@ -324,7 +359,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         const guard = t.rules.length && t.event.generation > max ? this.loopError(t.event, max) : null;
         for (const rule of t.rules) {
           for (const point of expandSweep(rule.pattern.sweep)) {
-            const job = this.newJob(rule, t.event, Object.keys(point).length ? point : null, now);
+            const job = newJobRecord(rule, t.event, Object.keys(point).length ? point : null, now, this.config.root);
             // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
             if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
             if (!this.store.insertJob(job)) continue;
@@ -383,40 +418,6 @@ export class Engine extends EventEmitter<EngineEvents> {
       pattern_hash: rule.pattern.hash,
       recipe_hash: rule.recipe.hash,
       host,
-    };
-  }
-
-  private newJob(rule: Rule, event: FileEvent, sweepPoint: Variables | null, now: string): JobRecord {
-    const id = newJobId();
-    const jobDir = jobDirOf(id);
-    const variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace: this.config.root, sweepPoint });
-    return {
-      id,
-      key: jobKey(rule.version, event.path, event.version, sweepPoint),
-      pattern: rule.name,
-      recipe: rule.recipe.name,
-      ruleVersion: rule.version,
-      status: 'queued',
-      input: event.path,
-      inputVersion: event.version,
-      event: event.kind,
-      oldPath: event.oldPath,
-      variables,
-      sweepPoint,
-      attempt: 0,
-      retries: rule.pattern.retries,
-      timeoutMs: rule.pattern.timeoutMs,
-      exitCode: null,
-      error: null,
-      result: null,
-      backend: rule.pattern.backend,
-      generation: event.generation,
-      cause: event.cause,
-      jobDir,
-      pid: null,
-      createdAt: now,
-      startedAt: null,
-      finishedAt: null,
     };
   }
 

@@ -1,11 +1,8 @@
 import { hostname } from 'node:os';
-import { Engine } from '../../src/engine.js';
-import { newJobId, nowIso } from '../../src/core/ids.js';
-import { jobKey } from '../../src/rules/job-key.js';
+import { nowIso } from '../../src/core/ids.js';
+import { Engine, newJobRecord } from '../../src/engine.js';
 import { linkRules } from '../../src/rules/linker.js';
 import { diffTree } from '../../src/rules/tree-diff.js';
-import { resolveVariables } from '../../src/rules/variables.js';
-import { jobDirOf } from '../../src/runner/job-dir.js';
 import { LineageStore } from '../../src/store/lineage-store.js';
 import { check } from './types.js';
 import { now, round } from './stats.js';
@@ -14,36 +11,7 @@ import type { FileEvent, JobRecord, Rule } from '../../src/core/types.js';
 
 /** A job of `rule` for `event`, as the engine creates it (its key, variables and job directory). */
 export function jobFor(rule: Rule, event: FileEvent, root: string, createdAt: string): JobRecord {
-  const id = newJobId();
-  const jobDir = jobDirOf(id);
-  return {
-    id,
-    key: jobKey(rule.version, event.path, event.version, null),
-    pattern: rule.name,
-    recipe: rule.recipe.name,
-    ruleVersion: rule.version,
-    status: 'queued',
-    input: event.path,
-    inputVersion: event.version,
-    event: event.kind,
-    oldPath: null,
-    variables: resolveVariables({ rule, event, jobId: id, jobDir, workspace: root, sweepPoint: null }),
-    sweepPoint: null,
-    attempt: 0,
-    retries: rule.pattern.retries,
-    timeoutMs: rule.pattern.timeoutMs,
-    exitCode: null,
-    error: null,
-    result: null,
-    backend: rule.pattern.backend,
-    generation: 0,
-    cause: null,
-    jobDir,
-    pid: null,
-    createdAt,
-    startedAt: null,
-    finishedAt: null,
-  };
+  return newJobRecord(rule, event, null, createdAt, root);
 }
 
 /**

@@ -10,7 +10,6 @@ import { compileGlobs } from '../rules/matcher.js';
 import { patternsJson, planJson, recipesJson } from './shapes.js';
 import type { Engine } from '../engine.js';
 import type { EngineEvents } from '../core/engine-events.js';
-import type { Store } from '../store/store.js';
 
 type Handler = (req: IncomingMessage, url: URL, body: unknown, params: string[]) => Promise<unknown> | unknown;
 
@@ -115,15 +114,17 @@ export class ApiServer {
       const q = url.searchParams;
       const status = q.get('status');
       if (status && !JOB_STATES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${JOB_STATES.join(', ')}`);
-      return searchJobs(e.store, {
-        status: status || null,
+      const offset = intParam(q.get('offset'), 0, 0, Number.MAX_SAFE_INTEGER, 'offset');
+      const found = e.store.searchJobs({
+        status: (status as JobStatus) || null,
         pattern: q.get('pattern') || null,
         text: q.get('q') || null,
-        offset: intParam(q.get('offset'), 0, 0, Number.MAX_SAFE_INTEGER, 'offset'),
+        offset,
         limit: intParam(q.get('limit'), 100, 1, 1000, 'limit'),
       });
+      return { total: found.total, offset, jobs: found.jobs.map(jobJson) };
     });
-    this.route('GET', /^\/stats\/patterns$/, () => patternStats(e.store));
+    this.route('GET', /^\/stats\/patterns$/, () => Object.fromEntries(e.store.countJobsByPattern()));
     this.route('GET', /^\/jobs\/([^/]+)\/logs$/, async (_r, url, _b, [id]) => {
       const j = job(id);
       const stream = url.searchParams.get('stream') ?? 'stdout';
@@ -241,31 +242,6 @@ function intParam(value: string | null, fallback: number, min: number, max: numb
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
-}
-
-/** A window of jobs, newest first, with the number of jobs the filter matches. */
-function searchJobs(store: Store, q: { status: string | null; pattern: string | null; text: string | null; offset: number; limit: number }) {
-  const where: string[] = [];
-  const args: string[] = [];
-  if (q.status) (where.push('status = ?'), args.push(q.status));
-  if (q.pattern) (where.push('pattern = ?'), args.push(q.pattern));
-  if (q.text) (where.push("input LIKE ? ESCAPE '\\'"), args.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
-  const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = (store.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${cond}`).get(...args) as { n: number }).n;
-  const ids = store.db.prepare(`SELECT id FROM jobs ${cond} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as { id: string }[];
-  const jobs = ids.map((r) => store.getJob(r.id)).filter((j) => j !== null).map(jobJson);
-  return { total, offset: q.offset, jobs };
-}
-
-/** Job counts by state for every pattern that has jobs. */
-function patternStats(store: Store): Record<string, Record<JobStatus, number>> {
-  const rows = store.db.prepare('SELECT pattern, status, COUNT(*) AS n FROM jobs GROUP BY pattern, status').all() as { pattern: string; status: JobStatus; n: number }[];
-  const out: Record<string, Record<JobStatus, number>> = {};
-  for (const r of rows) {
-    out[r.pattern] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    out[r.pattern][r.status] = r.n;
-  }
-  return out;
 }
 
 /** How many known files the globs (minus ignores) match, with the first few in path order. */

@@ -78,15 +78,7 @@ export async function graphCommand(gopts: GlobalOptions, o: { format?: string; r
   const graph = buildGraph(ws.patterns, linked);
   let counts: Counts | null = null;
   if (o.runs) {
-    counts = await withStore(root, (store) => {
-      const m: Counts = new Map();
-      const rows = store?.db.prepare('SELECT pattern, status, COUNT(*) AS n FROM jobs GROUP BY pattern, status').all() as { pattern: string; status: JobStatus; n: number }[] | undefined;
-      for (const r of rows ?? []) {
-        if (!m.has(r.pattern)) m.set(r.pattern, Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>);
-        (m.get(r.pattern) as Record<JobStatus, number>)[r.status] = r.n;
-      }
-      return m;
-    });
+    counts = await withStore(root, (store) => store?.countJobsByPattern() ?? new Map());
   }
   const format = o.format ?? 'text';
   console.log(format === 'mermaid' ? graphMermaid(graph, counts) : format === 'dot' ? graphDot(graph, counts) : graphText(graph, counts));

@@ -328,6 +328,22 @@ export class Store {
     else this.db.prepare('DELETE FROM paused_patterns WHERE name = ?').run(name);
   }
 
+  /**
+   * A window of jobs, newest first, and how many the filter matches: by
+   * state, pattern and part of the input path (`text`).
+   */
+  searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (q.status) (where.push('status = ?'), args.push(q.status));
+    if (q.pattern) (where.push('pattern = ?'), args.push(q.pattern));
+    if (q.text) (where.push("input LIKE ? ESCAPE '\\'"), args.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${cond}`).get(...args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs ${cond} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as JobRow[];
+    return { total, jobs: rows.map(toJob) };
+  }
+
   /** Job counts by state for each pattern. */
   countJobsByPattern(): Map<string, Record<JobStatus, number>> {
     const out = new Map<string, Record<JobStatus, number>>();
