@@ -34,6 +34,7 @@ import { isDiskFull, spaceAvailable } from './runner/disk-space.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';
 import { Store } from './store/store.js';
+import { JobTransitions } from './store/job-transitions.js';
 import type { EngineEvents } from './core/engine-events.js';
 import type { DefinitionError, FileEvent, JobRecord, ParsedPattern, ParsedRecipe, Rule, Variables, WorkspaceConfig } from './core/types.js';
 import type { RuleSet } from './rules/matcher.js';
@@ -106,6 +107,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
  */
 export class Engine extends EventEmitter<EngineEvents> {
   readonly store: Store;
+  readonly transitions: JobTransitions;
   readonly scheduler: Scheduler;
   readonly backends: Map<string, Backend>;
   private ruleSet: RuleSet = compileRules([]);
@@ -151,8 +153,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory });
     this.scopeTest = watchScope(config);
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));
+    this.transitions = new JobTransitions(this.store, { emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args) });
     this.scheduler = new Scheduler({
       store: this.store,
+      transitions: this.transitions,
       config,
       backends: this.backends,
       executors: createExecutors(),
@@ -335,13 +339,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       void this.onDiskFull(err);
       return 0;
     }
-    for (const t of triggers) if (t.record) this.emit('file:event', t.event);
-    for (const job of stopped) {
-      this.emit('log', 'error', `${job.pattern}: ${job.error}`);
-      this.emit('job:finished', job);
-    }
     for (const job of created) {
-      this.emit('job:queued', job);
       this.scheduler.enqueue(job);
       if (this.config.hash === 'sha256' && job.event !== 'deleted') {
         this.hasher.add({ jobId: job.id, abs: join(this.config.root, job.input), version: job.inputVersion });
@@ -352,9 +350,12 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Records events and their jobs in one transaction. */
   private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number): void {
-    this.store.transaction(() => {
+    this.transitions.batch(() => {
       for (const t of triggers) {
-        if (t.record) this.store.recordEvent(t.event, t.ino);
+        if (t.record) {
+          this.store.recordEvent(t.event, t.ino);
+          this.transitions.afterCommit(() => this.emit('file:event', t.event));
+        }
         if (t.record && t.event.cause && t.event.kind !== 'deleted') this.lineage.recordOutput(t.event.cause, t.event.path, t.event.version, t.inferred ?? false);
         const guard = t.rules.length && t.event.generation > max ? this.loopError(t.event, max) : null;
         for (const rule of t.rules) {
@@ -362,7 +363,8 @@ export class Engine extends EventEmitter<EngineEvents> {
             const job = newJobRecord(rule, t.event, Object.keys(point).length ? point : null, now, this.config.root);
             // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
             if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
-            if (!this.store.insertJob(job)) continue;
+            if (guard) this.transitions.afterCommit(() => this.emit('log', 'error', `${job.pattern}: ${job.error}`));
+            if (!this.transitions.create(job)) continue;
             this.lineage.insert(this.lineageOf(job, rule));
             (guard ? stopped : created).push(job);
           }
@@ -663,18 +665,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Queues a failed or cancelled job again as a new attempt. Null when it is in another state. */
   retryJob(id: string): JobRecord | null {
-    const job = this.store.getJob(id);
-    if (!job) return null;
-    if (!this.rulesByVersion.has(job.ruleVersion)) {
-      throw new MeowError('MEOW_CONFLICT', `job ${id} belongs to a version of pattern "${job.pattern}" that is no longer registered; the current version triggers on its own`);
-    }
-    const ok = this.store.transition(id, ['failed', 'cancelled'], 'queued', { finishedAt: null, error: null, exitCode: null }, 'retried by the user');
-    if (!ok) return null;
-    const queued = this.store.getJob(id);
-    if (queued) {
-      this.emit('job:queued', queued);
-      this.scheduler.enqueue(queued);
-    }
+    const queued = this.transitions.retry(id, (version) => this.rulesByVersion.has(version));
+    if (queued) this.scheduler.enqueue(queued);
     return queued;
   }
 

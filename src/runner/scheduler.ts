@@ -8,10 +8,12 @@ import { diskNearlyFull, isDiskFull } from './disk-space.js';
 import { formatDuration } from '../core/durations.js';
 import { nowIso } from '../core/ids.js';
 import { expandAll, placeholderValues } from '../rules/variables.js';
-import { RESOURCE_KINDS, type Backend, type ResourceKind, type RunOutcome, type RunRequest } from './backend.js';
+import { RESOURCE_KINDS, type Backend, type ResourceKind, type RunRequest } from './backend.js';
+import { outcomeOf, type RunOutcome } from './outcome.js';
 import type { Executor, ExecutorContext, Launch } from './executor.js';
 import type { EngineEvents } from '../core/engine-events.js';
 import type { JobRecord, JobStatus, RecipeKind, Resources, Rule, Variables, WorkspaceConfig } from '../core/types.js';
+import type { JobTransitions } from '../store/job-transitions.js';
 import type { Store } from '../store/store.js';
 
 export { readAttemptRecord };
@@ -19,6 +21,8 @@ export { readAttemptRecord };
 /** What the scheduler needs from the engine. */
 export interface SchedulerDeps {
   store: Store;
+  /** The only writer of job states. */
+  transitions: JobTransitions;
   config: WorkspaceConfig;
   backends: ReadonlyMap<string, Backend>;
   executors: ReadonlyMap<RecipeKind, Executor>;
@@ -178,17 +182,10 @@ export class Scheduler {
    * same input may trigger again (a removed rule, MEOW rule 5).
    */
   cancel(id: string, note: string, release = false): JobRecord | null {
-    const { store } = this.deps;
-    const ok = store.transaction(() => {
-      const moved = store.transition(id, ['queued', 'running'], 'cancelled', { finishedAt: nowIso(), error: note }, note);
-      if (moved && release) store.releaseKey(id);
-      return moved;
-    });
-    if (!ok) return null;
+    const job = this.deps.transitions.cancel(id, note, release);
+    if (!job) return null;
     this.queued.delete(id);
     this.running.get(id)?.controller.abort();
-    const job = store.getJob(id);
-    if (job) this.deps.emit('job:finished', job);
     this.pump();
     return job;
   }
@@ -354,9 +351,7 @@ export class Scheduler {
 
   /** Fails a queued job that can never fit its backend; retrying would not help, so retries do not apply. */
   private refuse(id: string, error: string): void {
-    if (!this.deps.store.transition(id, 'queued', 'failed', { error, finishedAt: nowIso(), exitCode: null }, error)) return;
-    const job = this.deps.store.getJob(id);
-    if (job) this.deps.emit('job:finished', job);
+    this.deps.transitions.refuse(id, error);
   }
 
   private launch(id: string, rule: Rule | null, backend: string, allocation: Allocation): void {
@@ -396,7 +391,7 @@ export class Scheduler {
     return (handle: string | null, pid?: number) => {
       if (handle === null) return;
       try {
-        this.deps.store.transition(id, 'running', 'running', { handle, pid: pid ?? null });
+        this.deps.transitions.handle(id, handle, pid ?? null);
       } catch (err) {
         // Without space for the handle, a restart finds the attempt by its environment instead.
         if (!isDiskFull(err)) throw err;
@@ -407,22 +402,19 @@ export class Scheduler {
 
   /** Runs one attempt; resolves with the job when it goes back to the queue for a retry. */
   private async runJob(queuedJob: JobRecord, rule: Rule | null, signal: AbortSignal, allocation: Allocation): Promise<JobRecord | null> {
-    const { store, config } = this.deps;
+    const { config } = this.deps;
     if (!rule) {
       this.cancel(queuedJob.id, 'its rule is no longer registered', true);
       return null;
     }
     const attempt = queuedJob.attempt + 1;
     const startedAt = nowIso();
-    const update = { attempt, startedAt, finishedAt: null, exitCode: null, error: null, result: null, pid: null, handle: null };
-    if (!store.transition(queuedJob.id, 'queued', 'running', update)) return null;
-    const job: JobRecord = { ...queuedJob, ...update, status: 'running' };
-    this.deps.emit('job:started', job);
+    const job = this.deps.transitions.start(queuedJob.id, attempt, startedAt);
+    if (!job) return null;
 
     const { runtime, placeholders, dir, ctx } = this.site(job, rule);
     this.deps.beforeAttempt(job, rule, placeholders);
-    let error: string | null = null;
-    let outcome: RunOutcome | null = null;
+    let outcome: RunOutcome;
     let launch: Launch | null = null;
     const executor = this.deps.executors.get(rule.recipe.kind);
     try {
@@ -447,21 +439,21 @@ export class Scheduler {
       if (launch.type === 'process') {
         await writeAttemptRecord(dir, { attempt, backend: backend.name, launch, gpus: req.gpus, allocation, outputs: req.outputs, resources: req.resources, startedAt });
       }
-      outcome = await backend.run(req);
+      outcome = outcomeOf(await backend.run(req));
     } catch (err) {
       // A full disk is no fault of the job: this attempt is given back, and waits for space.
-      if (isDiskFull(err) && outcome === null) return this.giveBackAttempt(queuedJob, err);
-      error = errorMessage(err);
+      if (isDiskFull(err)) return this.giveBackAttempt(queuedJob, err);
+      // The recipe could not be prepared (a bad recipe, a missing interpreter): its own failure.
+      outcome = { kind: 'failed', exitCode: null, error: errorMessage(err) };
     }
-    return this.record(job, rule, placeholders, launch?.type === 'process' && executor ? { ctx, executor } : null, outcome, error, signal);
+    return this.record(job, rule, placeholders, launch?.type === 'process' && executor ? { ctx, executor } : null, outcome, signal);
   }
 
   /** Undoes an attempt that could not start for lack of disk space; resolves with the queued job. */
   private async giveBackAttempt(queuedJob: JobRecord, err: unknown): Promise<JobRecord | null> {
     const space = this.deps.diskFull(err);
     const note = `not started: ${errorMessage(err)}`;
-    await this.whileDiskFull(() => this.deps.store.transition(queuedJob.id, 'running', 'queued', { attempt: queuedJob.attempt, startedAt: null, pid: null, handle: null }, note), space);
-    return this.deps.store.getJob(queuedJob.id);
+    return this.whileDiskFull(() => this.deps.transitions.requeue(queuedJob.id, queuedJob.attempt, note), space);
   }
 
   /** Runs a database write, waiting for space and trying again while the disk is full. */
@@ -496,12 +488,11 @@ export class Scheduler {
       outputs: record.outputs,
       onStarted: this.onStarted(job.id),
     };
-    let outcome: RunOutcome | null = null;
-    let error: string | null = null;
+    let outcome: RunOutcome;
     try {
-      outcome = backend?.reattach ? await backend.reattach(req, o.handle) : null;
+      outcome = outcomeOf(backend?.reattach ? await backend.reattach(req, o.handle) : null);
     } catch (err) {
-      error = `re-attaching after a restart failed: ${errorMessage(err)}`;
+      outcome = { kind: 'failed', exitCode: null, error: `re-attaching after a restart failed: ${errorMessage(err)}` };
     }
     await this.released;
     // Definitions are registered now: the current rule (null when the job was cancelled meanwhile).
@@ -511,12 +502,12 @@ export class Scheduler {
       return null;
     }
     const now = this.site(job, rule);
-    if (outcome === null && error === null && !signal.aborted) {
+    if (outcome.kind === 'engine-lost' && !signal.aborted) {
       await this.deps.afterAttempt(job, rule, now.placeholders).catch(() => undefined);
-      return this.interrupted(job, 'its process ended without recording an exit status');
+      return this.interrupted(job, outcome.why);
     }
     const executor = this.deps.executors.get(rule.recipe.kind);
-    return this.record(job, rule, now.placeholders, executor ? { ctx: now.ctx, executor } : null, outcome, error, signal);
+    return this.record(job, rule, now.placeholders, executor ? { ctx: now.ctx, executor } : null, outcome, signal);
   }
 
   /**
@@ -527,12 +518,9 @@ export class Scheduler {
   interrupted(job: JobRecord, why: string): JobRecord | null {
     const retry = job.attempt <= job.retries;
     const note = `the engine stopped while attempt ${job.attempt} ran, and ${why}`;
-    const fields = retry
-      ? { pid: null, handle: null }
-      : { pid: null, handle: null, exitCode: null, finishedAt: nowIso(), error: `${note}; no retries left (retries: ${job.retries})` };
-    if (!this.deps.store.transition(job.id, 'running', retry ? 'queued' : 'failed', fields, retry ? `${note}; queued as attempt ${job.attempt + 1}` : note)) return null;
-    const after = this.deps.store.getJob(job.id);
-    if (after) this.deps.emit('job:finished', after);
+    const after = retry
+      ? this.deps.transitions.interrupt(job.id, 'queued', {}, `${note}; queued as attempt ${job.attempt + 1}`)
+      : this.deps.transitions.interrupt(job.id, 'failed', { error: `${note}; no retries left (retries: ${job.retries})` }, note);
     return retry ? after : null;
   }
 
@@ -542,53 +530,70 @@ export class Scheduler {
     rule: Rule,
     placeholders: Record<string, string>,
     proc: { ctx: ExecutorContext; executor: Executor } | null,
-    outcome: RunOutcome | null,
-    failure: string | null,
+    outcome: RunOutcome,
     signal: AbortSignal,
   ): Promise<JobRecord | null> {
-    const { store, config } = this.deps;
-    let error = failure;
-    let result: JobRecord['result'] = null;
-    if (outcome && error === null) {
-      result = outcome.result;
-      if (outcome.timedOut) error = `timed out after ${formatDuration(job.timeoutMs ?? 0)}`;
-      else if (outcome.error !== null) error = outcome.error;
-      else if (!outcome.cancelled && proc) {
-        try {
-          const fin = await proc.executor.finish(proc.ctx, outcome.exitCode, await stderrTail(proc.ctx.jobDir));
-          error = fin.error;
-          result = fin.result;
-        } catch (err) {
-          error = errorMessage(err);
-        }
-      }
-    }
+    const { store, config, transitions } = this.deps;
+    const ended = await this.judge(job, proc, outcome);
     try {
       await this.deps.afterAttempt(job, rule, placeholders);
     } catch (err) {
       this.deps.emit('log', 'error', `job ${job.id}: collecting outputs failed: ${errorMessage(err)}`);
     }
     if (signal.aborted) return null; // cancel() already recorded the final state.
-
-    const finishedAt = nowIso();
-    // A timed-out attempt has no exit code of its own (its wrapper reports the SIGTERM as 143): null on every backend.
-    const exitCode = outcome && !outcome.timedOut ? outcome.exitCode : null;
-    let to: JobStatus = error === null ? 'succeeded' : 'failed';
+    if (ended === null) {
+      // Stopped without a cancel of ours, or lost: not the recipe's doing, so it does not count.
+      return this.whileDiskFull(() => transitions.requeue(job.id, job.attempt - 1, `attempt ${job.attempt} ended without an outcome of its own (${outcome.kind}); queued again`));
+    }
+    const { error, result, exitCode } = ended;
+    let to: 'succeeded' | 'failed' | 'queued' = error === null ? 'succeeded' : 'failed';
     if (to === 'failed' && job.attempt <= job.retries) to = 'queued';
-    const fields = { exitCode, error, result, finishedAt: to === 'queued' ? null : finishedAt, pid: null, handle: null };
     if (to !== 'succeeded' && (await diskNearlyFull(config.root))) {
       // The attempt most likely failed for want of space (its logs or outputs could not be written):
       // it does not count, and the job runs again once space returns.
       const space = this.deps.diskFull(new Error(`no space left on device in ${config.root} (job ${job.id} failed: ${error ?? 'unknown error'})`));
-      await this.whileDiskFull(() => store.transition(job.id, 'running', 'queued', { attempt: job.attempt - 1, pid: null, handle: null, error: null, exitCode: null }, `disk full: ${error}`), space);
-      return store.getJob(job.id);
+      return this.whileDiskFull(() => transitions.requeue(job.id, job.attempt - 1, `disk full: ${error}`), space);
     }
-    if (!(await this.whileDiskFull(() => store.transition(job.id, 'running', to, fields, to === 'queued' ? `retry after: ${error}` : null)))) return null;
-    const final = store.getJob(job.id);
+    const final = await this.whileDiskFull(() => transitions.finish(job.id, to, { exitCode, error, result }, to === 'queued' ? `retry after: ${error}` : null));
     if (!final) return null;
-    await writeJobYaml(join(config.root, job.jobDir), final).catch(() => undefined);
-    this.deps.emit('job:finished', final);
+    await writeJobYaml(join(config.root, job.jobDir), store.getJob(job.id) ?? final).catch(() => undefined);
     return to === 'queued' ? final : null;
+  }
+
+  /**
+   * What an attempt's outcome means for the job: its error (null for
+   * success), result and exit code; null when the end was not the recipe's
+   * own (cancelled, not started, lost).
+   */
+  private async judge(job: JobRecord, proc: { ctx: ExecutorContext; executor: Executor } | null, outcome: RunOutcome): Promise<{ error: string | null; result: JobRecord['result']; exitCode: number | null } | null> {
+    const finish = async (exitCode: number | null, fallback: { error: string | null; result: JobRecord['result'] }) => {
+      if (!proc) return { ...fallback, exitCode };
+      try {
+        const fin = await proc.executor.finish(proc.ctx, exitCode, await stderrTail(proc.ctx.jobDir));
+        return { error: fin.error, result: fin.result, exitCode };
+      } catch (err) {
+        return { error: errorMessage(err), result: null, exitCode };
+      }
+    };
+    switch (outcome.kind) {
+      case 'exited':
+        return finish(outcome.exitCode, { error: null, result: outcome.result });
+      case 'failed':
+        return { error: outcome.error, result: null, exitCode: outcome.exitCode };
+      case 'signalled':
+        return finish(null, { error: `killed by ${outcome.signal ?? 'a signal'}`, result: null });
+      case 'timed-out':
+        // A timed-out attempt has no exit code of its own (its wrapper reports the SIGTERM as 143): null on every backend.
+        return { error: `timed out after ${formatDuration(job.timeoutMs ?? 0)}`, result: null, exitCode: null };
+      case 'cancelled':
+      case 'not-started':
+      case 'engine-lost':
+        return null;
+      default: {
+        const never: never = outcome;
+        throw new Error(`unknown outcome ${String(never)}`);
+      }
+    }
   }
 }
 
