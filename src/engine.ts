@@ -29,7 +29,7 @@ import { diffTree } from './rules/tree-diff.js';
 import { expandAll, resolveVariables } from './rules/variables.js';
 import { createExecutors } from './runner/executors/index.js';
 import { jobDirOf } from './runner/job-dir.js';
-import { createBackends } from './runner/backends.js';
+import { createBackends } from './runner/backends/index.js';
 import { isDiskFull, spaceAvailable } from './runner/disk-space.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';

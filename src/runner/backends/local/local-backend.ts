@@ -1,15 +1,15 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { JsPool } from './js-pool.js';
+import { JsPool } from '../../js-pool.js';
 import { resolveGpus } from './gpu-detect.js';
-import { bootId, jobProcesses, processStart, signalAll, signalGroup, signalLeftovers } from './process-tree.js';
-import { LogCap } from './resource-log-cap.js';
+import { bootId, jobProcesses, processStart, signalAll, signalGroup, signalLeftovers } from '../../process-tree.js';
+import { LogCap } from '../../resource-log-cap.js';
 import { ProcessSpawner } from './process-spawner.js';
-import { errorMessage } from '../core/errors.js';
-import { parseSize } from '../core/durations.js';
-import type { Backend, Capacity, BackendReport, RunRequest } from './backend.js';
-import type { BackendConfig, WorkspaceConfig } from '../core/types.js';
+import { errorMessage } from '../../../core/errors.js';
+import { parseSize } from '../../../core/durations.js';
+import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
+import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
 /** The file in the job dir where the wrapper records the recipe's exit status. */
 export const EXIT_FILE = 'exit-status';

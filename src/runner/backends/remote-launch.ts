@@ -8,9 +8,9 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import type { BackendReport, RunRequest } from './backend.js';
-import type { Variables, VarValue } from '../core/types.js';
+import { errorMessage } from '../../core/errors.js';
+import type { BackendReport, RunRequest } from '../backend.js';
+import type { Variables, VarValue } from '../../core/types.js';
 
 /** Files the remote backends write into (and read from) a job dir. */
 export const LAUNCH_FILES = {

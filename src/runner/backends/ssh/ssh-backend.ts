@@ -1,15 +1,15 @@
 import { constants } from 'node:os';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import { BASH_EXEC, LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles } from './remote-launch.js';
-import { bashQuote, commandFailure } from './remote-exec.js';
+import { errorMessage } from '../../../core/errors.js';
+import { BASH_EXEC, LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles } from '../remote-launch.js';
+import { bashQuote, commandFailure } from '../remote-exec.js';
 import { SshConnection } from './ssh-connection.js';
 import { parseSshOptions, type SshOptions } from './ssh-options.js';
 import { SshPoller, type RemoteStatus } from './ssh-poller.js';
 import { PathMap, REMOTE_CONTROL_DIR, SSH_SCRIPT, matchOutputs, outputDirs, removeTree, rewrittenJobFiles, stageList } from './ssh-stage.js';
-import type { Backend, Capacity, BackendReport, RunRequest } from './backend.js';
-import type { BackendConfig, WorkspaceConfig } from '../core/types.js';
+import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
+import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
 /**
  * Handles of SSH attempts: `ssh:<user@host:port>`, reported once the job is

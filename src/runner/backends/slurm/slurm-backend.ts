@@ -1,14 +1,14 @@
 import { constants } from 'node:os';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import { LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles, type ResolvedLaunch } from './remote-launch.js';
-import { commandFailure, runCommand } from './remote-exec.js';
+import { errorMessage } from '../../../core/errors.js';
+import { LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles, type ResolvedLaunch } from '../remote-launch.js';
+import { commandFailure, runCommand } from '../remote-exec.js';
 import { SLURM_SCRIPT, sbatchArgs, slurmScript } from './slurm-script.js';
 import { parseSlurmOptions, type SlurmOptions } from './slurm-options.js';
 import { SlurmTracker, type SlurmFinal } from './slurm-tracker.js';
-import type { Backend, BackendReport, RunRequest } from './backend.js';
-import type { BackendConfig, WorkspaceConfig } from '../core/types.js';
+import type { Backend, BackendReport, RunRequest } from '../../backend.js';
+import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
 /** Handles of Slurm attempts: `slurm:<job id>`, so they never read as a local pid. */
 const HANDLE_PREFIX = 'slurm:';
