@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { connectEngine } from '../api/client.js';
 import { statePath } from '../engine.js';
 import { MeowError } from '../core/errors.js';
-import { jobJson } from '../runner/job-dir.js';
+import { jobJson, type JobJson } from '../api/job-json.js';
 import { Store } from '../store/store.js';
 import { JobTransitions } from '../store/job-transitions.js';
 import { readConfig } from '../monitor/definitions-reader.js';
@@ -13,7 +13,6 @@ import type { JobRecord, WorkspaceConfig } from '../core/types.js';
 import { printJson } from './format.js';
 import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 
-type JobJson = ReturnType<typeof jobJson>;
 type Action = 'show' | 'logs' | 'cancel' | 'retry';
 
 async function findJob(root: string, id: string): Promise<JobJson> {
