@@ -1,226 +1,155 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ApiServer } from './api/server.js';
-import { MeowError } from './core/errors.js';
-import { parsePattern } from './core/pattern-schema.js';
-import { parseRecipe } from './core/recipe-schema.js';
-import { DefinitionsWatcher } from './monitor/definitions-watcher.js';
-import { FileMonitor } from './monitor/file-monitor.js';
-import { Settler } from './monitor/settler.js';
-import { FileHasher } from './monitor/file-hasher.js';
-import { OutputWindows, mtimeOf } from './monitor/output-windows.js';
-import { LineageStore, type LineageRow } from './store/lineage-store.js';
-import micromatch from 'micromatch';
-import { errorMessage } from './core/errors.js';
-import { newJobId, nowIso } from './core/ids.js';
-import { readConfig, readDefinitions } from './monitor/definitions-reader.js';
-import { scanTree, statFile } from './monitor/scanner.js';
-import { jobKey } from './rules/job-key.js';
-import { linkRules } from './rules/linker.js';
-import { compileGlobs, compileRules, matchEvent, triggersRetroactively } from './rules/matcher.js';
-import { planChange } from './rules/planner.js';
-import { mergeRegistered } from './rules/registration.js';
-import { watchScope } from './rules/scope.js';
-import { expandSweep } from './rules/sweep.js';
+import { MeowError, errorMessage } from './core/errors.js';
+import { readConfig } from './monitor/definitions-reader.js';
 import { diffTree } from './rules/tree-diff.js';
-import { expandAll, resolveVariables } from './rules/variables.js';
+import { watchScope } from './rules/scope.js';
 import { createExecutors } from './runner/executors/index.js';
-import { jobDirOf } from './runner/job-dir.js';
-import { createBackends } from './runner/backends.js';
-import { isDiskFull, spaceAvailable } from './runner/disk-space.js';
+import { createBackends } from './runner/backends/index.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';
-import { Store } from './store/store.js';
+import { Store, type JobQuery } from './store/store.js';
+import { JobTransitions, type EmitEvent } from './store/job-transitions.js';
+import { Definitions, type LoadedDefinitions } from './engine/definitions.js';
+import { DiskGate } from './engine/disk-gate.js';
+import { Intake, type Trigger } from './engine/intake.js';
+import { LiveWatch } from './engine/live-watch.js';
+import { Outputs } from './engine/outputs.js';
+import { Provenance } from './engine/provenance.js';
+import { ENGINE_TIMINGS, type EngineTimings } from './engine/timings.js';
+import { WorkspaceTree } from './engine/tree.js';
+import type { EngineLifecycle, StatusJson } from './api/engine-api.js';
 import type { EngineEvents } from './core/engine-events.js';
-import type { DefinitionError, FileEvent, JobRecord, ParsedPattern, ParsedRecipe, Rule, Variables, WorkspaceConfig } from './core/types.js';
+import type { DefinitionError, FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, Rule, WorkspaceConfig } from './core/types.js';
 import type { RuleSet } from './rules/matcher.js';
 import type { Plan } from './rules/planner.js';
-import type { WatchScope } from './rules/scope.js';
 import type { FileState } from './rules/tree-diff.js';
 import type { Backend } from './runner/backend.js';
+import type { LineageStore } from './store/lineage-store.js';
+
+export { newJobRecord } from './engine/job-record.js';
+export type { LoadedDefinitions };
 
 /** The database file of a workspace. */
 export function statePath(root: string): string {
   return join(root, '.meow', 'state.db');
 }
 
-/** Definitions as the engine would register them, with the errors met reading them. */
-export interface LoadedDefinitions {
-  patterns: ParsedPattern[];
-  recipes: ParsedRecipe[];
-  errors: DefinitionError[];
-}
-
-/** A file event (or retroactive trigger) paired with the rules it triggers. */
-interface Trigger {
-  event: FileEvent;
-  rules: Rule[];
-  ino: number | null;
-  /** Retroactive triggers do not change the files table. */
-  record: boolean;
-  /** The event is an undeclared output of its cause job. */
-  inferred?: boolean;
-}
-
-/** A new queued job of `rule` for `event` (and a sweep point): its id, key, directory and resolved variables. */
-export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables | null, now: string, workspace: string): JobRecord {
-  const id = newJobId();
-  const jobDir = jobDirOf(id);
-  const variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace, sweepPoint });
-  return {
-    id,
-    key: jobKey(rule.version, event.path, event.version, sweepPoint),
-    pattern: rule.name,
-    recipe: rule.recipe.name,
-    ruleVersion: rule.version,
-    status: 'queued',
-    input: event.path,
-    inputVersion: event.version,
-    event: event.kind,
-    oldPath: event.oldPath,
-    variables,
-    sweepPoint,
-    attempt: 0,
-    retries: rule.pattern.retries,
-    timeoutMs: rule.pattern.timeoutMs,
-    exitCode: null,
-    error: null,
-    result: null,
-    backend: rule.pattern.backend,
-    generation: event.generation,
-    cause: event.cause,
-    jobDir,
-    pid: null,
-    createdAt: now,
-    startedAt: null,
-    finishedAt: null,
-  };
-}
-
 /**
- * Wires definitions → rules → jobs → runner → store. Owns the store, the
- * scheduler and the backends: call `close()`.
+ * The engine's lifecycle: it opens the workspace's parts, starts them in
+ * order, and closes them in the reverse order. Each concern has its owner
+ * (docs/architecture.md): definitions, intake, outputs, provenance, the
+ * disk-space gate, the live watcher, the scheduler (queue, capacity, attempt
+ * runner) and the job transitions. The control socket and the CLI see it
+ * only as an {@link EngineApi}. Owns everything it opens: call `close()`.
  */
-export class Engine extends EventEmitter<EngineEvents> {
+export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycle {
+  /** The state database (read it; job states change only through the transitions). */
   readonly store: Store;
+  /** The queue and its running attempts. */
   readonly scheduler: Scheduler;
-  readonly backends: Map<string, Backend>;
-  private ruleSet: RuleSet = compileRules([]);
-  private rulesByVersion = new Map<string, Rule>();
-  private scopeTest: WatchScope;
-  /** Patterns registered whose recipe is missing. */
-  waiting: ParsedPattern[] = [];
-  patterns: ParsedPattern[] = [];
-  recipes: ParsedRecipe[] = [];
-  definitionErrors: DefinitionError[] = [];
-  configErrors: DefinitionError[] = [];
-  /** Jobs that ended `failed` since this engine started. */
-  failedCount = 0;
-  private closed = false;
-  private settler: Settler | null = null;
-  private monitor: FileMonitor | null = null;
-  private defsWatcher: DefinitionsWatcher | null = null;
-  private api: ApiServer | null = null;
-  private scanTimer: NodeJS.Timeout | null = null;
-  /** Declared outputs of running jobs: their file events wait for the job to report them. */
-  private readonly claims = new Map<string, (path: string) => boolean>();
-  private serial: Promise<unknown> = Promise.resolve();
   readonly lineage: LineageStore;
-  private readonly hasher: FileHasher;
-  private readonly windows = new OutputWindows();
-  private readonly host = hostname();
-  private readonly reported = new Set<string>();
-  /** Resolves when the disk has room again; set while it is full. */
-  private space: { promise: Promise<void>; timer: NodeJS.Timeout; resolve: () => void } | null = null;
+  readonly configErrors: readonly DefinitionError[];
+  private readonly backends: Map<string, Backend>;
+  private readonly transitions: JobTransitions;
+  private readonly definitions: Definitions;
+  private readonly tree: WorkspaceTree;
+  private readonly provenance: Provenance;
+  private readonly outputs: Outputs;
+  private readonly intake: Intake;
+  private readonly disk: DiskGate;
+  private readonly timings: EngineTimings;
+  private live: LiveWatch | null = null;
+  private api: ApiServer | null = null;
   /** Paused patterns: their jobs are created and kept queued, and start when the pattern resumes. */
-  private paused = new Set<string>();
+  private readonly paused: Set<string>;
+  private failed = 0;
+  private closed = false;
 
   private constructor(
     readonly config: WorkspaceConfig,
     configErrors: DefinitionError[],
     readonly: boolean,
+    timings: Partial<EngineTimings>,
   ) {
     super();
     this.configErrors = configErrors;
+    this.timings = { ...ENGINE_TIMINGS, ...timings };
+    const emit: EmitEvent = (name, ...args) => void (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
     const db = statePath(config.root);
     // A read-only engine (`meow plan`) never creates state: with no database yet it plans against an empty one.
     const memory = readonly && !existsSync(db);
     this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory });
-    this.scopeTest = watchScope(config);
+    this.transitions = new JobTransitions(this.store, { emit });
+    this.definitions = new Definitions(config, this.store);
+    this.tree = new WorkspaceTree(config.root, watchScope(config), this.store, emit);
+    this.provenance = new Provenance(this.store, config, emit);
+    this.lineage = this.provenance.lineage;
+    this.outputs = new Outputs(config.root, this.tree.scope, this.store, this);
+    this.intake = new Intake(config, this.store, this.transitions, this.provenance, this.outputs, emit);
+    this.disk = new DiskGate(config.root, this.timings.diskCheckIntervalMs, emit);
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));
+    this.paused = this.store.pausedPatterns();
     this.scheduler = new Scheduler({
       store: this.store,
+      transitions: this.transitions,
       config,
       backends: this.backends,
       executors: createExecutors(),
-      ruleFor: (job) => this.rulesByVersion.get(job.ruleVersion) ?? null,
-      isPaused: (pattern) => this.paused.has(pattern),
-      diskFull: (err) => this.onDiskFull(err),
-      beforeAttempt: (job, rule, values) => this.claimOutputs(job, rule, values),
-      afterAttempt: (job, rule, values) => this.collectOutputs(job, rule, values),
-      emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args),
+      rules: this.definitions,
+      paused: this.paused,
+      space: this.disk,
+      outputs: this.outputs,
+      emit,
+    });
+    this.disk.on('full', () => this.scheduler.waitForSpace());
+    this.disk.on('back', () => {
+      this.scheduler.spaceReturned();
+      void this.reconcileLive().catch((e: unknown) => this.emit('log', 'error', `scan after the disk filled: ${errorMessage(e)}`));
     });
     this.on('job:finished', (job) => {
-      if (job.status === 'failed') this.failedCount++;
+      if (job.status === 'failed') this.failed++;
     });
-    this.lineage = new LineageStore(this.store.db);
-    this.paused = this.store.pausedPatterns();
-    this.hasher = new FileHasher((id, hash) => this.recordHash(id, hash));
   }
 
   /** Opens the engine of a workspace (reads meow.yaml; nothing runs yet). */
-  static async open(root: string, options: { readonly?: boolean } = {}): Promise<Engine> {
+  static async open(root: string, options: { readonly?: boolean; timings?: Partial<EngineTimings> } = {}): Promise<Engine> {
     const { config, errors } = await readConfig(root);
-    return new Engine(config, errors, options.readonly ?? false);
+    return new Engine(config, errors, options.readonly ?? false, options.timings ?? {});
   }
 
-  get rules(): Rule[] {
-    return this.ruleSet.rules.map((c) => c.rule);
-  }
+  get root(): string { return this.config.root; }
 
-  /**
-   * Reads the definitions on disk. A file that is broken now but was
-   * registered before keeps its registered version, so a bad edit never stops
-   * a running workflow.
-   */
-  async loadDefinitions(): Promise<LoadedDefinitions> {
-    const disk = await readDefinitions(this.config.root, this.config);
-    return { ...mergeRegistered(disk, disk.errors, this.store.registeredDefinitions()), errors: disk.errors };
-  }
+  // ---- definitions ----
 
-  /** Scans the watched tree. */
-  async scan(): Promise<Map<string, FileState>> {
-    const { files, problems } = await scanTree(this.config.root, this.scopeTest);
-    // Each problem is reported once, not at every periodic scan.
-    for (const p of problems) {
-      const key = `${p.path}\0${p.message}`;
-      if (this.reported.has(key)) continue;
-      this.reported.add(key);
-      this.emit('log', 'warn', `scan: ${p.path}: ${p.message}`);
-    }
-    return files;
-  }
+  get rules(): Rule[] { return this.definitions.rules; }
+
+  /** The compiled rules that match events now. */
+  get ruleSet(): RuleSet { return this.definitions.ruleSet; }
+
+  get patterns(): readonly ParsedPattern[] { return this.definitions.current.patterns; }
+
+  get recipes(): readonly ParsedRecipe[] { return this.definitions.current.recipes; }
+
+  /** Patterns registered whose recipe is missing. */
+  get waiting(): readonly ParsedPattern[] { return this.definitions.current.waiting; }
+
+  get definitionErrors(): readonly DefinitionError[] { return this.definitions.current.errors; }
+
+  /** Reads the definitions on disk (a file broken now keeps its registered version). */
+  loadDefinitions(): Promise<LoadedDefinitions> { return this.definitions.load(); }
 
   /** The plan that the given definitions make against what is registered (nothing changes). */
-  plan(defs: LoadedDefinitions, files: Iterable<string>): Plan {
-    const before = this.registeredRules();
-    const after = linkRules(defs.patterns, defs.recipes).rules;
-    return planChange(before, after, [...files], this.store.activeJobs());
-  }
+  plan(defs: LoadedDefinitions, files: Iterable<string>): Plan { return this.definitions.plan(defs, files); }
 
   /** Names of the patterns these definitions link to a recipe. */
-  linkedNames(defs: LoadedDefinitions): string[] {
-    return linkRules(defs.patterns, defs.recipes).rules.map((r) => r.name);
-  }
+  linkedNames(defs: LoadedDefinitions): string[] { return this.definitions.linkedNames(defs); }
 
   /** The rules as last registered in the database. */
-  registeredRules(): Rule[] {
-    const reg = this.store.registeredDefinitions();
-    return linkRules(reg.patterns, reg.recipes).rules;
-  }
+  registeredRules(): Rule[] { return this.definitions.registeredRules(); }
 
   /**
    * Registers definitions (MEOW rules 3–6): cancels the jobs of removed and
@@ -228,77 +157,60 @@ export class Engine extends EventEmitter<EngineEvents> {
    * files in `files` (the current tree).
    */
   applyDefinitions(defs: LoadedDefinitions, files: ReadonlyMap<string, FileState>): Plan {
-    const plan = this.plan(defs, files.keys());
-    const linked = linkRules(defs.patterns, defs.recipes);
-    this.store.transaction(() => {
-      this.store.saveDefinitions(defs.patterns, defs.recipes);
-      this.store.saveRules(new Map(linked.rules.map((r) => [r.name, r.version])));
-    });
-    this.patterns = defs.patterns;
-    this.recipes = defs.recipes;
-    this.waiting = linked.waiting;
-    this.definitionErrors = defs.errors;
-    this.ruleSet = compileRules(linked.rules);
-    this.rulesByVersion = new Map(linked.rules.map((r) => [r.version, r]));
+    const plan = this.definitions.plan(defs, files.keys());
+    this.definitions.register(defs);
     for (const change of plan.changes) {
       for (const id of change.cancels) this.scheduler.cancel(id, `pattern "${change.name}" was ${change.change}`, true);
     }
-    const fresh = plan.changes.filter((c) => c.after).map((c) => this.ruleSet.byName.get(c.name));
-    const triggers: Trigger[] = [];
-    for (const c of fresh) {
-      if (!c) continue;
-      for (const [path, st] of files) {
-        if (!triggersRetroactively(c, path)) continue;
-        const event: FileEvent = { kind: 'created', path, oldPath: null, version: st.version, generation: st.generation ?? 0, cause: st.cause ?? null };
-        triggers.push({ event, rules: [c.rule], ino: st.ino, record: false });
-      }
-    }
-    this.createJobs(triggers);
+    const fresh = plan.changes.filter((c) => c.after).flatMap((c) => this.ruleSet.byName.get(c.name) ?? []);
+    this.createJobs(Intake.retroactive(fresh, files));
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);
     if (plan.changes.length) this.emit('rules:changed', plan);
     return plan;
   }
 
+  /** Re-reads the definitions and applies the change (MEOW rules 3–6). */
+  reloadDefinitions(): Promise<Plan> {
+    const apply = async () => this.applyDefinitions(await this.definitions.load(), this.knownFiles());
+    return this.live ? this.live.serialize(apply) : apply();
+  }
+
+  /** The plan the definitions on disk would make now. */
+  async planFromDisk(): Promise<Plan> {
+    return this.plan(await this.loadDefinitions(), this.knownFiles().keys());
+  }
+
+  async changeDefinition(file: string, content: string | null, dryRun: boolean): Promise<{ plan: Plan; errors: DefinitionError[]; applied: boolean }> {
+    const { defs, errors } = await this.definitions.withChange(file, content);
+    if (errors.length) return { plan: { changes: [], unchanged: [] }, errors, applied: false };
+    if (dryRun) return { plan: this.plan(defs, this.knownFiles().keys()), errors: [], applied: false };
+    await this.definitions.write(file, content);
+    return { plan: await this.reloadDefinitions(), errors: [], applied: true };
+  }
+
+  // ---- the tree and intake ----
+
+  /** Scans the watched tree. */
+  scan(): Promise<Map<string, FileState>> { return this.tree.scan(); }
+
   /** Known files with their last state, from the database. */
-  knownFiles(): Map<string, FileState> {
-    return new Map(this.store.allFiles().map((f) => [f.path, { version: f.version, ino: f.ino, generation: f.generation, cause: f.cause }]));
-  }
+  knownFiles(): Map<string, FileState> { return this.tree.known(); }
+
+  knownPaths(): Iterable<string> { return this.knownFiles().keys(); }
 
   /**
-   * Starts the engine: re-queues attempts a crash left running, registers the
-   * definitions on disk (retroactive triggers, cancels), catches up on what
-   * changed in the tree while it was down, and starts queued jobs.
+   * Records settled file events and creates the jobs they trigger, in one
+   * transaction; queues the jobs after the commit. Returns the jobs created.
    */
-  async start(): Promise<Plan> {
-    this.recoverInterrupted();
-    const [defs, tree] = await Promise.all([this.loadDefinitions(), this.scan()]);
-    // Rules see the current tree; the files table catches up from the same scan.
-    const known = this.knownFiles();
-    const plan = this.applyDefinitions(defs, this.withKnownLineage(tree, known));
-    this.handleEvents(diffTree(known, tree), tree);
-    for (const job of this.store.listJobs({ status: 'queued' })) this.scheduler.enqueue(job);
-    // Queued jobs start only now, after attempts re-attached by recoverInterrupted took back their resources.
-    this.scheduler.release();
-    return plan;
+  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>): number {
+    return this.createJobs(this.intake.triggersOf(events, this.ruleSet, states));
   }
 
-  /** Keeps generation and cause of files already known (outputs of jobs). */
-  private withKnownLineage(tree: Map<string, FileState>, known: ReadonlyMap<string, FileState>): Map<string, FileState> {
-    for (const [path, st] of tree) {
-      const k = known.get(path);
-      if (k && k.version === st.version) (st.generation = k.generation), (st.cause = k.cause);
-    }
-    return tree;
-  }
-
-  /**
-   * Attempts a crash left `running` are re-attached (the scheduler holds new
-   * work until `release()`), or queued again as a new attempt; orphaned
-   * processes are killed. See runner/recovery-jobs.ts.
-   */
-  private recoverInterrupted(): void {
-    const rules = new Map(this.registeredRules().map((r) => [r.version, r]));
-    recoverInterrupted({ store: this.store, config: this.config, backends: this.backends, scheduler: this.scheduler, rules, emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args) });
+  private createJobs(triggers: readonly Trigger[]): number {
+    const r = this.intake.record(triggers);
+    if (r.diskFull !== null) void this.disk.full(r.diskFull);
+    for (const job of r.created) this.scheduler.enqueue(job);
+    return r.created.length;
   }
 
   /** Rescans the tree and handles what changed. Returns the number of jobs created. */
@@ -307,165 +219,45 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.handleEvents(diffTree(this.knownFiles(), tree), tree);
   }
 
-  /**
-   * Records settled file events and creates the jobs they trigger, in one
-   * transaction; queues the jobs after the commit. Returns the jobs created.
-   */
-  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>): number {
-    const triggers: Trigger[] = events.map((raw) => {
-      // A file a job wrote without declaring it is its (inferred) output.
-      const by = this.windows.attribute(raw);
-      const event = by ? { ...raw, cause: by.jobId, generation: by.generation } : raw;
-      return { event, rules: matchEvent(event, this.ruleSet), ino: states?.get(event.path)?.ino ?? null, record: true, inferred: by !== null };
-    });
-    return this.createJobs(triggers);
+  /** A reconcile scan while live (serialized with definition changes); a plain one otherwise. */
+  reconcileLive(): Promise<number> { return this.live ? this.live.reconcile() : this.reconcile(); }
+
+  /** Something happened at a path (the control socket's injected events). */
+  observe(path: string): void {
+    if (!this.live?.observe(path)) void this.reconcile();
   }
 
-  private createJobs(triggers: readonly Trigger[]): number {
-    if (triggers.length === 0) return 0;
-    const created: JobRecord[] = [];
-    const now = nowIso();
-    const max = this.config.maxGeneration;
-    const stopped: JobRecord[] = [];
-    try {
-      this.recordTriggers(triggers, created, stopped, now, max);
-    } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.
-      void this.onDiskFull(err);
-      return 0;
-    }
-    for (const t of triggers) if (t.record) this.emit('file:event', t.event);
-    for (const job of stopped) {
-      this.emit('log', 'error', `${job.pattern}: ${job.error}`);
-      this.emit('job:finished', job);
-    }
-    for (const job of created) {
-      this.emit('job:queued', job);
-      this.scheduler.enqueue(job);
-      if (this.config.hash === 'sha256' && job.event !== 'deleted') {
-        this.hasher.add({ jobId: job.id, abs: join(this.config.root, job.input), version: job.inputVersion });
-      }
-    }
-    return created.length;
+  /** The live watcher's hook: the definitions on disk changed. */
+  definitionsChanged(): void {
+    void this.reloadDefinitions();
   }
 
-  /** Records events and their jobs in one transaction. */
-  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number): void {
-    this.store.transaction(() => {
-      for (const t of triggers) {
-        if (t.record) this.store.recordEvent(t.event, t.ino);
-        if (t.record && t.event.cause && t.event.kind !== 'deleted') this.lineage.recordOutput(t.event.cause, t.event.path, t.event.version, t.inferred ?? false);
-        const guard = t.rules.length && t.event.generation > max ? this.loopError(t.event, max) : null;
-        for (const rule of t.rules) {
-          for (const point of expandSweep(rule.pattern.sweep)) {
-            const job = newJobRecord(rule, t.event, Object.keys(point).length ? point : null, now, this.config.root);
-            // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
-            if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
-            if (!this.store.insertJob(job)) continue;
-            this.lineage.insert(this.lineageOf(job, rule));
-            (guard ? stopped : created).push(job);
-          }
-        }
-      }
-    });
-  }
-
-  /** Input hashes found since the last flush: written in one transaction, not one commit each. */
-  private hashes: [string, string][] = [];
-
-  private recordHash(jobId: string, hash: string): void {
-    if (this.hashes.push([jobId, hash]) > 1) return;
-    setImmediate(() => {
-      const batch = this.hashes;
-      this.hashes = [];
-      if (this.closed) return;
-      try {
-        this.store.transaction(() => {
-          for (const [id, h] of batch) this.lineage.setInputHash(id, h);
-        });
-      } catch (err) {
-        // A lost hash leaves the lineage without it, nothing more.
-        this.emit('log', 'warn', `recording input hashes: ${errorMessage(err)}`);
-      }
-    });
-  }
-
-  /** The message of a job stopped by max_generation, naming the chain of patterns that led to it. */
-  private loopError(event: FileEvent, max: number): string {
-    const chain: string[] = [];
-    let cause = event.cause;
-    while (cause && chain.length < 12) {
-      const j = this.store.getJob(cause);
-      if (!j) break;
-      chain.unshift(j.pattern);
-      cause = j.cause;
-    }
-    const shown = `${cause ? '… → ' : ''}${chain.join(' → ')}`;
-    return `stopped by max_generation ${max}: ${event.path} is generation ${event.generation}, produced by the chain ${shown}; a loop that should run longer needs a higher max_generation in meow.yaml`;
-  }
-
-  private lineageOf(job: JobRecord, rule: Rule): LineageRow {
-    const mtime = mtimeOf(job.inputVersion);
-    const size = Number.parseInt(job.inputVersion, 10);
-    const backend = this.config.backends[job.backend];
-    const host = !backend || backend.type === 'local' ? this.host : String(backend.options.host ?? backend.name);
-    return {
-      job_id: job.id,
-      input_size: Number.isFinite(size) && job.event !== 'deleted' ? size : null,
-      input_mtime: mtime === null ? null : new Date(Number(mtime / 1_000_000n)).toISOString(),
-      input_hash: null,
-      pattern_hash: rule.pattern.hash,
-      recipe_hash: rule.recipe.hash,
-      host,
-    };
-  }
+  // ---- lifecycle ----
 
   /**
-   * After an attempt: the declared outputs that now exist become file events
-   * caused by the job (generation + 1), so cascades follow at once.
+   * Starts the engine: re-queues attempts a crash left running, registers the
+   * definitions on disk (retroactive triggers, cancels), catches up on what
+   * changed in the tree while it was down, and starts queued jobs.
    */
-  private async collectOutputs(job: JobRecord, rule: Rule, values: Record<string, string>): Promise<void> {
-    if (rule.pattern.outputs.length === 0) return;
-    const globs = this.outputGlobs(rule, values);
-    const found = new Map<string, FileState>();
-    for (const g of globs) {
-      const scan = micromatch.scan(g);
-      if (!scan.isGlob) {
-        const st = await statFile(join(this.config.root, g));
-        if (st && this.scopeTest.includes(g)) found.set(g, st);
-        continue;
-      }
-      const isMatch = micromatch.matcher(g);
-      const { files } = await scanTree(this.config.root, this.scopeTest, scan.base);
-      for (const [p, st] of files) if (isMatch(p)) found.set(p, st);
-    }
-    const events: FileEvent[] = [];
-    for (const [path, st] of found) {
-      const known = this.store.getFile(path);
-      if (known && known.version === st.version) continue;
-      events.push({ kind: known ? 'modified' : 'created', path, oldPath: null, version: st.version, generation: job.generation + 1, cause: job.id });
-    }
-    this.handleEvents(events, found);
-    this.claims.delete(job.id);
-    this.windows.close(job.id);
+  async start(): Promise<Plan> {
+    recoverInterrupted({
+      store: this.store,
+      config: this.config,
+      backends: this.backends,
+      scheduler: this.scheduler,
+      rules: new Map(this.registeredRules().map((r) => [r.version, r])),
+      emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args),
+    });
+    const [defs, tree] = await Promise.all([this.loadDefinitions(), this.scan()]);
+    // Rules see the current tree; the files table catches up from the same scan.
+    const known = this.knownFiles();
+    const plan = this.applyDefinitions(defs, WorkspaceTree.withKnownLineage(tree, known));
+    this.handleEvents(diffTree(known, tree), tree);
+    for (const job of this.store.listJobs({ status: 'queued' })) this.scheduler.enqueue(job);
+    // Queued jobs start only now, after attempts re-attached by recovery took back their resources.
+    this.scheduler.release();
+    return plan;
   }
-
-  /** A rule's declared outputs for one job, as workspace-relative globs. */
-  private outputGlobs(rule: Rule, values: Record<string, string>): string[] {
-    const prefix = `${this.config.root}/`;
-    return expandAll(rule.pattern.outputs, values).map((g) => (g.startsWith(prefix) ? g.slice(prefix.length) : g));
-  }
-
-  private claimOutputs(job: JobRecord, rule: Rule, values: Record<string, string>): void {
-    if (rule.pattern.outputs.length === 0) return;
-    const globs = this.outputGlobs(rule, values);
-    this.windows.open(job.id, job.generation, globs);
-    if (this.settler) this.claims.set(job.id, compileGlobs(globs));
-  }
-
-
-  // ---- the live engine ----
 
   /**
    * Runs live: the control socket first (refusing a second engine), then
@@ -477,169 +269,58 @@ export class Engine extends EventEmitter<EngineEvents> {
     await Promise.all(['patterns', 'recipes'].map((d) => mkdir(join(root, d), { recursive: true })));
     this.api = new ApiServer(this);
     await this.api.listen();
-    this.settler = new Settler({
-      settleFor: (path) => {
-        let ms = 0;
-        for (const c of this.ruleSet.rules) if (c.rule.pattern.trigger.settleMs > ms && c.covers(path)) ms = c.rule.pattern.trigger.settleMs;
-        return ms;
-      },
-      known: (path) => this.store.getFile(path),
-      stat: (path) => statFile(join(root, path)),
-      claimed: (path) => {
-        for (const test of this.claims.values()) if (test(path)) return true;
-        return false;
-      },
-      onEvents: (events, states) => this.handleEvents(events, states),
-      moveWindowMs: 100,
-    });
+    this.live = new LiveWatch(this.config, this.store, this.tree, this.outputs, this, this.timings, (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
+    this.live.prepare();
     await this.start();
-    this.monitor = new FileMonitor(
-      { root, scope: this.scopeTest, poll: this.config.watchMode === 'poll', pollIntervalMs: this.config.pollIntervalMs },
-      {
-        file: (path) => this.settler?.observe(path),
-        dirGone: (dir) => {
-          for (const path of this.store.filesUnder(dir)) this.settler?.observe(path);
-        },
-        dirAdded: (dir) => {
-          // Now, and once more shortly after: a file renamed in while the
-          // directory's watch was being set up is seen by one of the two.
-          void this.observeTree(dir);
-          setTimeout(() => void this.observeTree(dir), 250).unref();
-        },
-        error: (message) => {
-          this.emit('log', 'warn', `watcher: ${message}; rescanning`);
-          void this.reconcileLive();
-        },
-      },
-    );
-    await this.monitor.start();
-    this.defsWatcher = new DefinitionsWatcher(root, () => void this.reloadDefinitions(), {
-      poll: this.config.watchMode === 'poll',
-      pollIntervalMs: this.config.pollIntervalMs,
-      debounceMs: 100,
-    });
-    await this.defsWatcher.start();
-    await this.reconcileLive();
-    if (this.config.scanIntervalMs > 0) {
-      this.scanTimer = setInterval(() => void this.reconcileLive(), this.config.scanIntervalMs);
-      this.scanTimer.unref();
-    }
-  }
-
-  /** Runs `fn` after every earlier definition change or scan (they must not interleave). */
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.serial.then(fn, fn);
-    this.serial = next.catch(() => undefined);
-    return next;
+    await this.live.start();
   }
 
   /**
-   * A reconcile scan while live: catches whatever the OS did not report
-   * (overflow, a watcher attached late). Paths still settling are left to the settler.
+   * Runs until nothing is pending: jobs run, cascades follow, and a final scan
+   * catches files that jobs wrote without declaring them.
    */
-  reconcileLive(): Promise<number> {
-    return this.serialize(async () => {
-      if (this.closed) return 0;
-      const tree = await this.scan();
-      const busy = (p: string | null) => p !== null && (this.settler?.isPending(p) ?? false);
-      const events = diffTree(this.knownFiles(), tree).filter((e) => !busy(e.path) && !busy(e.oldPath));
-      if (events.length) this.emit('log', 'info', `reconcile scan: ${events.length} change(s) the watcher had not reported`);
-      return this.handleEvents(events, tree);
-    });
-  }
-
-  /** Hands every file under a directory to the settler (which ignores what did not change). */
-  private async observeTree(dir: string): Promise<void> {
-    if (this.closed || !this.settler) return;
-    const { files } = await scanTree(this.config.root, this.scopeTest, dir);
-    for (const path of files.keys()) this.settler?.observe(path);
-  }
-
-  /** Something happened at a path (the control socket's injected events). */
-  observe(path: string): void {
-    if (this.settler) this.settler.observe(path);
-    else void this.reconcile();
-  }
-
-  /** Re-reads the definitions and applies the change (MEOW rules 3–6). */
-  reloadDefinitions(): Promise<Plan> {
-    return this.serialize(async () => {
-      const defs = await this.loadDefinitions();
-      return this.applyDefinitions(defs, this.knownFiles());
-    });
-  }
-
-  /** The plan the definitions on disk would make now. */
-  async planFromDisk(): Promise<Plan> {
-    return this.plan(await this.loadDefinitions(), this.knownFiles().keys());
-  }
-
-  /**
-   * Writes (or with `content` null, deletes) one definition file and applies
-   * it — or, with `dryRun`, only says what it would do. Invalid content is
-   * refused with its errors and nothing is written.
-   */
-  async changeDefinition(file: string, content: string | null, dryRun: boolean): Promise<{ plan: Plan; errors: DefinitionError[]; applied: boolean }> {
-    const kind = /^patterns\/[^/]+$/.test(file) ? 'pattern' : /^recipes\/[^/]+$/.test(file) ? 'recipe' : null;
-    if (!kind || file.includes('..') || basename(file).startsWith('.')) {
-      throw new MeowError('MEOW_USAGE', `${file}: definitions live directly under patterns/ or recipes/`);
+  async runUntilIdle(): Promise<void> {
+    await this.start();
+    for (;;) {
+      await this.scheduler.whenIdle();
+      const created = await this.reconcile();
+      if (created === 0 && this.scheduler.pending === 0) break;
     }
-    const disk = await this.loadDefinitions();
-    const defs: LoadedDefinitions = { patterns: disk.patterns.filter((p) => p.file !== file), recipes: disk.recipes.filter((r) => r.file !== file), errors: [] };
-    if (content !== null) {
-      const parsed = kind === 'pattern' ? parsePattern(file, content, { maxSweep: this.config.maxSweep, backends: Object.keys(this.config.backends) }) : parseRecipe(file, content);
-      if (parsed.errors.length) return { plan: { changes: [], unchanged: [] }, errors: parsed.errors, applied: false };
-      if ('pattern' in parsed && parsed.pattern) defs.patterns.push(parsed.pattern);
-      if ('recipe' in parsed && parsed.recipe) defs.recipes.push(parsed.recipe);
-    }
-    if (dryRun) return { plan: this.plan(defs, this.knownFiles().keys()), errors: [], applied: false };
-    const abs = join(this.config.root, file);
-    if (content === null) await rm(abs, { force: true });
-    else {
-      const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.tmp`);
-      await writeFile(tmp, content);
-      await rename(tmp, abs);
-    }
-    return { plan: await this.reloadDefinitions(), errors: [], applied: true };
+    await this.provenance.idle();
   }
+
+  /** Stops: running jobs finish (or are cancelled), then everything is released. */
+  async close(options: { cancelRunning?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.disk.close();
+    this.provenance.close();
+    await this.live?.close();
+    try {
+      await this.scheduler.stop(options.cancelRunning ?? false);
+    } catch (err) {
+      this.emit('log', 'error', `stopping the scheduler: ${errorMessage(err)}`);
+    }
+    await this.api?.close();
+    await Promise.all([...this.backends.values()].map((b) => b.close()));
+    this.store.close();
+  }
+
+  /** A second signal while closing: running attempts are stopped now. */
+  stopNow(): void {
+    this.scheduler.cancelAll('cancelled at shutdown');
+  }
+
+  // ---- the API's reads and commands ----
 
   /** True while new work waits for disk space. */
-  get waitingForSpace(): boolean {
-    return this.space !== null;
-  }
+  get waitingForSpace(): boolean { return this.disk.waiting; }
 
-  /**
-   * The disk is full: new attempts wait (queued, not failed), events that
-   * could not be recorded are caught by a scan once space returns, and the
-   * free space is checked every 2 s. Resolves when there is room again.
-   */
-  onDiskFull(err: unknown): Promise<void> {
-    if (this.space) return this.space.promise;
-    let resolve: () => void = () => undefined;
-    const promise = new Promise<void>((r) => (resolve = r));
-    this.scheduler.waitForSpace();
-    this.emit('log', 'error', `disk full in ${this.config.root} (${errorMessage(err)}): new jobs wait until space returns; free some space — the engine resumes by itself`);
-    const check = async () => {
-      if (this.closed || !(await spaceAvailable(join(this.config.root, '.meow')))) return;
-      const s = this.space;
-      if (!s) return;
-      clearInterval(s.timer);
-      this.space = null;
-      this.emit('log', 'info', 'disk space is back: resuming');
-      this.scheduler.spaceReturned();
-      s.resolve();
-      void this.reconcileLive().catch((e: unknown) => this.emit('log', 'error', `scan after the disk filled: ${errorMessage(e)}`));
-    };
-    const timer = setInterval(() => void check(), 2000);
-    timer.unref();
-    this.space = { promise, timer, resolve };
-    return promise;
-  }
+  /** The disk is full: new work waits; resolves when there is room again. */
+  onDiskFull(err: unknown): Promise<void> { return this.disk.full(err); }
 
   /** Names of paused patterns. */
-  get pausedPatterns(): ReadonlySet<string> {
-    return this.paused;
-  }
+  get pausedPatterns(): ReadonlySet<string> { return this.paused; }
 
   /**
    * Pauses or resumes a pattern. A paused pattern keeps matching files — its
@@ -661,65 +342,32 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('log', 'info', `pattern ${name} ${paused ? 'paused' : 'resumed'}`);
   }
 
+  cancelJob(id: string, note: string): JobRecord | null { return this.scheduler.cancel(id, note); }
+
   /** Queues a failed or cancelled job again as a new attempt. Null when it is in another state. */
   retryJob(id: string): JobRecord | null {
-    const job = this.store.getJob(id);
-    if (!job) return null;
-    if (!this.rulesByVersion.has(job.ruleVersion)) {
-      throw new MeowError('MEOW_CONFLICT', `job ${id} belongs to a version of pattern "${job.pattern}" that is no longer registered; the current version triggers on its own`);
-    }
-    const ok = this.store.transition(id, ['failed', 'cancelled'], 'queued', { finishedAt: null, error: null, exitCode: null }, 'retried by the user');
-    if (!ok) return null;
-    const queued = this.store.getJob(id);
-    if (queued) {
-      this.emit('job:queued', queued);
-      this.scheduler.enqueue(queued);
-    }
+    const queued = this.transitions.retry(id, (version) => this.definitions.isRegistered(version));
+    if (queued) this.scheduler.enqueue(queued);
     return queued;
   }
 
-  /** `meow status --json` of a running engine. */
-  statusJson() {
-    return { engine: 'running' as const, jobs: this.store.countJobs(), patterns: this.patterns.length, recipes: this.recipes.length };
+  findJob(idOrPrefix: string): JobRecord | null { return this.store.findJob(idOrPrefix); }
+
+  listJobs(q: JobQuery): JobRecord[] { return this.store.listJobs(q); }
+
+  searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
+    return this.store.searchJobs(q);
   }
+
+  jobCountsByPattern(): Map<string, Record<JobStatus, number>> { return this.store.countJobsByPattern(); }
+
+  statusJson(): StatusJson {
+    return { engine: 'running', jobs: this.store.countJobs(), patterns: this.patterns.length, recipes: this.recipes.length };
+  }
+
+  /** Jobs that ended `failed` since this engine started. */
+  get failedCount(): number { return this.failed; }
 
   /** Settling paths, held deletions and queued or running jobs. */
-  get busy(): number {
-    return (this.settler?.pending ?? 0) + this.scheduler.pending;
-  }
-
-  /**
-   * Runs until nothing is pending: jobs run, cascades follow, and a final scan
-   * catches files that jobs wrote without declaring them.
-   */
-  async runUntilIdle(): Promise<void> {
-    await this.start();
-    for (;;) {
-      await this.scheduler.whenIdle();
-      const created = await this.reconcile();
-      if (created === 0 && this.scheduler.pending === 0) break;
-    }
-    await this.hasher.idle();
-  }
-
-  /** Stops: running jobs finish (or are cancelled), then everything is released. */
-  async close(options: { cancelRunning?: boolean } = {}): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.scanTimer) clearInterval(this.scanTimer);
-    if (this.space) clearInterval(this.space.timer);
-    this.hasher.close();
-    await this.defsWatcher?.close();
-    await this.monitor?.close();
-    this.settler?.close();
-    await this.serial;
-    try {
-      await this.scheduler.stop(options.cancelRunning ?? false);
-    } catch (err) {
-      this.emit('log', 'error', `stopping the scheduler: ${errorMessage(err)}`);
-    }
-    await this.api?.close();
-    await Promise.all([...this.backends.values()].map((b) => b.close()));
-    this.store.close();
-  }
+  get busy(): number { return (this.live?.pending ?? 0) + this.scheduler.pending; }
 }

@@ -4,6 +4,7 @@ import { Engine, newJobRecord } from '../../src/engine.js';
 import { linkRules } from '../../src/rules/linker.js';
 import { diffTree } from '../../src/rules/tree-diff.js';
 import { LineageStore } from '../../src/store/lineage-store.js';
+import { JobTransitions } from '../../src/store/job-transitions.js';
 import { check } from './types.js';
 import { now, round } from './stats.js';
 import { createWorkspace, filePaths, NOOP_JS, patternYaml, writeFiles } from './workspace.js';
@@ -39,7 +40,8 @@ export async function processedWorkspace(root: string, files: number, dirs: numb
     const store = engine.store;
     const lineage = new LineageStore(store.db);
     const host = hostname();
-    store.transaction(() => {
+    const transitions = new JobTransitions(store);
+    transitions.batch(() => {
       store.saveDefinitions(defs.patterns, defs.recipes);
       store.saveRules(new Map([[rule.name, rule.version]]));
       const at = nowIso();
@@ -47,11 +49,11 @@ export async function processedWorkspace(root: string, files: number, dirs: numb
         const event: FileEvent = { kind: 'created', path, oldPath: null, version: st.version, generation: 0, cause: null };
         store.recordEvent(event, st.ino);
         const job = jobFor(rule, event, root, at);
-        check(store.insertJob(job), `fixture: duplicate job for ${path}`);
+        check(transitions.create(job), `fixture: duplicate job for ${path}`);
         const [size, ns] = st.version.split(':');
         lineage.insert({ job_id: job.id, input_size: Number(size), input_mtime: new Date(Number(BigInt(ns) / 1_000_000n)).toISOString(), input_hash: null, pattern_hash: rule.pattern.hash, recipe_hash: rule.recipe.hash, host });
-        store.transition(job.id, 'queued', 'running', { attempt: 1, startedAt: at, finishedAt: null, exitCode: null, error: null, result: null, pid: null });
-        store.transition(job.id, 'running', 'succeeded', { exitCode: 0, error: null, result: null, finishedAt: at, pid: null });
+        transitions.start(job.id, 1, at);
+        transitions.finish(job.id, 'succeeded', { exitCode: 0, error: null, result: null });
       }
     });
     // What start() will compare: the registered rules and the files table against the tree.

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { connectEngine, socketPath } from '../api/client.js';
 import { MeowError, errorCode, errorMessage } from '../core/errors.js';
 import { JOB_STATES, type JobRecord, type JobStatus } from '../core/types.js';
-import { jobJson, tailFile } from '../runner/job-dir.js';
+import { tailFile } from '../runner/job-dir.js';
+import { jobJson } from './job-json.js';
 import { compileGlobs } from '../rules/matcher.js';
 import { patternsJson, planJson, recipesJson } from './shapes.js';
-import type { Engine } from '../engine.js';
+import type { EngineApi } from './engine-api.js';
 import type { EngineEvents } from '../core/engine-events.js';
 
 type Handler = (req: IncomingMessage, url: URL, body: unknown, params: string[]) => Promise<unknown> | unknown;
@@ -49,10 +50,10 @@ export class ApiServer {
   private readonly routes: { method: string; re: RegExp; handler: Handler }[] = [];
   private unsubscribe: (() => void) | null = null;
 
-  constructor(private readonly engine: Engine) {
+  constructor(private readonly engine: EngineApi) {
     const e = engine;
     const job = (id: string) => {
-      const j = e.store.findJob(id);
+      const j = e.findJob(id);
       if (!j) throw new HttpError(404, `no job "${id}"`);
       return j;
     };
@@ -67,14 +68,14 @@ export class ApiServer {
       const status = url.searchParams.get('status');
       if (status && !JOB_STATES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${JOB_STATES.join(', ')}`);
       const limit = url.searchParams.get('limit');
-      return e.store
+      return e
         .listJobs({ status: (status as JobStatus) ?? undefined, pattern: url.searchParams.get('pattern') ?? undefined, input: url.searchParams.get('input') ?? undefined, limit: limit ? Number(limit) : undefined })
         .map(jobJson);
     });
     this.route('GET', /^\/jobs\/([^/]+)$/, (_r, _u, _b, [id]) => jobJson(job(id)));
     this.route('POST', /^\/jobs\/([^/]+)\/cancel$/, (_r, _u, _b, [id]) => {
       const j = job(id);
-      const done = e.scheduler.cancel(j.id, 'cancelled by the user');
+      const done = e.cancelJob(j.id, 'cancelled by the user');
       if (!done) throw new HttpError(409, `job ${j.id} is ${j.status}; only queued or running jobs can be cancelled`);
       return jobJson(done);
     });
@@ -115,7 +116,7 @@ export class ApiServer {
       const status = q.get('status');
       if (status && !JOB_STATES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${JOB_STATES.join(', ')}`);
       const offset = intParam(q.get('offset'), 0, 0, Number.MAX_SAFE_INTEGER, 'offset');
-      const found = e.store.searchJobs({
+      const found = e.searchJobs({
         status: (status as JobStatus) || null,
         pattern: q.get('pattern') || null,
         text: q.get('q') || null,
@@ -124,19 +125,19 @@ export class ApiServer {
       });
       return { total: found.total, offset, jobs: found.jobs.map(jobJson) };
     });
-    this.route('GET', /^\/stats\/patterns$/, () => Object.fromEntries(e.store.countJobsByPattern()));
+    this.route('GET', /^\/stats\/patterns$/, () => Object.fromEntries(e.jobCountsByPattern()));
     this.route('GET', /^\/jobs\/([^/]+)\/logs$/, async (_r, url, _b, [id]) => {
       const j = job(id);
       const stream = url.searchParams.get('stream') ?? 'stdout';
       if (stream !== 'stdout' && stream !== 'stderr') throw new HttpError(400, 'stream must be stdout or stderr');
       const bytes = intParam(url.searchParams.get('tail'), 8192, 0, 1024 * 1024, 'tail');
-      return { id: j.id, stream, text: await tailFile(join(e.config.root, j.jobDir, `${stream}.log`), bytes) };
+      return { id: j.id, stream, text: await tailFile(join(e.root, j.jobDir, `${stream}.log`), bytes) };
     });
     this.route('GET', /^\/definitions$/, async (_r, url) => {
       const file = url.searchParams.get('file') ?? '';
       if (!/^(patterns|recipes)\/[^/]+$/.test(file) || file.includes('..')) throw new HttpError(400, `${file || '(none)'}: definitions live directly under patterns/ or recipes/`);
       try {
-        return { file, content: await readFile(join(e.config.root, file), 'utf8') };
+        return { file, content: await readFile(join(e.root, file), 'utf8') };
       } catch {
         throw new HttpError(404, `${file}: no such definition file`);
       }
@@ -144,7 +145,7 @@ export class ApiServer {
     this.route('GET', /^\/match$/, (_r, url) => {
       const globs = url.searchParams.getAll('glob').filter(Boolean);
       const sample = intParam(url.searchParams.get('sample'), 5, 0, 100, 'sample');
-      return matchKnownFiles(e.knownFiles().keys(), globs, url.searchParams.getAll('ignore').filter(Boolean), sample);
+      return matchKnownFiles(e.knownPaths(), globs, url.searchParams.getAll('ignore').filter(Boolean), sample);
     });
   }
 
@@ -154,10 +155,10 @@ export class ApiServer {
 
   /** Listens on the workspace's socket (refusing when another engine answers there). */
   async listen(): Promise<void> {
-    const path = socketPath(this.engine.config.root);
+    const path = socketPath(this.engine.root);
     if (existsSync(path)) {
-      if (await connectEngine(this.engine.config.root)) {
-        throw new MeowError('MEOW_ENGINE_RUNNING', `an engine is already running in ${this.engine.config.root} (socket .meow/engine.sock answers); stop it first`);
+      if (await connectEngine(this.engine.root)) {
+        throw new MeowError('MEOW_ENGINE_RUNNING', `an engine is already running in ${this.engine.root} (socket .meow/engine.sock answers); stop it first`);
       }
       unlinkSync(path); // left by an engine that crashed
     }

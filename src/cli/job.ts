@@ -4,13 +4,15 @@ import { stringify } from 'yaml';
 import { connectEngine } from '../api/client.js';
 import { statePath } from '../engine.js';
 import { MeowError } from '../core/errors.js';
-import { nowIso } from '../core/ids.js';
-import { jobJson } from '../runner/job-dir.js';
+import { jobJson, type JobJson } from '../api/job-json.js';
 import { Store } from '../store/store.js';
+import { JobTransitions } from '../store/job-transitions.js';
+import { readConfig } from '../monitor/definitions-reader.js';
+import { jobProcesses, processStart, signalAll } from '../runner/process-tree.js';
+import type { JobRecord, WorkspaceConfig } from '../core/types.js';
 import { printJson } from './format.js';
 import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 
-type JobJson = ReturnType<typeof jobJson>;
 type Action = 'show' | 'logs' | 'cancel' | 'retry';
 
 async function findJob(root: string, id: string): Promise<JobJson> {
@@ -67,20 +69,54 @@ async function changeJob(root: string, action: 'cancel' | 'retry', id: string): 
     return r.body;
   }
   const found = await findJob(root, id);
+  const { config } = await readConfig(root);
   const store = new Store(statePath(root));
   try {
-    const ok =
-      action === 'cancel'
-        ? store.transition(found.id, ['queued', 'running'], 'cancelled', { finishedAt: nowIso(), error: 'cancelled by the user' }, 'cancelled by the user')
-        : store.transition(found.id, ['failed', 'cancelled'], 'queued', { finishedAt: null, error: null, exitCode: null }, 'retried by the user');
-    if (!ok) {
-      const allowed = action === 'cancel' ? 'queued or running' : 'failed or cancelled';
-      throw new MeowError('MEOW_CONFLICT', `job ${found.id} is ${found.status}; only ${allowed} jobs can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
+    const transitions = new JobTransitions(store);
+    let job: JobRecord | null;
+    if (action === 'retry') {
+      // The same rule the engine applies: only a job of a registered rule version runs again.
+      const registered = new Set(store.ruleVersions().values());
+      job = transitions.retry(found.id, (version) => registered.has(version));
+    } else {
+      const current = store.getJob(found.id);
+      if (current?.status === 'running') await stopOffline(root, config, current);
+      job = transitions.cancel(found.id, 'cancelled by the user');
     }
-    const job = store.getJob(found.id);
-    if (!job) throw new MeowError('MEOW_NOT_FOUND', `job ${found.id} vanished`);
+    if (!job) {
+      const now = store.getJob(found.id);
+      const allowed = action === 'cancel' ? 'queued or running' : 'failed or cancelled';
+      throw new MeowError('MEOW_CONFLICT', `job ${found.id} is ${now?.status ?? found.status}; only ${allowed} jobs can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
+    }
     return jobJson(job);
   } finally {
     store.close();
   }
+}
+
+/**
+ * Stops what is left of a job marked running while no engine runs (the
+ * engine died): on a local backend its processes, found by their
+ * environment wherever they went, get SIGTERM, then SIGKILL after
+ * kill_grace. A job on a remote backend is refused: only the engine can
+ * reach it there.
+ */
+async function stopOffline(root: string, config: WorkspaceConfig, job: JobRecord): Promise<void> {
+  const backend = config.backends[job.backend];
+  if (backend && backend.type !== 'local') {
+    throw new MeowError(
+      'MEOW_CONFLICT',
+      `job ${job.id} is running on backend "${job.backend}" (${backend.type}) and no engine runs here to stop it; start the engine (\`meow run\`), which re-attaches to it, and cancel it then`,
+    );
+  }
+  const left = () => (jobProcesses(root).get(job.id) ?? []).map((pid) => ({ pid, start: processStart(pid) }));
+  const first = left();
+  if (first.length === 0) return;
+  signalAll(first.map((p) => p.pid), 'SIGTERM');
+  const deadline = Date.now() + config.killGraceMs;
+  while (Date.now() < deadline && left().length > 0) await new Promise((r) => setTimeout(r, 50));
+  signalAll(left().filter((p) => p.start !== null).map((p) => p.pid), 'SIGKILL');
+  const stuck = Date.now() + 5000;
+  while (Date.now() < stuck && left().length > 0) await new Promise((r) => setTimeout(r, 50));
+  if (left().length > 0) throw new MeowError('MEOW_CONFLICT', `job ${job.id}: its processes (${left().map((p) => p.pid).join(', ')}) would not stop; stop them by hand, then cancel again`);
 }

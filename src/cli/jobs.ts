@@ -1,10 +1,9 @@
 import { connectEngine } from '../api/client.js';
-import { jobJson } from '../runner/job-dir.js';
+import { jobJson, type JobJson } from '../api/job-json.js';
 import { printJson, table } from './format.js';
 import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 import type { JobStatus } from '../core/types.js';
 
-type JobJson = ReturnType<typeof jobJson>;
 
 /** Lists jobs from the running engine, or from the database. */
 export async function listJobs(root: string, q: { status?: JobStatus; pattern?: string; limit?: number }): Promise<JobJson[]> {

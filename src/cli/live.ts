@@ -1,7 +1,14 @@
 import { EngineClient, socketPath } from '../api/client.js';
 import { errorMessage } from '../core/errors.js';
-import { Engine } from '../engine.js';
-import type { RunOptions } from './run.js';
+import type { EngineLifecycle } from '../api/engine-api.js';
+
+/** Options of `meow run`. */
+export interface RunOptions {
+  untilIdle?: boolean;
+  tui?: boolean;
+  cancelRunning?: boolean;
+  json?: boolean;
+}
 
 /**
  * `meow run` without --until-idle: the live engine until SIGINT/SIGTERM. The
@@ -10,7 +17,7 @@ import type { RunOptions } from './run.js';
  * runs in this process, a client of the engine's socket like any other;
  * quitting it stops the engine as the first signal does.
  */
-export async function runLive(engine: Engine, o: RunOptions): Promise<number> {
+export async function runLive(engine: EngineLifecycle, o: RunOptions): Promise<number> {
   let signals = 0;
   let stopping: Promise<void> | null = null;
   const closeTui = new AbortController();
@@ -24,7 +31,7 @@ export async function runLive(engine: Engine, o: RunOptions): Promise<number> {
         stopping = engine.close({ cancelRunning: o.cancelRunning ?? false }).then(resolve);
       } else {
         process.stderr.write(`${sig}: stopping now, cancelling running jobs\n`);
-        engine.scheduler.cancelAll('cancelled at shutdown');
+        engine.stopNow();
       }
     };
     process.on('SIGINT', onSignal);
@@ -35,14 +42,14 @@ export async function runLive(engine: Engine, o: RunOptions): Promise<number> {
     try {
       const { loadTui } = await import('./tui.js');
       const { runTui } = await loadTui();
-      const client = new EngineClient(socketPath(engine.config.root));
-      await Promise.race([runTui({ client, root: engine.config.root, signal: closeTui.signal }), done]);
+      const client = new EngineClient(socketPath(engine.root));
+      await Promise.race([runTui({ client, root: engine.root, signal: closeTui.signal }), done]);
     } catch (err) {
       process.stderr.write(`meow run: the terminal UI failed: ${errorMessage(err)}\n`);
     }
     if (signals === 0) onSignal('quit');
   } else {
-    process.stderr.write(`meowflow engine running in ${engine.config.root} (${engine.rules.length} rules, socket .meow/engine.sock)\n`);
+    process.stderr.write(`meowflow engine running in ${engine.root} (${engine.rules.length} rules, socket .meow/engine.sock)\n`);
   }
   await done;
   await stopping;

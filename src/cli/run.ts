@@ -3,20 +3,17 @@ import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { onTerminal } from './tui.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import type { JobRecord } from '../core/types.js';
+import type { RunOptions } from './live.js';
+import type { EngineApi, EngineLifecycle } from '../api/engine-api.js';
 
-export interface RunOptions {
-  untilIdle?: boolean;
-  tui?: boolean;
-  cancelRunning?: boolean;
-  json?: boolean;
-}
+export type { RunOptions } from './live.js';
 
 function clock(): string {
   return new Date().toISOString().slice(11, 23);
 }
 
 /** Prints engine events as plain log lines (or JSON lines). */
-export function attachLogger(engine: Engine, json: boolean): void {
+export function attachLogger(engine: EngineApi, json: boolean): void {
   const out = (kind: string, fields: Record<string, unknown>, text: string) => {
     if (json) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), kind, ...fields })}\n`);
     else process.stdout.write(`${clock()} ${text}\n`);
@@ -38,7 +35,7 @@ export function attachLogger(engine: Engine, json: boolean): void {
 /** `meow run`: the engine. `--until-idle` exits once nothing is pending. */
 export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<number> {
   const root = workspaceRoot(g);
-  const engine = await Engine.open(root);
+  const engine: EngineLifecycle = await Engine.open(root);
   for (const e of engine.configErrors) process.stderr.write(`${formatDefinitionError(e)}\n`);
   // On a terminal the live engine shows the TUI instead of log lines.
   const tui = !o.untilIdle && o.tui !== false && !o.json && onTerminal();
@@ -46,7 +43,7 @@ export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<numbe
   if (o.untilIdle) {
     try {
       await engine.runUntilIdle();
-      const c = engine.store.countJobs();
+      const c = engine.statusJson().jobs;
       if (!o.json) console.log(`idle: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled in total; ${engine.failedCount} failed in this run`);
       return engine.failedCount > 0 ? 1 : 0;
     } finally {

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'MEOW_JOB_FAILED',
   'MEOW_PYTHON_MISSING',
   'MEOW_BACKEND',
+  'MEOW_ILLEGAL_TRANSITION',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

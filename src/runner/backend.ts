@@ -34,8 +34,11 @@ export interface RunRequest {
   onStarted?(handle: string | null, pid?: number): void;
 }
 
-/** How an attempt ended on its backend. */
-export interface RunOutcome {
+/**
+ * What a backend observed of an attempt's end, as it saw it. The attempt
+ * runner reads it as a {@link RunOutcome} (runner/outcome.ts).
+ */
+export interface BackendReport {
   exitCode: number | null;
   /** The signal that ended the process, if any. */
   signal: string | null;
@@ -85,7 +88,7 @@ export interface Backend {
    */
   capacity?(): Promise<Capacity>;
   /** Runs one attempt to its end. Never rejects: failures are in the outcome. */
-  run(req: RunRequest): Promise<RunOutcome>;
+  run(req: RunRequest): Promise<BackendReport>;
   /**
    * Re-attaches to an attempt that was running when the engine stopped, by
    * the handle `onStarted` reported, and waits for its end like `run`
@@ -93,7 +96,7 @@ export interface Backend {
    * it ended while the engine was down — or null when it is gone without a
    * known outcome (the engine then queues a new attempt). Never rejects.
    */
-  reattach?(req: RunRequest, handle: string): Promise<RunOutcome | null>;
+  reattach?(req: RunRequest, handle: string): Promise<BackendReport | null>;
   /** Releases pools and connections. */
   close(): Promise<void>;
 }

@@ -1,6 +1,10 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { jobJson } from '../api/job-json.js';
 import type { JobRecord, Variables } from '../core/types.js';
+
+export { jobJson };
+export type { JobJson } from '../api/job-json.js';
 
 /** Workspace-relative directory of a job. */
 export function jobDirOf(id: string): string {
@@ -47,31 +51,4 @@ export async function tailFile(path: string, bytes = 8192): Promise<string> {
   } finally {
     await fh.close();
   }
-}
-
-/** A job in the stable JSON shape of `meow jobs --json` (DESIGN.md). */
-export function jobJson(job: JobRecord) {
-  return {
-    id: job.id,
-    pattern: job.pattern,
-    recipe: job.recipe,
-    status: job.status,
-    input: job.input,
-    event: job.event,
-    variables: job.variables,
-    attempt: job.attempt,
-    exit_code: job.exitCode,
-    error: job.error,
-    backend: job.backend,
-    generation: job.generation,
-    job_dir: job.jobDir,
-    created_at: job.createdAt,
-    started_at: job.startedAt,
-    finished_at: job.finishedAt,
-    old_path: job.oldPath,
-    sweep_point: job.sweepPoint,
-    retries: job.retries,
-    cause: job.cause,
-    result: job.result,
-  };
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { readAttemptRecord } from './recovery-attempt.js';
-import { foundHandle } from './local-backend.js';
+import { foundHandle } from './backends/local/local-backend.js';
 import { jobProcesses, signalAll } from './process-tree.js';
 import type { Backend } from './backend.js';
 import type { Orphan, Scheduler } from './scheduler.js';

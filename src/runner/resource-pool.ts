@@ -98,6 +98,15 @@ export class ResourcePool {
     this.free.sort((x, y) => order.indexOf(x) - order.indexOf(y));
   }
 
+  /** A copy with the same free capacity (what starts next is chosen on a copy). */
+  clone(): ResourcePool {
+    const copy = new ResourcePool(this.backend, this.capacity);
+    copy.cpusUsed = this.cpusUsed;
+    copy.memoryUsed = this.memoryUsed;
+    copy.free.splice(0, copy.free.length, ...this.free);
+    return copy;
+  }
+
   /** True when this pool holds nothing (every attempt gave back what it took). */
   get idle(): boolean {
     return this.cpusUsed === 0 && this.memoryUsed === 0 && this.free.length === this.capacity.gpus.length;

@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newJobId, nowIso } from '../../src/core/ids.js';
 import type { Launch } from '../../src/runner/executor.js';
-import type { RunOutcome, RunRequest } from '../../src/runner/backend.js';
+import type { BackendReport, RunRequest } from '../../src/runner/backend.js';
 import type { JobRecord, Resources, Variables } from '../../src/core/types.js';
 
 /** Where scripts/start-slurm.sh keeps the test cluster. */
@@ -161,7 +161,7 @@ function attempt(job: JobRecord, launch: Launch, jobDir: string, options: { time
 }
 
 /** The outcome fields a test usually checks. */
-export function brief(o: RunOutcome): Pick<RunOutcome, 'exitCode' | 'cancelled' | 'timedOut' | 'error'> {
+export function brief(o: BackendReport): Pick<BackendReport, 'exitCode' | 'cancelled' | 'timedOut' | 'error'> {
   return { exitCode: o.exitCode, cancelled: o.cancelled, timedOut: o.timedOut, error: o.error };
 }
 

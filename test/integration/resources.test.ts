@@ -7,7 +7,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLive, type LiveEngine } from '../helpers/engine.js';
 import { tempWorkspace, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
-import { parseVisibleDevices, resolveGpus } from '../../src/runner/gpu-detect.js';
+import { parseVisibleDevices, resolveGpus } from '../../src/runner/backends/local/gpu-detect.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
 
 const lines = readLines;

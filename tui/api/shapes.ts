@@ -1,4 +1,4 @@
-import type { jobJson } from '../../src/runner/job-dir.js';
+import type { JobJson } from '../../src/api/job-json.js';
 import type { patternsJson, planJson, recipesJson } from '../../src/api/shapes.js';
 import type { DefinitionError, EventKind, FileEvent, JobStatus } from '../../src/core/types.js';
 
@@ -19,7 +19,7 @@ void _everyKind;
 
 export type { DefinitionError, EventKind, FileEvent, JobStatus };
 /** A job (`meow jobs --json`). */
-export type JobJson = ReturnType<typeof jobJson>;
+export type { JobJson };
 /** A pattern (`meow patterns --json`). */
 export type PatternJson = ReturnType<typeof patternsJson>[number];
 /** A recipe (`meow recipes --json`). */

@@ -1,15 +1,15 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { JsPool } from './js-pool.js';
+import { JsPool } from '../../js-pool.js';
 import { resolveGpus } from './gpu-detect.js';
-import { bootId, jobProcesses, processStart, signalAll, signalGroup, signalLeftovers } from './process-tree.js';
-import { LogCap } from './resource-log-cap.js';
+import { bootId, jobProcesses, processStart, signalAll, signalGroup, signalLeftovers } from '../../process-tree.js';
+import { LogCap } from '../../resource-log-cap.js';
 import { ProcessSpawner } from './process-spawner.js';
-import { errorMessage } from '../core/errors.js';
-import { parseSize } from '../core/durations.js';
-import type { Backend, Capacity, RunOutcome, RunRequest } from './backend.js';
-import type { BackendConfig, WorkspaceConfig } from '../core/types.js';
+import { errorMessage } from '../../../core/errors.js';
+import { parseSize } from '../../../core/durations.js';
+import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
+import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
 /** The file in the job dir where the wrapper records the recipe's exit status. */
 export const EXIT_FILE = 'exit-status';
@@ -153,12 +153,12 @@ export class LocalBackend implements Backend {
     return this.cap;
   }
 
-  async run(req: RunRequest): Promise<RunOutcome> {
+  async run(req: RunRequest): Promise<BackendReport> {
     if (req.launch.type === 'function') return this.runFunction(req);
     return this.runProcess(req);
   }
 
-  private async runFunction(req: RunRequest): Promise<RunOutcome> {
+  private async runFunction(req: RunRequest): Promise<BackendReport> {
     if (req.launch.type !== 'function') throw new Error('unreachable');
     this.pool ??= new JsPool({ maxThreads: this.cpus, graceMs: this.config.killGraceMs });
     const controller = new AbortController();
@@ -187,7 +187,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  private async runProcess(req: RunRequest): Promise<RunOutcome> {
+  private async runProcess(req: RunRequest): Promise<BackendReport> {
     if (req.launch.type !== 'process') throw new Error('unreachable');
     const launch = req.launch;
     const env: Record<string, string> = {};
@@ -206,7 +206,7 @@ export class LocalBackend implements Backend {
     if ('error' in started) return failed(started.error);
     const handle: LocalHandle = { pid: started.pid, start: started.start ?? '', boot: bootId() };
     req.onStarted?.(JSON.stringify(handle), started.pid);
-    return new Promise<RunOutcome>((resolve) => {
+    return new Promise<BackendReport>((resolve) => {
       const watch = this.supervise(req, handle, resolve);
       void child.exited.then((e) => {
         if (e) watch.end({ exitCode: e.code, signal: e.signal, timedOut: watch.timedOut, cancelled: watch.cancelled, error: null, result: null });
@@ -220,7 +220,7 @@ export class LocalBackend implements Backend {
    * running (same pid, start time and boot) is adopted and polled until it
    * ends; one that ended meanwhile is answered from its recorded exit status.
    */
-  async reattach(req: RunRequest, handle: string): Promise<RunOutcome | null> {
+  async reattach(req: RunRequest, handle: string): Promise<BackendReport | null> {
     const h = parseHandle(handle);
     if (!h) return null;
     const running = h.start !== '' && h.boot === bootId() && processStart(h.pid) === h.start;
@@ -229,7 +229,7 @@ export class LocalBackend implements Backend {
       const status = readExitStatus(req.jobDir);
       return status === null ? null : { exitCode: status, signal: null, timedOut: false, cancelled: false, error: null, result: null };
     }
-    return new Promise<RunOutcome>((resolve) => this.pollUntilGone(req, h, this.supervise(req, h, resolve)));
+    return new Promise<BackendReport>((resolve) => this.pollUntilGone(req, h, this.supervise(req, h, resolve)));
   }
 
   /** Follows a process that is not (or no longer) our child until it is gone, then reads its recorded status. */
@@ -251,7 +251,7 @@ export class LocalBackend implements Backend {
    * environment. When the recipe ends on its own, what it left running in
    * its group gets SIGTERM, then SIGKILL: a job's processes never outlive it.
    */
-  private supervise(req: RunRequest, h: LocalHandle, done: (o: RunOutcome) => void): Supervision {
+  private supervise(req: RunRequest, h: LocalHandle, done: (o: BackendReport) => void): Supervision {
     const grace = this.config.killGraceMs;
     const stopCapping = this.logs.watch(logFiles(req.jobDir));
     const ours = () => processStart(h.pid) === h.start;
@@ -269,7 +269,7 @@ export class LocalBackend implements Backend {
     req.signal.addEventListener('abort', onAbort, { once: true });
     const timer = req.timeoutMs !== null ? setTimeout(() => ((state.timedOut = true), stop()), Math.max(0, req.timeoutMs)) : null;
     let settled = false;
-    function end(o: RunOutcome): void {
+    function end(o: BackendReport): void {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
@@ -277,7 +277,7 @@ export class LocalBackend implements Backend {
       req.signal.removeEventListener('abort', onAbort);
       finishUp(o);
     }
-    const finishUp = (o: RunOutcome) => {
+    const finishUp = (o: BackendReport) => {
       if (state.cancelled || state.timedOut) {
         // A cancelled or timed-out job leaves nothing behind, wherever its children went.
         signalLeftovers(h.pid, 'SIGKILL');
@@ -324,14 +324,14 @@ export class LocalBackend implements Backend {
 interface Supervision {
   timedOut: boolean;
   cancelled: boolean;
-  end(o: RunOutcome): void;
+  end(o: BackendReport): void;
 }
 
 function logFiles(jobDir: string): [string, string] {
   return [join(jobDir, 'stdout.log'), join(jobDir, 'stderr.log')];
 }
 
-function failed(error: string): RunOutcome {
+function failed(error: string): BackendReport {
   return { exitCode: null, signal: null, timedOut: false, cancelled: false, error, result: null };
 }
 

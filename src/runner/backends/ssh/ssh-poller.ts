@@ -2,8 +2,8 @@
  * Watches the jobs running on one SSH host: one ssh call per poll interval
  * checks all of them (exit file written? process alive?).
  */
-import { BatchPoll } from './batch-poll.js';
-import { bashQuote, commandFailure } from './remote-exec.js';
+import { BatchPoll } from '../batch-poll.js';
+import { bashQuote, commandFailure } from '../remote-exec.js';
 import { REMOTE_CONTROL_DIR } from './ssh-stage.js';
 import type { SshConnection } from './ssh-connection.js';
 

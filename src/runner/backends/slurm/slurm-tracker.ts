@@ -5,8 +5,8 @@
  * the controller's memory (`scontrol show job`) when accounting storage is
  * off.
  */
-import { BatchPoll } from './batch-poll.js';
-import { commandFailure, runCommand } from './remote-exec.js';
+import { BatchPoll } from '../batch-poll.js';
+import { commandFailure, runCommand } from '../remote-exec.js';
 
 /*
  * A tracked job's states, as the tracker reports them:

@@ -8,9 +8,9 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import type { RunOutcome, RunRequest } from './backend.js';
-import type { Variables, VarValue } from '../core/types.js';
+import { errorMessage } from '../../core/errors.js';
+import type { BackendReport, RunRequest } from '../backend.js';
+import type { Variables, VarValue } from '../../core/types.js';
 
 /** Files the remote backends write into (and read from) a job dir. */
 export const LAUNCH_FILES = {
@@ -127,7 +127,7 @@ export async function readLaunchError(jobDir: string): Promise<string | null> {
  * Completes an outcome from what the job left in its dir: a launch error
  * becomes the outcome's error, and a JavaScript recipe's reply its result.
  */
-export async function finishOutcome(jobDir: string, launch: { fn: boolean }, outcome: RunOutcome): Promise<RunOutcome> {
+export async function finishOutcome(jobDir: string, launch: { fn: boolean }, outcome: BackendReport): Promise<BackendReport> {
   const launchError = await readLaunchError(jobDir);
   if (launchError && !outcome.cancelled && !outcome.timedOut) return { ...outcome, error: launchError };
   if (!launch.fn || outcome.cancelled || outcome.timedOut || outcome.error !== null) return outcome;

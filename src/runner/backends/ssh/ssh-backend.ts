@@ -1,15 +1,15 @@
 import { constants } from 'node:os';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import { BASH_EXEC, LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles } from './remote-launch.js';
-import { bashQuote, commandFailure } from './remote-exec.js';
+import { errorMessage } from '../../../core/errors.js';
+import { BASH_EXEC, LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles } from '../remote-launch.js';
+import { bashQuote, commandFailure } from '../remote-exec.js';
 import { SshConnection } from './ssh-connection.js';
 import { parseSshOptions, type SshOptions } from './ssh-options.js';
 import { SshPoller, type RemoteStatus } from './ssh-poller.js';
 import { PathMap, REMOTE_CONTROL_DIR, SSH_SCRIPT, matchOutputs, outputDirs, removeTree, rewrittenJobFiles, stageList } from './ssh-stage.js';
-import type { Backend, Capacity, RunOutcome, RunRequest } from './backend.js';
-import type { BackendConfig, WorkspaceConfig } from '../core/types.js';
+import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
+import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
 /**
  * Handles of SSH attempts: `ssh:<user@host:port>`, reported once the job is
@@ -52,7 +52,7 @@ export class SshBackend implements Backend {
   private readonly conn: SshConnection;
   private readonly poller: SshPoller;
   private cap: Promise<Capacity> | null = null;
-  private readonly waiting = new Set<(o: RunOutcome) => void>();
+  private readonly waiting = new Set<(o: BackendReport) => void>();
   private closed = false;
 
   constructor(
@@ -89,7 +89,7 @@ export class SshBackend implements Backend {
     return this.cap;
   }
 
-  async run(req: RunRequest): Promise<RunOutcome> {
+  async run(req: RunRequest): Promise<BackendReport> {
     if (this.optionErrors.length > 0) return failed(this.optionErrors.join('\n'));
     if (this.closed) return failed(`backend ${this.name} is closed`);
     if (req.signal.aborted) return { ...failed(null), cancelled: true };
@@ -104,7 +104,7 @@ export class SshBackend implements Backend {
     return (await this.follow(job, false)) ?? failed(`the job's directory vanished from ${this.conn.where}`);
   }
 
-  async reattach(req: RunRequest, handle: string): Promise<RunOutcome | null> {
+  async reattach(req: RunRequest, handle: string): Promise<BackendReport | null> {
     if (!handle.startsWith(HANDLE_PREFIX) || this.closed || this.optionErrors.length > 0) return null;
     try {
       const map = await this.mappingPatiently(req.signal);
@@ -249,11 +249,11 @@ echo "$meow_status" > ${c}/exit.tmp && mv ${c}/exit.tmp ${c}/exit
   }
 
   /** Waits for a started attempt's end (cancel and timeout kill its process group), then fetches. */
-  private follow(job: RemoteJob, reattaching: boolean): Promise<RunOutcome | null> {
+  private follow(job: RemoteJob, reattaching: boolean): Promise<BackendReport | null> {
     const { req } = job;
     // Closed while the attempt was being started: it runs on, re-attached at the next start.
     if (this.closed) return Promise.resolve(failed(this.closedNote()));
-    return new Promise<RunOutcome | null>((resolve) => {
+    return new Promise<BackendReport | null>((resolve) => {
       let cancelled = false;
       let timedOut = false;
       let seen = false;
@@ -261,7 +261,7 @@ echo "$meow_status" > ${c}/exit.tmp && mv ${c}/exit.tmp ${c}/exit
       let killed = false;
       let settled = false;
       const timers: NodeJS.Timeout[] = [];
-      const settle = (o: RunOutcome | null, fetch: boolean) => {
+      const settle = (o: BackendReport | null, fetch: boolean) => {
         if (settled) return;
         settled = true;
         unwatch();
@@ -286,7 +286,7 @@ echo "$meow_status" > ${c}/exit.tmp && mv ${c}/exit.tmp ${c}/exit
         cancelled = true;
         stop();
       };
-      const onClose = (o: RunOutcome) => settle(o, false);
+      const onClose = (o: BackendReport) => settle(o, false);
       const unwatch = this.poller.watch(job.remoteDir, job.pid, (s: RemoteStatus) => {
         switch (s.kind) {
           case 'running':
@@ -326,7 +326,7 @@ echo "$meow_status" > ${c}/exit.tmp && mv ${c}/exit.tmp ${c}/exit
   }
 
   /** Brings the logs, the job dir's new files and the declared outputs back; completes the outcome. */
-  private async finish(job: RemoteJob, outcome: RunOutcome): Promise<RunOutcome> {
+  private async finish(job: RemoteJob, outcome: BackendReport): Promise<BackendReport> {
     let error: string | null = null;
     try {
       await this.fetch(job);
@@ -376,7 +376,7 @@ find . -path ./.meow -prune -o -type f -newer ${bashQuote(`${jobRel}/${REMOTE_CO
   }
 }
 
-function failed(error: string | null): RunOutcome {
+function failed(error: string | null): BackendReport {
   return { exitCode: null, signal: null, timedOut: false, cancelled: false, error, result: null };
 }
 

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { openJobLogs, processStart } from './process-tree.js';
+import { openJobLogs, processStart } from '../../process-tree.js';
 
 /** One process to start: detached (its own process group), logs appended to files. */
 export interface SpawnTask {

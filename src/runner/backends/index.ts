@@ -1,8 +1,8 @@
-import { LocalBackend } from './local-backend.js';
-import { SlurmBackend } from './slurm-backend.js';
-import { SshBackend } from './ssh-backend.js';
-import type { Backend } from './backend.js';
-import type { WorkspaceConfig } from '../core/types.js';
+import { LocalBackend } from './local/local-backend.js';
+import { SlurmBackend } from './slurm/slurm-backend.js';
+import { SshBackend } from './ssh/ssh-backend.js';
+import type { Backend } from '../backend.js';
+import type { WorkspaceConfig } from '../../core/types.js';
 
 /**
  * One backend per entry of meow.yaml's `backends` (a `local` one always

@@ -3,10 +3,10 @@
  * values. A bad option is reported (and every job sent to the backend fails
  * with that message) instead of stopping the engine.
  */
-import { Fields, joinKey } from '../core/definition-fields.js';
-import { CONFIG_FILE } from '../core/config-schema.js';
-import { formatOptionErrors, stringList } from './ssh-options.js';
-import type { BackendConfig } from '../core/types.js';
+import { Fields, joinKey } from '../../../core/definition-fields.js';
+import { CONFIG_FILE } from '../../../core/config-schema.js';
+import { formatOptionErrors, stringList } from '../ssh/ssh-options.js';
+import type { BackendConfig } from '../../../core/types.js';
 
 /** A Slurm backend's settings. */
 export interface SlurmOptions {

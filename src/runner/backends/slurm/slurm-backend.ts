@@ -1,14 +1,14 @@
 import { constants } from 'node:os';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import { LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles, type ResolvedLaunch } from './remote-launch.js';
-import { commandFailure, runCommand } from './remote-exec.js';
+import { errorMessage } from '../../../core/errors.js';
+import { LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles, type ResolvedLaunch } from '../remote-launch.js';
+import { commandFailure, runCommand } from '../remote-exec.js';
 import { SLURM_SCRIPT, sbatchArgs, slurmScript } from './slurm-script.js';
 import { parseSlurmOptions, type SlurmOptions } from './slurm-options.js';
 import { SlurmTracker, type SlurmFinal } from './slurm-tracker.js';
-import type { Backend, RunOutcome, RunRequest } from './backend.js';
-import type { BackendConfig, WorkspaceConfig } from '../core/types.js';
+import type { Backend, BackendReport, RunRequest } from '../../backend.js';
+import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
 /** Handles of Slurm attempts: `slurm:<job id>`, so they never read as a local pid. */
 const HANDLE_PREFIX = 'slurm:';
@@ -29,7 +29,7 @@ export class SlurmBackend implements Backend {
   private readonly optionErrors: string[];
   private readonly tracker: SlurmTracker;
   /** Pending `run`/`reattach` promises, settled by close(). */
-  private readonly waiting = new Set<(o: RunOutcome) => void>();
+  private readonly waiting = new Set<(o: BackendReport) => void>();
   private closed = false;
 
   constructor(
@@ -45,7 +45,7 @@ export class SlurmBackend implements Backend {
     this.tracker = new SlurmTracker(options.pollIntervalMs, (m) => this.log(`backend ${this.name}: ${m}`));
   }
 
-  async run(req: RunRequest): Promise<RunOutcome> {
+  async run(req: RunRequest): Promise<BackendReport> {
     if (this.optionErrors.length > 0) return failed(this.optionErrors.join('\n'));
     if (this.closed) return failed(`backend ${this.name} is closed`);
     let launch: ResolvedLaunch;
@@ -72,7 +72,7 @@ export class SlurmBackend implements Backend {
     return (await this.follow(req, id, launch, false)) ?? failed(`Slurm job ${id} disappeared`);
   }
 
-  async reattach(req: RunRequest, handle: string): Promise<RunOutcome | null> {
+  async reattach(req: RunRequest, handle: string): Promise<BackendReport | null> {
     const id = /^(?:slurm:)?(\d+)$/.exec(handle)?.[1];
     if (!id || this.closed) return null;
     return this.follow(req, id, { fn: req.launch.type === 'function' }, true);
@@ -82,17 +82,17 @@ export class SlurmBackend implements Backend {
    * Waits for a submitted job's end: cancels it on abort, and on timeout
    * (counted from when it started running, not from submission).
    */
-  private follow(req: RunRequest, id: string, launch: { fn: boolean }, reattaching: boolean): Promise<RunOutcome | null> {
+  private follow(req: RunRequest, id: string, launch: { fn: boolean }, reattaching: boolean): Promise<BackendReport | null> {
     // Closed while the job was being submitted: it runs on, re-attached at the next start.
     if (this.closed) return Promise.resolve(failed(CLOSED_NOTE(this.name)));
-    return new Promise<RunOutcome | null>((resolve) => {
+    return new Promise<BackendReport | null>((resolve) => {
       let cancelled = false;
       let timedOut = false;
       let seen = false;
       let timer: NodeJS.Timeout | null = null;
       let confirm: NodeJS.Timeout | null = null;
       let settled = false;
-      const settle = (o: RunOutcome | null) => {
+      const settle = (o: BackendReport | null) => {
         if (settled) return;
         settled = true;
         unwatch();
@@ -116,7 +116,7 @@ export class SlurmBackend implements Backend {
         cancelled = true;
         stop();
       };
-      const onClose = (o: RunOutcome) => settle(o);
+      const onClose = (o: BackendReport) => settle(o);
       const unwatch = this.tracker.watch(id, (s) => {
         if (s.kind === 'lost') {
           settle(reattaching && !seen ? null : failed(`Slurm job ${id} disappeared: squeue, sacct, sacct -c and scontrol no longer know it`));
@@ -149,16 +149,16 @@ export class SlurmBackend implements Backend {
   }
 }
 
-function failed(error: string | null): RunOutcome {
+function failed(error: string | null): BackendReport {
   return { exitCode: null, signal: null, timedOut: false, cancelled: false, error, result: null };
 }
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 /** What a final Slurm state means for the attempt. */
-function outcomeOf(id: string, f: SlurmFinal, cancelled: boolean, timedOut: boolean): RunOutcome {
+function outcomeOf(id: string, f: SlurmFinal, cancelled: boolean, timedOut: boolean): BackendReport {
   const signal = f.signal > 0 ? (SIGNAL_NAMES.get(f.signal) ?? `signal ${f.signal}`) : null;
-  const base: RunOutcome = { exitCode: signal ? null : f.exitCode, signal, timedOut, cancelled, error: null, result: null };
+  const base: BackendReport = { exitCode: signal ? null : f.exitCode, signal, timedOut, cancelled, error: null, result: null };
   switch (f.state) {
     case 'COMPLETED':
     case 'FAILED':

@@ -11,9 +11,9 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import micromatch from 'micromatch';
-import type { RunRequest } from './backend.js';
-import type { Variables, VarValue } from '../core/types.js';
-import { LAUNCH_FILES } from './remote-launch.js';
+import type { RunRequest } from '../../backend.js';
+import type { Variables, VarValue } from '../../../core/types.js';
+import { LAUNCH_FILES } from '../remote-launch.js';
 
 /** Where the backend keeps its control files in the remote job dir. */
 export const REMOTE_CONTROL_DIR = 'meow-ssh';

@@ -3,8 +3,8 @@ import { closeSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { openJobLogs, processStart } from './process-tree.js';
-import { errorMessage } from '../core/errors.js';
+import { openJobLogs, processStart } from '../../process-tree.js';
+import { errorMessage } from '../../../core/errors.js';
 import type { SpawnReply, SpawnTask } from './process-spawner-worker.js';
 
 /** How a spawned process started: its pid and start time, or why it could not start. */
@@ -24,7 +24,7 @@ function findWorker(): URL | null {
   // From the .ts sources (vitest), the thread must still run compiled JavaScript: use the build.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const built = join(dir, 'dist', 'src', 'runner', 'process-spawner-worker.js');
+    const built = join(dir, 'dist', 'src', 'runner', 'backends', 'local', 'process-spawner-worker.js');
     if (existsSync(built)) return pathToFileURL(built);
     const parent = dirname(dir);
     if (parent === dir) break;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { VarValue } from '../core/types.js';
+import type { VarValue } from '../../../core/types.js';
 
 /** The GPUs a local backend hands out, and how they were found. */
 export interface GpuSet {

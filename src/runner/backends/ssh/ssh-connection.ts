@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MeowError } from '../core/errors.js';
-import { bashQuote, commandFailure, runCommand, type CommandResult } from './remote-exec.js';
+import { MeowError } from '../../../core/errors.js';
+import { bashQuote, commandFailure, runCommand, type CommandResult } from '../remote-exec.js';
 import type { SshOptions } from './ssh-options.js';
 
 /** How long an idle master connection outlives the last command (seconds): bounds what an engine killed outright leaves. */

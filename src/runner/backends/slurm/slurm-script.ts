@@ -4,9 +4,9 @@
  * dir. The script reads the command from command.nul / env.nul, so no file
  * name is ever interpolated into shell text.
  */
-import { BASH_EXEC } from './remote-launch.js';
-import { bashLine, bashQuote } from './remote-exec.js';
-import type { RunRequest } from './backend.js';
+import { BASH_EXEC } from '../remote-launch.js';
+import { bashLine, bashQuote } from '../remote-exec.js';
+import type { RunRequest } from '../../backend.js';
 import type { SlurmOptions } from './slurm-options.js';
 
 /** The job script's name in the job dir. */

@@ -1,0 +1,60 @@
+import type { EventKind, JobRecord, JobStatus, Variables, VarValue } from '../core/types.js';
+
+/**
+ * A job in the stable JSON shape of `meow jobs --json`, `meow job show
+ * --json`, the control socket and each job's job.yaml (DESIGN.md). Paths are
+ * workspace-relative; times ISO 8601 UTC.
+ */
+export interface JobJson {
+  id: string;
+  pattern: string;
+  recipe: string;
+  status: JobStatus;
+  /** The triggering path (a collect/batch job: its group key or first member). */
+  input: string;
+  event: EventKind;
+  variables: Variables;
+  attempt: number;
+  exit_code: number | null;
+  error: string | null;
+  backend: string;
+  generation: number;
+  job_dir: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  old_path: string | null;
+  sweep_point: Variables | null;
+  retries: number;
+  /** The job whose output triggered this one, or null for a file from outside. */
+  cause: string | null;
+  /** A JavaScript recipe's return value, or what a recipe reported. */
+  result: VarValue | null;
+}
+
+/** A job record in its JSON shape. */
+export function jobJson(job: JobRecord): JobJson {
+  return {
+    id: job.id,
+    pattern: job.pattern,
+    recipe: job.recipe,
+    status: job.status,
+    input: job.input,
+    event: job.event,
+    variables: job.variables,
+    attempt: job.attempt,
+    exit_code: job.exitCode,
+    error: job.error,
+    backend: job.backend,
+    generation: job.generation,
+    job_dir: job.jobDir,
+    created_at: job.createdAt,
+    started_at: job.startedAt,
+    finished_at: job.finishedAt,
+    old_path: job.oldPath,
+    sweep_point: job.sweepPoint,
+    retries: job.retries,
+    cause: job.cause,
+    result: job.result,
+  };
+}

@@ -1,0 +1,104 @@
+import { nowIso } from '../core/ids.js';
+import { matchEvent, triggersRetroactively, type CompiledRule, type RuleSet } from '../rules/matcher.js';
+import { expandSweep } from '../rules/sweep.js';
+import { isDiskFull } from '../runner/disk-space.js';
+import { newJobRecord } from './job-record.js';
+import type { FileEvent, JobRecord, Rule, WorkspaceConfig } from '../core/types.js';
+import type { FileState } from '../rules/tree-diff.js';
+import type { EmitEvent, JobTransitions } from '../store/job-transitions.js';
+import type { Store } from '../store/store.js';
+import type { Outputs } from './outputs.js';
+import type { Provenance } from './provenance.js';
+
+/** A file event (or retroactive trigger) paired with the rules it triggers. */
+export interface Trigger {
+  event: FileEvent;
+  rules: Rule[];
+  ino: number | null;
+  /** Retroactive triggers do not change the files table. */
+  record: boolean;
+  /** The event is an undeclared output of its cause job. */
+  inferred?: boolean;
+}
+
+/** What one intake did: the jobs it created (queued, committed), or that the disk was full and nothing was recorded. */
+export type IntakeResult = { created: JobRecord[]; diskFull: null } | { created: []; diskFull: unknown };
+
+/**
+ * Intake: file events (and retroactive triggers) become recorded events and
+ * new jobs in one transaction. Events are emitted after the commit; the
+ * caller queues the created jobs.
+ */
+export class Intake {
+  constructor(
+    private readonly config: WorkspaceConfig,
+    private readonly store: Store,
+    private readonly transitions: JobTransitions,
+    private readonly provenance: Provenance,
+    private readonly outputs: Outputs,
+    private readonly emit: EmitEvent,
+  ) {}
+
+  /** Settled file events, attributed to the job that wrote them when it did, matched against the rules. */
+  triggersOf(events: readonly FileEvent[], rules: RuleSet, states?: ReadonlyMap<string, FileState>): Trigger[] {
+    return events.map((raw) => {
+      // A file a job wrote without declaring it is its (inferred) output.
+      const by = this.outputs.attribute(raw);
+      const event = by ? { ...raw, cause: by.jobId, generation: by.generation } : raw;
+      return { event, rules: matchEvent(event, rules), ino: states?.get(event.path)?.ino ?? null, record: true, inferred: by !== null };
+    });
+  }
+
+  /** Retroactive triggers of new or changed rules on the files of the current tree (MEOW rule 4). */
+  static retroactive(rules: readonly CompiledRule[], files: ReadonlyMap<string, FileState>): Trigger[] {
+    const triggers: Trigger[] = [];
+    for (const c of rules) {
+      for (const [path, st] of files) {
+        if (!triggersRetroactively(c, path)) continue;
+        const event: FileEvent = { kind: 'created', path, oldPath: null, version: st.version, generation: st.generation ?? 0, cause: st.cause ?? null };
+        triggers.push({ event, rules: [c.rule], ino: st.ino, record: false });
+      }
+    }
+    return triggers;
+  }
+
+  /** Records triggers and creates their jobs in one transaction. */
+  record(triggers: readonly Trigger[]): IntakeResult {
+    if (triggers.length === 0) return { created: [], diskFull: null };
+    const created: JobRecord[] = [];
+    try {
+      this.transitions.batch(() => this.recordAll(triggers, created));
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.
+      return { created: [], diskFull: err };
+    }
+    for (const job of created) this.provenance.hashInput(job);
+    return { created, diskFull: null };
+  }
+
+  private recordAll(triggers: readonly Trigger[], created: JobRecord[]): void {
+    const now = nowIso();
+    const max = this.config.maxGeneration;
+    const { lineage } = this.provenance;
+    for (const t of triggers) {
+      if (t.record) {
+        this.store.recordEvent(t.event, t.ino);
+        this.transitions.afterCommit(() => this.emit('file:event', t.event));
+      }
+      if (t.record && t.event.cause && t.event.kind !== 'deleted') lineage.recordOutput(t.event.cause, t.event.path, t.event.version, t.inferred ?? false);
+      const guard = t.rules.length && t.event.generation > max ? this.provenance.loopError(t.event, max) : null;
+      for (const rule of t.rules) {
+        for (const point of expandSweep(rule.pattern.sweep)) {
+          const job = newJobRecord(rule, t.event, Object.keys(point).length ? point : null, now, this.config.root);
+          // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
+          if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
+          if (!this.transitions.create(job)) continue;
+          if (guard) this.transitions.afterCommit(() => this.emit('log', 'error', `${job.pattern}: ${job.error}`));
+          lineage.insert(this.provenance.rowOf(job, rule));
+          if (!guard) created.push(job);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import { DefinitionsWatcher } from '../monitor/definitions-watcher.js';
+import { FileMonitor } from '../monitor/file-monitor.js';
+import { Settler } from '../monitor/settler.js';
+import { scanTree, statFile } from '../monitor/scanner.js';
+import { diffTree, type FileState } from '../rules/tree-diff.js';
+import type { EngineTimings } from './timings.js';
+import type { EventSink, Outputs } from './outputs.js';
+import type { WorkspaceTree } from './tree.js';
+import type { FileEvent, WorkspaceConfig } from '../core/types.js';
+import type { RuleSet } from '../rules/matcher.js';
+import type { EmitEvent } from '../store/job-transitions.js';
+import type { Store } from '../store/store.js';
+
+/** What the live watcher hands on. */
+export interface LiveTarget extends EventSink {
+  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>): number;
+  /** The definitions on disk changed: re-read and apply them. */
+  definitionsChanged(): void;
+  /** The compiled rules now (for the settle time of a path). */
+  readonly ruleSet: RuleSet;
+}
+
+/**
+ * The live engine's eyes: the settler (an event waits until its file is
+ * unchanged for its patterns' `settle`), the file monitor, the definitions
+ * watcher and the periodic reconcile scan. Notifications are invalidations:
+ * a path reported is stat'ed and compared with the files table, which is
+ * truth. Reconcile scans and definition changes are serialized. Owns its
+ * watchers and timers: call `close()`; nothing is handed on after it.
+ */
+export class LiveWatch {
+  private settler: Settler | null = null;
+  private monitor: FileMonitor | null = null;
+  private defsWatcher: DefinitionsWatcher | null = null;
+  private scanTimer: NodeJS.Timeout | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private serial: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly config: WorkspaceConfig,
+    private readonly store: Store,
+    private readonly tree: WorkspaceTree,
+    private readonly outputs: Outputs,
+    private readonly target: LiveTarget,
+    private readonly timings: EngineTimings,
+    private readonly log: EmitEvent,
+  ) {}
+
+  /** Settling paths and held deletions. */
+  get pending(): number {
+    return this.settler?.pending ?? 0;
+  }
+
+  /** The settler first (catch-up at start may already claim outputs), before the engine's start. */
+  prepare(): void {
+    const { root } = this.config;
+    this.outputs.live = true;
+    this.settler = new Settler({
+      settleFor: (path) => {
+        let ms = 0;
+        for (const c of this.target.ruleSet.rules) if (c.rule.pattern.trigger.settleMs > ms && c.covers(path)) ms = c.rule.pattern.trigger.settleMs;
+        return ms;
+      },
+      known: (path) => this.store.getFile(path),
+      stat: (path) => statFile(join(root, path)),
+      claimed: (path) => this.outputs.isClaimed(path),
+      onEvents: (events, states) => this.target.handleEvents(events, states),
+      moveWindowMs: this.timings.moveWindowMs,
+    });
+  }
+
+  /** Attaches the watchers, scans for what changed while they attached, and starts the reconcile timer. */
+  async start(): Promise<void> {
+    const { root } = this.config;
+    this.monitor = new FileMonitor(
+      { root, scope: this.tree.scope, poll: this.config.watchMode === 'poll', pollIntervalMs: this.config.pollIntervalMs },
+      {
+        file: (path) => this.settler?.observe(path),
+        dirGone: (dir) => {
+          for (const path of this.store.filesUnder(dir)) this.settler?.observe(path);
+        },
+        dirAdded: (dir) => {
+          // Now, and once more shortly after: a file renamed in while the
+          // directory's watch was being set up is seen by one of the two.
+          void this.observeTree(dir);
+          const t = setTimeout(() => {
+            this.timers.delete(t);
+            void this.observeTree(dir);
+          }, this.timings.reobserveDelayMs);
+          t.unref();
+          this.timers.add(t);
+        },
+        error: (message) => {
+          this.log('log', 'warn', `watcher: ${message}; rescanning`);
+          void this.reconcile();
+        },
+      },
+    );
+    await this.monitor.start();
+    this.defsWatcher = new DefinitionsWatcher(root, () => this.target.definitionsChanged(), {
+      poll: this.config.watchMode === 'poll',
+      pollIntervalMs: this.config.pollIntervalMs,
+      debounceMs: this.timings.definitionsDebounceMs,
+    });
+    await this.defsWatcher.start();
+    await this.reconcile();
+    if (this.config.scanIntervalMs > 0) {
+      this.scanTimer = setInterval(() => void this.reconcile(), this.config.scanIntervalMs);
+      this.scanTimer.unref();
+    }
+  }
+
+  /** Runs `fn` after every earlier definition change or scan (they must not interleave). */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.serial.then(fn, fn);
+    this.serial = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * A reconcile scan while live: catches whatever the OS did not report
+   * (overflow, a watcher attached late). Paths still settling are left to the settler.
+   */
+  reconcile(): Promise<number> {
+    return this.serialize(async () => {
+      if (this.closed) return 0;
+      const tree = await this.tree.scan();
+      const busy = (p: string | null) => p !== null && (this.settler?.isPending(p) ?? false);
+      const events = diffTree(this.tree.known(), tree).filter((e) => !busy(e.path) && !busy(e.oldPath));
+      if (events.length) this.log('log', 'info', `reconcile scan: ${events.length} change(s) the watcher had not reported`);
+      return this.target.handleEvents(events, tree);
+    });
+  }
+
+  /** Something happened at a path; false when no settler runs (not live). */
+  observe(path: string): boolean {
+    if (!this.settler) return false;
+    this.settler.observe(path);
+    return true;
+  }
+
+  /** Hands every file under a directory to the settler (which ignores what did not change). */
+  private async observeTree(dir: string): Promise<void> {
+    if (this.closed || !this.settler) return;
+    const { files } = await scanTree(this.config.root, this.tree.scope, dir);
+    for (const path of files.keys()) this.settler?.observe(path);
+  }
+
+  /** Stops watching; resolves once a scan or definition change in progress has ended. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.scanTimer) clearInterval(this.scanTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.defsWatcher?.close();
+    await this.monitor?.close();
+    this.settler?.close();
+    await this.serial;
+  }
+}
