@@ -175,10 +175,16 @@ suite('NotebookExecutor on a real kernel', () => {
     expect(outcome.error).toContain('explode(a)');
     expect(outcome.error).not.toMatch(/\x1b\[/);
     const nb = await outputNotebook(ctx);
-    const failed = nb.cells[4];
+    // papermill's banner first, its anchor just above the failed cell.
+    expect(nb.cells[0].metadata.tags).toEqual(['papermill-error-cell-tag']);
+    expect(text(nb.cells[0].source)).toContain('href="#papermill-error-cell"');
+    expect(text(nb.cells[0].source)).toContain('(cell 4)');
+    expect(nb.cells[5].metadata.tags).toEqual(['papermill-error-cell-tag']);
+    expect(text(nb.cells[5].source)).toContain('id="papermill-error-cell"');
+    const failed = nb.cells[6];
     expect(failed.metadata.papermill).toMatchObject({ status: 'failed' });
     expect(failed.outputs?.[0]).toMatchObject({ output_type: 'error', ename: 'ValueError', evalue: 'boom 6' });
-    const after = nb.cells[5];
+    const after = nb.cells[7];
     expect(after.metadata.papermill).toMatchObject({ status: 'pending', start_time: null });
     expect(after.outputs).toEqual([]);
     expect(after.execution_count).toBeNull();
@@ -212,7 +218,8 @@ suite('NotebookExecutor on a real kernel', () => {
     expect(outcome.error).toBe('stopped by signal 15 during cell 2');
     await waitFor('the kernel to exit', async () => (alive(kernel) ? undefined : true), 10_000);
     const nb = await outputNotebook(ctx);
-    expect(nb.cells[2].metadata.papermill).toMatchObject({ status: 'failed' });
+    // No variables, so nothing is injected (papermill's rule).
+    expect(nb.cells[1].metadata.papermill).toMatchObject({ status: 'failed' });
   });
 });
 
