@@ -165,6 +165,10 @@ def error_of(cell, exc):
         if out.get("output_type") == "error":
             tb = "\n".join(out.get("traceback", []))
             return out.get("ename", "Error"), out.get("evalue", ""), ANSI.sub("", tb)
+    if isinstance(exc, CellExecutionError) and getattr(exc, "ename", None):
+        # No error output (IPython prints a UsageError to stderr instead): the
+        # reply still names the error, and the cell's stderr already shows it.
+        return exc.ename, exc.evalue or "", ""
     return type(exc).__name__, str(exc), ANSI.sub("", str(exc))
 
 

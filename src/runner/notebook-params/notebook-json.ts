@@ -88,16 +88,15 @@ export function defaultPapermillMetadata(version: string): Record<string, unknow
 
 /**
  * A copy of `nb` loaded as papermill loads it: upgraded to nbformat 4.5 (cells
- * without an id get a random one, `metadata.orig_nbformat_minor` records the
- * old minor version), `metadata.papermill` added when absent, and every cell
+ * without an id get a random one), `metadata.papermill` added when absent, and every cell
  * given `metadata.tags` and `metadata.papermill`. The input is not modified.
  */
 export function loadAsPapermill(nb: NotebookJson, version: string): NotebookJson {
   const out = structuredClone(nb);
   if (!isRecord(out.metadata)) out.metadata = {};
   if (out.nbformat_minor < NBFORMAT_MINOR) {
+    // nbformat also records orig_nbformat_minor, but strips it again on every write.
     for (const cell of out.cells) cell.id = newCellId();
-    out.metadata.orig_nbformat_minor = out.nbformat_minor;
     out.nbformat_minor = NBFORMAT_MINOR;
   } else {
     // A 4.5 notebook missing an id is invalid; nbformat's validator repairs it the same way.
