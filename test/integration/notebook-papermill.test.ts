@@ -70,6 +70,7 @@ describe('notebooks as papermill runs them', () => {
   let validate: { valid: boolean; errors: { file: string; key: string; message: string }[]; warnings: { file: string; message: string }[] };
   const dir = (name: string): string => join(ws.root, jobs[name].job_dir);
   const output = async (name: string): Promise<Nb> => JSON.parse(await readFile(join(dir(name), 'output.ipynb'), 'utf8')) as Nb;
+  const why = (name: string): string => `${name}: ${jobs[name]?.status}: ${jobs[name]?.error ?? ''}`;
   const log = (name: string, which: 'stdout' | 'stderr'): Promise<string> => readFile(join(dir(name), `${which}.log`), 'utf8');
 
   beforeAll(async () => {
@@ -99,7 +100,7 @@ describe('notebooks as papermill runs them', () => {
   });
 
   it.skipIf(!JUPYTER)('treats sys.exit(), sys.exit(0) and raise SystemExit as success, stopping there', async () => {
-    for (const name of ['exit0', 'exitbare', 'raisesystemexit']) expect(jobs[name], name).toMatchObject({ status: 'succeeded', error: null });
+    for (const name of ['exit0', 'exitbare', 'raisesystemexit']) expect(jobs[name], why(name)).toMatchObject({ status: 'succeeded', error: null });
     expect(existsSync(ws.path('exit0.ran'))).toBe(true);
     expect(existsSync(ws.path('exit0.after'))).toBe(false);
     expect(existsSync(ws.path('exitbare.after'))).toBe(false);
@@ -129,13 +130,13 @@ describe('notebooks as papermill runs them', () => {
   });
 
   it.skipIf(!JUPYTER)('removes stale banners before the run', async () => {
-    expect(jobs.stale).toMatchObject({ status: 'succeeded', result: 7 });
+    expect(jobs.stale, why('stale')).toMatchObject({ status: 'succeeded', result: 7 });
     const nb = await output('stale');
     expect(nb.cells.filter((c) => c.metadata.tags?.includes(BANNER))).toEqual([]);
   });
 
   it.skipIf(!JUPYTER)('replaces the first earlier injected cell in place and records the parameters', async () => {
-    expect(jobs.reinjected).toMatchObject({ status: 'succeeded', result: 42 });
+    expect(jobs.reinjected, why('reinjected')).toMatchObject({ status: 'succeeded', result: 42 });
     const recipe = JSON.parse(await readFile(join(dir('reinjected'), 'recipe.ipynb'), 'utf8')) as Nb;
     expect(recipe.cells.map((c) => text(c.source))[2]).toMatch(/^# Parameters\ninput_file = '.*a\.txt'\na = 21\n$/);
     expect(recipe.cells[2].metadata.tags).toEqual(['injected-parameters']);
@@ -149,14 +150,14 @@ describe('notebooks as papermill runs them', () => {
   });
 
   it.skipIf(!JUPYTER)('warns about parameters the parameters cell does not define', async () => {
-    expect(jobs.unknown).toMatchObject({ status: 'succeeded', result: 2 });
+    expect(jobs.unknown, why('unknown')).toMatchObject({ status: 'succeeded', result: 2 });
     const stderr = await log('unknown', 'stderr');
     expect(stderr).toContain('Passed unknown parameter: zzz');
     expect(stderr).not.toContain('Passed unknown parameter: a ');
   });
 
   it.skipIf(!JUPYTER)('upgrades nbformat 4.4 to 4.5 with cell ids', async () => {
-    expect(jobs.v44).toMatchObject({ status: 'succeeded', result: 3 });
+    expect(jobs.v44, why('v44')).toMatchObject({ status: 'succeeded', result: 3 });
     const nb = await output('v44');
     expect(nb.nbformat_minor).toBe(5);
     expect(nb.metadata.orig_nbformat_minor).toBeUndefined(); // nbformat strips it on write, for papermill too
@@ -178,7 +179,7 @@ describe('notebooks as papermill runs them', () => {
   });
 
   it.skipIf(!JUPYTER)('MEOW assignments: an untagged notebook assigning threshold = 10 in its fourth cell computes with 42', async () => {
-    expect(jobs.assignments).toMatchObject({ status: 'succeeded', result: { threshold: 42, double: 84, label: 'first' } });
+    expect(jobs.assignments, why('assignments')).toMatchObject({ status: 'succeeded', result: { threshold: 42, double: 84, label: 'first' } });
     const recipe = JSON.parse(await readFile(join(dir('assignments'), 'recipe.ipynb'), 'utf8')) as Nb;
     expect(text(recipe.cells[4].source)).toBe('threshold = 42');
     // input_file is never assigned: reported, and defined first.

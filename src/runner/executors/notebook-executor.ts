@@ -6,7 +6,7 @@ import type { RecipeKind } from '../../core/types.js';
 import { MeowError, errorMessage } from '../../core/errors.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
 import { detectPython } from '../python-detect.js';
-import { installedKernels, kernelProblem } from '../notebook-params/kernels.js';
+import { installedKernels, kernelProblem, runsOnSameInterpreter } from '../notebook-params/kernels.js';
 import { asNotebook } from '../notebook-params/notebook-json.js';
 import { parameteriseNotebook } from '../notebook-params/parameterise.js';
 import { exitError, processOutcome, readResult } from './outcome.js';
@@ -112,7 +112,8 @@ export class NotebookExecutor implements Executor {
     }
     // Detect before writing anything: without Jupyter the job fails with the fix in its message.
     const python = await detectPython(ctx.config, 'jupyter');
-    const kernel = kernelProblem(asNotebook(parsed), await installedKernels(python));
+    const nb = asNotebook(parsed);
+    const kernel = runsOnSameInterpreter(nb) ? null : kernelProblem(nb, await installedKernels(python));
     if (kernel !== null) throw new MeowError('MEOW_RECIPE_INVALID', `${file}: ${kernel}`);
     const input = join(ctx.jobDir, 'recipe.ipynb');
     const params = join(ctx.jobDir, 'recipe.params.json');

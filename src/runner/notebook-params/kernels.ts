@@ -52,13 +52,19 @@ export function installHint(kernel: string): string {
   return known ?? `install the kernel and register its kernelspec (for a Python environment: <env>/bin/python -m ipykernel install --user --name ${kernel}), or change the notebook's kernel to one that is installed`;
 }
 
+/** Whether a notebook runs on the configured interpreter's ipykernel (no kernelspec lookup needed). */
+export function runsOnSameInterpreter(nb: NotebookJson): boolean {
+  const kernel = kernelNameOf(nb);
+  return kernel === null || SAME_INTERPRETER_KERNELS.includes(kernel);
+}
+
 /**
  * What is wrong with the kernel a notebook names, or null when it can run.
  * `installed` is {@link installedKernels} of the interpreter that runs notebooks.
  */
 export function kernelProblem(nb: NotebookJson, installed: readonly string[]): string | null {
   const kernel = kernelNameOf(nb);
-  if (kernel === null || SAME_INTERPRETER_KERNELS.includes(kernel) || installed.includes(kernel)) return null;
+  if (kernel === null || runsOnSameInterpreter(nb) || installed.includes(kernel)) return null;
   const have = installed.length > 0 ? `installed kernels: ${installed.join(', ')}` : 'no kernel is installed';
   return `the notebook's kernel "${kernel}" (metadata.kernelspec.name) is not installed (${have}). Fix: ${installHint(kernel)}`;
 }
