@@ -15,7 +15,8 @@ success, 1 a cell or the kernel failed, 2 bad usage, 143 terminated by
 SIGTERM/SIGINT.
 
 --cell-numbers gives each cell of INPUT its number in the recipe file (from 1,
-"-" for the injected cell); messages name cells by it.
+"-" for the injected cell, "A-B" for a run of consecutive numbers); messages
+name cells by it.
 
 The kernel is the one the notebook's kernelspec names. "python3" (or "python",
 or none) runs on this very interpreter (sys.executable), whatever kernelspec of
@@ -78,8 +79,9 @@ class MeowKernelSpecs(KernelSpecManager):
 
 
 def kernel_name_of(nb):
-    spec = nb.metadata.get("kernelspec") or {}
-    return spec.get("name") or "python3"
+    spec = nb.metadata.get("kernelspec")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else "python3"
 
 
 def is_clean_exit(cell):
@@ -356,10 +358,18 @@ def add_error_banner(nb, error):
 
 
 def cell_numbers(text, count):
-    """--cell-numbers: one entry per cell, a number or "-"; by default the cells' positions from 1."""
+    """--cell-numbers: per cell, a number, a run "A-B" of consecutive ones, or "-"; by default the cells' positions from 1."""
     if text is None:
         return list(range(1, count + 1))
-    numbers = [None if item == "-" else int(item) for item in text.split(",")] if text else []
+    numbers = []
+    for item in text.split(",") if text else []:
+        if item == "-":
+            numbers.append(None)
+        elif "-" in item:
+            first, last = (int(n) for n in item.split("-"))
+            numbers.extend(range(first, last + 1))
+        else:
+            numbers.append(int(item))
     if len(numbers) != count:
         raise ValueError(f"--cell-numbers has {len(numbers)} entries for {count} cells")
     return numbers

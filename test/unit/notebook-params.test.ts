@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ParsedPattern, ParsedRecipe, Variables } from '../../src/core/types.js';
 import { parsePattern } from '../../src/core/pattern-schema.js';
 import { parseRecipe } from '../../src/core/recipe-schema.js';
+import { cellNumbersArg } from '../../src/runner/executors/notebook-executor.js';
 import { kernelProblem } from '../../src/runner/notebook-params/kernels.js';
 import { lintNotebooks } from '../../src/runner/notebook-params/lint.js';
 import type { NotebookCell, NotebookJson } from '../../src/runner/notebook-params/notebook-json.js';
@@ -197,5 +198,15 @@ describe('notebook validation', () => {
     expect(bad.errors[0]).toMatchObject({ key: 'parameterize', message: expect.stringMatching(/papermill.*assignments.*did you mean "assignments"/) });
     const badRecipe = parseRecipe('recipes/x.ipynb', JSON.stringify({ ...nb([]), metadata: { meowflow: { parameterize: 'yes' } } }));
     expect(badRecipe.errors[0]).toMatchObject({ key: 'metadata.meowflow.parameterize' });
+  });
+});
+
+describe('cellNumbersArg', () => {
+  it('writes runs of consecutive numbers as A-B and the injected cell as -', () => {
+    expect(cellNumbersArg([1, 2, null, 3, 4, 5])).toBe('1-2,-,3-5');
+    expect(cellNumbersArg([null, 1])).toBe('-,1');
+    expect(cellNumbersArg([2, 4, 5])).toBe('2,4-5');
+    expect(cellNumbersArg(Array.from({ length: 20_000 }, (_, i) => i + 1))).toBe('1-20000');
+    expect(cellNumbersArg([])).toBe('');
   });
 });

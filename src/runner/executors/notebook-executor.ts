@@ -48,6 +48,28 @@ export function runnerVersion(): string {
   }
 }
 
+/**
+ * `--cell-numbers` for nb_runner.py: `-` for a cell meowflow added, runs of
+ * consecutive numbers as `A-B`, so a notebook of thousands of cells stays one
+ * short argument.
+ */
+export function cellNumbersArg(numbers: readonly (number | null)[]): string {
+  const items: string[] = [];
+  for (let i = 0; i < numbers.length; ) {
+    const first = numbers[i];
+    if (first === null) {
+      items.push('-');
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === (numbers[j] ?? NaN) + 1) j++;
+    items.push(j === i ? String(first) : `${first}-${numbers[j]}`);
+    i = j + 1;
+  }
+  return items.join(',');
+}
+
 /** What `nb_runner.py` writes to error.json when a run fails. */
 interface DriverError {
   /** Index of the failed cell in the executed notebook (from 0), or null. */
@@ -128,7 +150,7 @@ export class NotebookExecutor implements Executor {
         notebookDriver(), input, join(ctx.jobDir, 'output.ipynb'),
         '--cell-timeout', String(cellTimeout), '--params', params, '--cwd', ctx.config.root,
         // One argument with "=": a list starting with "-" would read as an option.
-        `--cell-numbers=${injected.cellNumbers.map((n) => (n === null ? '-' : String(n))).join(',')}`,
+        `--cell-numbers=${cellNumbersArg(injected.cellNumbers)}`,
       ],
       env: pythonEnv(ctx),
       cwd: ctx.config.root,
