@@ -68,15 +68,18 @@ function checkNotebook(f: Fields, text: string): ParameterizeMode | undefined {
     f.error('', `not a valid notebook: the file is not JSON (${reason}); save it again from Jupyter`);
     return;
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Array.isArray((doc as Mapping).cells)) {
+  const v3 = typeof doc === 'object' && doc !== null && (doc as Mapping).nbformat === 3 && Array.isArray((doc as Mapping).worksheets);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || (!v3 && !Array.isArray((doc as Mapping).cells))) {
     f.error('', 'not a valid notebook: it has no "cells" list; save it again from Jupyter');
     return;
   }
-  // The executor injects papermill's parameters cell, which needs nbformat 4.
+  // nbformat 3 is upgraded to 4 before the run, as papermill does; older ones cannot be.
   const version = (doc as Mapping).nbformat;
-  if (version !== 4) {
+  if (version === 3 && !v3) {
+    f.error('', 'not a valid notebook: an nbformat 3 notebook keeps its cells in a "worksheets" list, and this one has none; save it again from Jupyter 4 or later');
+  } else if (version !== 4 && !v3) {
     const got = version === undefined ? 'it has no "nbformat" version' : `its "nbformat" is ${describe(version)}`;
-    f.error('', `not a valid notebook: ${got}, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later`);
+    f.error('', `not a valid notebook: ${got}, and only nbformat 3 and 4 notebooks run; save it again from Jupyter 4 or later`);
   }
   const metadata = (doc as Mapping).metadata;
   const meow = typeof metadata === 'object' && metadata !== null ? (metadata as Mapping).meowflow : undefined;

@@ -229,7 +229,7 @@ const CASES: Case[] = [
     errors: [
       `recipes/a.ipynb: not a valid notebook: the file is not JSON (Unexpected end of JSON input); save it again from Jupyter`,
       'recipes/b.ipynb: not a valid notebook: it has no "cells" list; save it again from Jupyter',
-      'recipes/c.ipynb: not a valid notebook: its "nbformat" is the number 3, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later',
+      'recipes/c.ipynb: not a valid notebook: an nbformat 3 notebook keeps its cells in a "worksheets" list, and this one has none; save it again from Jupyter 4 or later',
     ],
     valid: [0, 0],
   },

@@ -59,6 +59,14 @@ const CASES: Record<string, [string, string]> = {
     notebook([md('# Untagged'), code('import json'), code('label = "first"'), code('threshold = 10'), code('{"threshold": threshold, "double": threshold * 2, "label": label}', ['result'])]),
     'parameterize: assignments\nvariables: {threshold: 42}\n',
   ],
+  v3: [
+    JSON.stringify({ nbformat: 3, nbformat_minor: 0, metadata: { name: 'old' }, worksheets: [{ cells: [
+      { cell_type: 'heading', level: 1, source: 'An nbformat 3 notebook', metadata: {} },
+      { cell_type: 'code', language: 'python', input: 'a = 1', outputs: [], metadata: { tags: ['parameters'] } },
+      { cell_type: 'code', language: 'python', input: 'a * 2', outputs: [], metadata: { tags: ['result'] } },
+    ] }] }),
+    'variables: {a: 5}\n',
+  ],
   missingkernel: [notebook([code('1')], { kernelspec: { name: 'nosuchkernel', display_name: 'X', language: 'python' } }), ''],
 };
 const R_CASE = notebook([md('An R notebook'), code('n <- 1\nlabel <- "default"', ['parameters']), code('cat(sprintf("%d|%s|%s", as.integer(n * 2), label, class(flags)))\nwriteLines(label, "r.out")')], R);
@@ -162,6 +170,13 @@ describe('notebooks as papermill runs them', () => {
     expect(nb.nbformat_minor).toBe(5);
     expect(nb.metadata.orig_nbformat_minor).toBeUndefined(); // nbformat strips it on write, for papermill too
     for (const c of nb.cells) expect(c.id).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  it.skipIf(!JUPYTER)('upgrades nbformat 3 and runs it', async () => {
+    expect(jobs.v3, why('v3')).toMatchObject({ status: 'succeeded', result: 10 });
+    const nb = await output('v3');
+    expect(nb.nbformat_minor).toBe(5);
+    expect(text(nb.cells[0].source)).toBe('# An nbformat 3 notebook');
   });
 
   it.skipIf(!JUPYTER)('says a line-magic error once, numbered as the recipe file counts cells', async () => {

@@ -54,6 +54,25 @@ describe('parameteriseNotebook, papermill convention', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('upgrades nbformat 3 as nbformat.v4.upgrade does: worksheets flattened, headings as markdown', () => {
+    const v3 = {
+      nbformat: 3, nbformat_minor: 0, metadata: { name: 'old', signature: 'x' },
+      worksheets: [{ cells: [
+        { cell_type: 'heading', level: 2, source: 'Old\nstyle', metadata: {} },
+        { cell_type: 'code', language: 'python', input: 'a = 1', prompt_number: 4, collapsed: true, outputs: [{ output_type: 'pyout', text: '1' }], metadata: { tags: ['parameters'] } },
+        { cell_type: 'markdown', source: 'text', metadata: {} },
+      ] }],
+    };
+    expect(parseRecipe('recipes/old.ipynb', JSON.stringify(v3)).errors).toEqual([]);
+    const { notebook, cellNumbers } = run(v3, { a: 2 });
+    expect(notebook).toMatchObject({ nbformat: 4, nbformat_minor: 5, metadata: { orig_nbformat: 3 } });
+    expect(notebook.metadata.name).toBeUndefined();
+    expect(notebook.cells.map((c) => c.cell_type)).toEqual(['markdown', 'code', 'code', 'markdown']);
+    expect(sources(notebook)).toEqual(['## Old style', 'a = 1', '# Parameters\na = 2\n', 'text']);
+    expect(notebook.cells[1]).toMatchObject({ execution_count: null, outputs: [], metadata: { collapsed: true, tags: ['parameters'] } });
+    expect(cellNumbers).toEqual([1, 2, null, 3]);
+  });
+
   it('removes stale papermill error banners before the run; the numbers stay those of the file', () => {
     const input = nb([md('banner', ['papermill-error-cell-tag']), code('a = 1', ['parameters']), md('anchor', ['papermill-error-cell-tag']), code('raise ValueError()')]);
     const { notebook, cellNumbers } = run(input, { a: 2 });

@@ -44,13 +44,52 @@ export function isNotebook(nb: unknown): nb is NotebookJson {
   return isRecord(nb) && nb.nbformat === 4 && Array.isArray(nb.cells) && nb.cells.every(isRecord);
 }
 
+/** Whether `nb` is an nbformat 3 notebook (cells in `worksheets`). */
+export function isNotebookV3(nb: unknown): nb is Record<string, unknown> & { worksheets: unknown[] } {
+  return isRecord(nb) && nb.nbformat === 3 && Array.isArray(nb.worksheets) && nb.worksheets.every((w) => isRecord(w) && (w.cells === undefined || (Array.isArray(w.cells) && w.cells.every(isRecord))));
+}
+
+const sourceOf = (v: unknown): string | string[] => (typeof v === 'string' || Array.isArray(v) ? (v as string | string[]) : '');
+
 /**
- * `nb` as an nbformat 4 notebook.
- * @throws MeowError MEOW_RECIPE_INVALID when it is not one.
+ * nbformat.v4.upgrade of a version 3 notebook: worksheets flattened, code
+ * cells' `input` becomes `source` and `prompt_number` `execution_count`,
+ * heading cells become markdown `#` lines, html cells markdown. Outputs are
+ * dropped: a run clears them anyway.
+ */
+function upgradeV3(nb: Record<string, unknown> & { worksheets: unknown[] }): NotebookJson {
+  const metadata = isRecord(nb.metadata) ? structuredClone(nb.metadata) : {};
+  delete metadata.name;
+  delete metadata.signature;
+  metadata.orig_nbformat = 3;
+  const cells: NotebookCell[] = [];
+  for (const ws of nb.worksheets as { cells?: Record<string, unknown>[] }[]) {
+    for (const c of ws.cells ?? []) {
+      const meta = isRecord(c.metadata) ? structuredClone(c.metadata) : {};
+      if (c.cell_type === 'code') {
+        if (c.collapsed !== undefined) meta.collapsed = c.collapsed;
+        cells.push({ id: newCellId(), cell_type: 'code', metadata: meta, source: sourceOf(c.input), execution_count: null, outputs: [] });
+      } else if (c.cell_type === 'heading') {
+        const level = typeof c.level === 'number' ? c.level : 1;
+        const text = (Array.isArray(c.source) ? c.source.join('') : typeof c.source === 'string' ? c.source : '').split(/\r?\n/).join(' ');
+        cells.push({ id: newCellId(), cell_type: 'markdown', metadata: meta, source: `${'#'.repeat(level)} ${text}` });
+      } else {
+        cells.push({ id: newCellId(), cell_type: c.cell_type === 'raw' ? 'raw' : 'markdown', metadata: meta, source: sourceOf(c.source) });
+      }
+    }
+  }
+  return { nbformat: 4, nbformat_minor: NBFORMAT_MINOR, metadata, cells };
+}
+
+/**
+ * `nb` as an nbformat 4 notebook; a version 3 notebook is upgraded, as
+ * papermill's `nbformat.reads(..., as_version=4)` does.
+ * @throws MeowError MEOW_RECIPE_INVALID when it is neither.
  */
 export function asNotebook(nb: unknown): NotebookJson {
+  if (isNotebookV3(nb)) return upgradeV3(nb);
   if (!isNotebook(nb)) {
-    throw new MeowError('MEOW_RECIPE_INVALID', 'expected an nbformat 4 notebook (a JSON object with "nbformat": 4 and a "cells" list); re-save it with Jupyter 4 or later');
+    throw new MeowError('MEOW_RECIPE_INVALID', 'expected an nbformat 4 notebook (a JSON object with "nbformat": 4 and a "cells" list) or an nbformat 3 one (with "worksheets"); re-save it with Jupyter');
   }
   return nb;
 }
