@@ -5,7 +5,7 @@ import { printJson } from './format.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import { readConfig, readDefinitions } from '../monitor/definitions-reader.js';
 import { installedKernels } from '../runner/notebook-params/kernels.js';
-import { lintNotebooks } from '../runner/notebook-params/lint.js';
+import { lintNotebooks, needsKernelList } from '../runner/notebook-params/lint.js';
 import { detectPython } from '../runner/python-detect.js';
 
 /** `meow validate`: every definition error, exit 2 if there is any. */
@@ -13,7 +13,7 @@ export async function validateCommand(g: GlobalOptions, o: { json?: boolean }): 
   const root = workspaceRoot(g);
   const { config, errors: configErrors } = await readConfig(root);
   const defs = await readDefinitions(root, config);
-  const notebooks = lintNotebooks(defs.patterns, defs.recipes, await notebookKernels(config, defs.recipes.some((r) => r.kind === 'notebook')));
+  const notebooks = lintNotebooks(defs.patterns, defs.recipes, await notebookKernels(config, needsKernelList(defs.recipes)));
   const errors = [...configErrors, ...defs.errors, ...notebooks.errors];
   const { waiting } = linkRules(defs.patterns, defs.recipes);
   const linked = new Set(defs.patterns.filter((p) => !waiting.includes(p)).map((p) => p.name));
@@ -32,7 +32,7 @@ export async function validateCommand(g: GlobalOptions, o: { json?: boolean }): 
   return errors.length ? 2 : 0;
 }
 
-/** The Jupyter kernels installed for the interpreter that runs notebooks (none looked up when there are no notebooks). */
+/** The Jupyter kernels installed for the interpreter that runs notebooks (looked up only when a notebook names a kernel other than Python's). */
 async function notebookKernels(config: Parameters<typeof detectPython>[0], any: boolean): Promise<string[]> {
   if (!any) return [];
   try {

@@ -209,6 +209,13 @@ describe('notebook validation', () => {
     expect(lintNotebooks([pattern('recipe: u\ntrigger: {paths: "a/*"}\n')], [chosen], []).warnings).toEqual([]);
   });
 
+  it('warns about parameterize on a pattern whose recipe is not a notebook', () => {
+    const script = parseRecipe('recipes/s.py', 'x = 1\n').recipe;
+    if (!script) throw new Error('bad recipe');
+    const { warnings } = lintNotebooks([pattern('recipe: s\ntrigger: {paths: "a/*"}\nparameterize: assignments\n')], [script], []);
+    expect(warnings).toEqual([{ file: 'patterns/p.yaml', key: 'parameterize', message: 'only notebooks use "parameterize", and recipe "s" is a python recipe; remove the key' }]);
+  });
+
   it('refuses assignments on an R notebook and a bad parameterize value', () => {
     const r = recipe('r', nb([code('x <- 1', ['parameters'])], { kernel: 'ir', language: 'R' }));
     const { errors } = lintNotebooks([pattern('recipe: r\ntrigger: {paths: "a/*"}\nparameterize: assignments\n')], [r], ['ir']);

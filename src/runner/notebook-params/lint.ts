@@ -1,6 +1,6 @@
 import type { DefinitionError, ParsedPattern, ParsedRecipe } from '../../core/types.js';
 import { errorMessage } from '../../core/errors.js';
-import { kernelProblem } from './kernels.js';
+import { kernelProblem, runsOnSameInterpreter } from './kernels.js';
 import { PARAMETERS_TAG, asNotebook, firstTagged, type NotebookJson } from './notebook-json.js';
 import { NO_PARAMETERS_CELL, translatorFor } from './parameterise.js';
 
@@ -19,6 +19,15 @@ function readNotebook(recipe: ParsedRecipe): NotebookJson | null {
   }
 }
 
+/** Whether any notebook recipe names a kernel that needs the installed kernelspecs looked up. */
+export function needsKernelList(recipes: readonly ParsedRecipe[]): boolean {
+  return recipes.some((r) => {
+    if (r.kind !== 'notebook') return false;
+    const nb = readNotebook(r);
+    return nb !== null && !runsOnSameInterpreter(nb);
+  });
+}
+
 /**
  * What `meow validate` says about notebook recipes, as a function of values:
  * errors for a kernel that is not installed (`installed` lists the
@@ -33,6 +42,13 @@ export function lintNotebooks(
 ): { errors: DefinitionError[]; warnings: NotebookFinding[] } {
   const errors: DefinitionError[] = [];
   const warnings: NotebookFinding[] = [];
+  const kinds = new Map(recipes.map((r) => [r.name, r.kind]));
+  for (const p of patterns) {
+    const kind = kinds.get(p.recipe);
+    if (p.parameterize !== undefined && kind !== undefined && kind !== 'notebook') {
+      warnings.push({ file: p.file, key: 'parameterize', message: `only notebooks use "parameterize", and recipe "${p.recipe}" is a ${kind} recipe; remove the key` });
+    }
+  }
   for (const recipe of recipes) {
     if (recipe.kind !== 'notebook') continue;
     const nb = readNotebook(recipe);
@@ -56,7 +72,7 @@ export function lintNotebooks(
       }
     }
     if (firstTagged(nb.cells, PARAMETERS_TAG) < 0 && modes.includes(null)) {
-      warnings.push({ file: recipe.file, key: '', message: NO_PARAMETERS_CELL });
+      warnings.push({ file: recipe.file, key: 'cells', message: NO_PARAMETERS_CELL });
     }
   }
   return { errors, warnings };
