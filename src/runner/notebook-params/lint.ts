@@ -66,9 +66,9 @@ export function lintNotebooks(
     const modes = users.map((p) => p.parameterize ?? recipe.parameterize ?? null);
     if (!python) {
       const fix = 'it reads Python; tag the defaults cell "parameters" and use "parameterize: papermill"';
-      if (recipe.parameterize === 'assignments') errors.push({ file: recipe.file, key: 'metadata.meowflow.parameterize', message: `"assignments" does not apply to a ${translatorFor(nb).language} notebook: ${fix}`, code: 'MEOW_RECIPE_INVALID' });
+      if (recipe.parameterize === 'assignments') errors.push({ file: recipe.file, key: 'metadata.meowflow.parameterize', message: `"assignments" does not apply to a notebook in ${translatorFor(nb).language}: ${fix}`, code: 'MEOW_RECIPE_INVALID' });
       for (const p of users) {
-        if (p.parameterize === 'assignments') errors.push({ file: p.file, key: 'parameterize', message: `"assignments" does not apply to ${recipe.file}, a ${translatorFor(nb).language} notebook: ${fix}`, code: 'MEOW_PATTERN_INVALID' });
+        if (p.parameterize === 'assignments') errors.push({ file: p.file, key: 'parameterize', message: `"assignments" does not apply to ${recipe.file}, a notebook in ${translatorFor(nb).language}: ${fix}`, code: 'MEOW_PATTERN_INVALID' });
       }
     }
     if (firstTagged(nb.cells, PARAMETERS_TAG) < 0 && modes.includes(null)) {
