@@ -45,7 +45,6 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbclient.util import ensure_async
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-INJECTED_TAG = "injected-parameters"
 RESULT_TAG = "result"
 SAME_INTERPRETER = ("python3", "python")
 
@@ -247,7 +246,7 @@ async def run_cells(client, nb, state, numbers):
             done += 1
             print(f"[meowflow] cell {numbers[index]} done ({done}/{code_cells} code cells, {pm['duration']:.2f}s)", flush=True)
         if clean_exit:
-            print(f"[meowflow] cell {numbers[index]} called sys.exit() with no error status: the run stops here, successfully", flush=True)
+            print(f"[meowflow] {place(numbers[index], index)} called sys.exit() with no error status: the run stops here, successfully", flush=True)
             break
         if RESULT_TAG in tags(cell):
             value, ok = cell_result(cell)
