@@ -8,6 +8,7 @@ import type { JobRecord, ParsedRecipe, RecipeKind, Rule, Variables, WorkspaceCon
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../../src/runner/executor.js';
 import { NotebookExecutor } from '../../src/runner/executors/notebook-executor.js';
 import { PythonExecutor } from '../../src/runner/executors/python-executor.js';
+import { parseRecipe } from '../../src/core/recipe-schema.js';
 import { detectPython } from '../../src/runner/python-detect.js';
 
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -199,6 +200,25 @@ suite('NotebookExecutor on a real kernel', () => {
     expect(outcome.error).toBeNull();
     expect(await readFile(join(ctx.jobDir, 'stderr.log'), 'utf8')).toMatch(/recipes\/untagged\.ipynb: no cell is tagged "parameters"/);
     expect(await readFile(join(ctx.jobDir, 'stdout.log'), 'utf8')).toContain('v\n');
+  });
+
+  it('takes "parameterize: assignments" from the notebook\'s metadata, the pattern\'s choice winning', async () => {
+    const untagged = JSON.parse(notebook([{ source: 'import json' }, { source: 'threshold = 10' }, { source: 'threshold * 2', tags: ['result'] }])) as { metadata: Record<string, unknown> };
+    untagged.metadata.meowflow = { parameterize: 'assignments' };
+    const source = JSON.stringify(untagged);
+    await writeFile(join(root, 'recipes', 'meta.ipynb'), source);
+    const parsed = parseRecipe('recipes/meta.ipynb', source).recipe;
+    expect(parsed?.parameterize).toBe('assignments');
+
+    const ctx = await context('recipes/meta.ipynb', 'notebook', { threshold: 42 }, 'j-nb-meta');
+    ctx.rule.recipe.parameterize = parsed?.parameterize;
+    expect(await runJob(new NotebookExecutor(), ctx)).toMatchObject({ error: null, result: 84 });
+
+    // The pattern's explicit papermill wins: the injected cell goes first and the notebook's own 10 overwrites it.
+    const ctx2 = await context('recipes/meta.ipynb', 'notebook', { threshold: 42 }, 'j-nb-meta2');
+    ctx2.rule.recipe.parameterize = parsed?.parameterize;
+    ctx2.rule.pattern.parameterize = 'papermill';
+    expect(await runJob(new NotebookExecutor(), ctx2)).toMatchObject({ error: null, result: 20 });
   });
 
   it('on SIGTERM stops the kernel, writes output.ipynb and reports the cell', async () => {
