@@ -1,18 +1,26 @@
 """Run one meowflow notebook job on a real Jupyter kernel.
 
     python nb_runner.py INPUT.ipynb OUTPUT.ipynb [--cell-timeout SECONDS]
-                        [--params PARAMS.json] [--cwd DIR]
+                        [--params PARAMS.json] [--cwd DIR] [--cell-numbers N,N,-,N]
 
 INPUT is the already-parameterised notebook. Cells run one at a time through
 nbclient so that each gets papermill-style timing metadata and execution stops
-at the first error. OUTPUT is always written, on failure too. Next to OUTPUT:
-error.json ({cell_index, recipe_cell_index, execution_count, ename, evalue,
-traceback}) on failure, meow_result.json when a cell tagged "result" produced
-a value. Exit status: 0 success, 1 a cell or the kernel failed, 2 bad usage,
-143 terminated by SIGTERM/SIGINT.
+at the first error, as papermill's engine does; a cell ending in sys.exit(),
+sys.exit(0) or SystemExit stops the run successfully, as in papermill. OUTPUT
+is always written, on failure too, and then opens with papermill's error banner
+linking to an anchor just above the failed cell. Next to OUTPUT: error.json
+({cell_index, cell, execution_count, ename, evalue, traceback}) on failure,
+meow_result.json when a cell tagged "result" produced a value. Exit status: 0
+success, 1 a cell or the kernel failed, 2 bad usage, 143 terminated by
+SIGTERM/SIGINT.
 
-The kernel runs on this very interpreter (sys.executable), whatever kernelspec
-named "python3" is installed: a notebook's kernel must see the same packages
+--cell-numbers gives each cell of INPUT its number in the recipe file (from 1,
+"-" for the injected cell, "A-B" for a run of consecutive numbers); messages
+name cells by it.
+
+The kernel is the one the notebook's kernelspec names. "python3" (or "python",
+or none) runs on this very interpreter (sys.executable), whatever kernelspec of
+that name is installed: a Python notebook's kernel must see the same packages
 that meowflow checked for.
 """
 
@@ -37,20 +45,69 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbclient.util import ensure_async
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-INJECTED_TAG = "injected-parameters"
 RESULT_TAG = "result"
+SAME_INTERPRETER = ("python3", "python")
+
+# papermill's error banner (papermill/execute.py), so the executed notebook
+# shows where it failed when opened in Jupyter.
+ERROR_MARKER_TAG = "papermill-error-cell-tag"
+ERROR_STYLE = 'style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;"'
+ERROR_MESSAGE_TEMPLATE = (
+    f"<span {ERROR_STYLE}>An Exception was encountered at "
+    "'<a href=\"#papermill-error-cell\">In [%s]</a>' (%s).</span>"
+)
+ERROR_ANCHOR_MSG = (
+    f'<span id="papermill-error-cell" {ERROR_STYLE}>'
+    "Execution using papermill encountered an exception here and stopped:"
+    "</span>"
+)
 
 
-class SameInterpreterSpecs(KernelSpecManager):
-    """Every kernel name resolves to ipykernel on sys.executable."""
+class MeowKernelSpecs(KernelSpecManager):
+    """Python kernel names resolve to ipykernel on sys.executable; others as installed."""
 
     def get_kernel_spec(self, kernel_name):
-        return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            display_name="Python 3 (ipykernel)",
-            language="python",
-            resource_dir="",
-        )
+        if kernel_name in SAME_INTERPRETER:
+            return KernelSpec(
+                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                display_name="Python 3 (ipykernel)",
+                language="python",
+                resource_dir="",
+            )
+        return super().get_kernel_spec(kernel_name)
+
+
+def kernel_name_of(nb):
+    spec = nb.metadata.get("kernelspec")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else "python3"
+
+
+def is_clean_exit(cell):
+    """papermill's rule: SystemExit with no code or code 0 is not an error."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0")
+    return False
+
+
+def place(number, index):
+    """A cell as a person names it: its number in the recipe file."""
+    if number is not None:
+        return f"cell {number}"
+    return "the injected-parameters cell" if index is not None else "the notebook"
+
+
+def message(error):
+    """`cell 3 raised E: v` and the traceback, without its last line when that repeats `E: v`."""
+    head = f"{error['ename']}: {error['evalue']}"
+    lines = error["traceback"].rstrip().split("\n") if error["traceback"] else []
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and lines[-1].strip() == head.strip():
+        lines.pop()
+    tb = "\n".join(lines).strip()
+    return f"{place(error['cell'], error['cell_index'])} raised {head}" + (f"\n{tb}" if tb else "")
 
 
 def now_iso():
@@ -109,6 +166,10 @@ def error_of(cell, exc):
         if out.get("output_type") == "error":
             tb = "\n".join(out.get("traceback", []))
             return out.get("ename", "Error"), out.get("evalue", ""), ANSI.sub("", tb)
+    if isinstance(exc, CellExecutionError) and getattr(exc, "ename", None):
+        # No error output (IPython prints a UsageError to stderr instead): the
+        # reply still names the error, and the cell's stderr already shows it.
+        return exc.ename, exc.evalue or "", ""
     return type(exc).__name__, str(exc), ANSI.sub("", str(exc))
 
 
@@ -132,15 +193,11 @@ def write_json(path, value):
 
 def prepare(nb, parameters):
     """Papermill's bookkeeping: clear old outputs, mark every cell pending."""
-    nb.metadata["papermill"] = {
-        "parameters": parameters,
-        "start_time": now_iso(),
-        "end_time": None,
-        "duration": None,
-        "exception": None,
-        "input_path": None,
-        "output_path": None,
-    }
+    pm = nb.metadata.get("papermill")
+    if not isinstance(pm, dict):
+        pm = nb.metadata["papermill"] = {"default_parameters": {}, "environment_variables": {}}
+    pm["parameters"] = parameters
+    pm.update({"start_time": now_iso(), "end_time": None, "duration": None, "exception": None})
     for cell in nb.cells:
         cell.metadata["papermill"] = {"start_time": None, "end_time": None, "duration": None, "status": "pending", "exception": None}
         if cell.cell_type == "code":
@@ -148,27 +205,33 @@ def prepare(nb, parameters):
             cell.execution_count = None
 
 
-async def run_cells(client, nb, state):
+async def run_cells(client, nb, state, numbers):
     msg_id = await ensure_async(client.kc.kernel_info())
     reply = await client.async_wait_for_reply(msg_id)
     if reply and "language_info" in reply.get("content", {}):
         nb.metadata["language_info"] = reply["content"]["language_info"]
-    injected = 0
     count = 0
-    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
+    done = 0
+    # Progress counts the cells the user wrote: the injected cell is not one of them.
+    code_cells = sum(1 for i, c in enumerate(nb.cells) if c.cell_type == "code" and numbers[i] is not None)
     for index, cell in enumerate(nb.cells):
-        if INJECTED_TAG in tags(cell):
-            injected += 1
         pm = cell.metadata["papermill"]
         if cell.cell_type != "code":
             continue
-        state["cell"] = (index, index - injected, cell)
+        state["cell"] = (index, numbers[index], cell)
         started = time.monotonic()
         pm["start_time"], pm["status"] = now_iso(), "running"
+        clean_exit = False
         try:
             count += 1
             await client.async_execute_cell(cell, index, execution_count=count)
             pm["status"] = "completed"
+        except CellExecutionError:
+            clean_exit = is_clean_exit(cell)
+            pm["status"] = "completed" if clean_exit else "failed"
+            pm["exception"] = not clean_exit
+            if not clean_exit:
+                raise
         except BaseException:
             pm["status"] = "failed"
             pm["exception"] = True
@@ -177,7 +240,14 @@ async def run_cells(client, nb, state):
             pm["end_time"] = now_iso()
             pm["duration"] = round(time.monotonic() - started, 6)
             echo_streams(cell)
-        print(f"[meowflow] cell {index} done ({count}/{code_cells} code cells, {pm['duration']:.2f}s)", flush=True)
+        if numbers[index] is None:
+            print(f"[meowflow] injected-parameters cell done ({pm['duration']:.2f}s)", flush=True)
+        else:
+            done += 1
+            print(f"[meowflow] cell {numbers[index]} done ({done}/{code_cells} code cells, {pm['duration']:.2f}s)", flush=True)
+        if clean_exit:
+            print(f"[meowflow] {place(numbers[index], index)} called sys.exit() with no error status: the run stops here, successfully", flush=True)
+            break
         if RESULT_TAG in tags(cell):
             value, ok = cell_result(cell)
             if ok:
@@ -205,9 +275,10 @@ async def shutdown(client, km, now):
         pass
 
 
-async def execute(args, nb, parameters, outdir):
+async def execute(args, nb, parameters, outdir, numbers):
     state = {"cell": None, "result": None}
-    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=SameInterpreterSpecs())
+    kernel_name = kernel_name_of(nb)
+    km = AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=MeowKernelSpecs())
     client = None
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -224,7 +295,7 @@ async def execute(args, nb, parameters, outdir):
         client = NotebookClient(
             nb,
             km=km,
-            kernel_name="python3",
+            kernel_name=kernel_name,
             timeout=math.ceil(args.cell_timeout) if args.cell_timeout > 0 else None,
             allow_errors=False,
             resources={"metadata": {"path": args.cwd}},
@@ -232,7 +303,7 @@ async def execute(args, nb, parameters, outdir):
         client.reset_execution_trackers()
         await client.async_start_new_kernel(cwd=args.cwd)
         await client.async_start_new_kernel_client()
-        await run_cells(client, nb, state)
+        await run_cells(client, nb, state, numbers)
     except asyncio.CancelledError:
         error = {"ename": "Terminated", "evalue": f"stopped by signal {terminated[0] if terminated else '?'}", "traceback": ""}
     except (CellExecutionError, CellTimeoutError, DeadKernelError, Exception) as exc:
@@ -260,14 +331,47 @@ async def execute(args, nb, parameters, outdir):
         where = state["cell"]
         error = {
             "cell_index": where[0] if where else None,
-            "recipe_cell_index": where[1] if where else None,
+            "cell": where[1] if where else None,
             "execution_count": where[2].get("execution_count") if where else None,
             **error,
         }
         write_json(os.path.join(outdir, "error.json"), error)
+        if where is not None and error["ename"] != "Terminated":
+            add_error_banner(nb, error)
     if state["result"] is not None:
         write_json(os.path.join(outdir, "meow_result.json"), state["result"][0])
     return error, terminated
+
+
+def add_error_banner(nb, error):
+    """papermill's banner: a note at the top linking to an anchor just above the failed cell."""
+    count = error["execution_count"]
+    banner = nbformat.v4.new_markdown_cell(ERROR_MESSAGE_TEMPLATE % ("" if count is None else count, place(error["cell"], error["cell_index"])))
+    anchor = nbformat.v4.new_markdown_cell(ERROR_ANCHOR_MSG)
+    for cell in (banner, anchor):
+        cell.metadata["tags"] = [ERROR_MARKER_TAG]
+        if nb.nbformat_minor < 5:
+            del cell["id"]
+    nb.cells.insert(error["cell_index"], anchor)
+    nb.cells.insert(0, banner)
+
+
+def cell_numbers(text, count):
+    """--cell-numbers: per cell, a number, a run "A-B" of consecutive ones, or "-"; by default the cells' positions from 1."""
+    if text is None:
+        return list(range(1, count + 1))
+    numbers = []
+    for item in text.split(",") if text else []:
+        if item == "-":
+            numbers.append(None)
+        elif "-" in item:
+            first, last = (int(n) for n in item.split("-"))
+            numbers.extend(range(first, last + 1))
+        else:
+            numbers.append(int(item))
+    if len(numbers) != count:
+        raise ValueError(f"--cell-numbers has {len(numbers)} entries for {count} cells")
+    return numbers
 
 
 def main(argv):
@@ -277,6 +381,7 @@ def main(argv):
     parser.add_argument("--cell-timeout", type=float, default=0, help="seconds per cell; 0 for none")
     parser.add_argument("--params", default=None, help="JSON file of the injected parameters")
     parser.add_argument("--cwd", default=os.getcwd(), help="the kernel's working directory")
+    parser.add_argument("--cell-numbers", default=None, help="each cell's number in the recipe file, '-' for the injected cell")
     args = parser.parse_args(argv)
 
     # nbformat warns about cell ids on old notebooks; the job log is no place for that.
@@ -290,9 +395,10 @@ def main(argv):
             with open(args.params, encoding="utf-8") as f:
                 parameters = json.load(f)
         nb = nbformat.read(args.input, as_version=4)
+        numbers = cell_numbers(args.cell_numbers, len(nb.cells))
     except Exception as exc:
         # Nothing ran, so there is no output notebook to write; say why instead.
-        error = {"cell_index": None, "recipe_cell_index": None, "execution_count": None,
+        error = {"cell_index": None, "cell": None, "execution_count": None,
                  "ename": type(exc).__name__, "evalue": f"cannot read {args.input}: {exc}", "traceback": ""}
         write_json(os.path.join(outdir, "error.json"), error)
         print(f"[meowflow] {error['evalue']}", file=sys.stderr, flush=True)
@@ -302,16 +408,15 @@ def main(argv):
     nb.metadata["papermill"]["output_path"] = args.output
     started = time.monotonic()
     try:
-        error, terminated = asyncio.run(execute(args, nb, parameters, outdir))
+        error, terminated = asyncio.run(execute(args, nb, parameters, outdir, numbers))
     finally:
         nb.metadata["papermill"]["duration"] = round(time.monotonic() - started, 6)
         nbformat.write(nb, args.output)
     if terminated:
-        print(f"[meowflow] {error['evalue']} during cell {error['cell_index']}", file=sys.stderr, flush=True)
+        print(f"[meowflow] {error['evalue']} during {place(error['cell'], error['cell_index'])}", file=sys.stderr, flush=True)
         return 143
     if error is not None:
-        where = f"cell {error['cell_index']}" if error["cell_index"] is not None else "the notebook"
-        print(f"[meowflow] {where} raised {error['ename']}: {error['evalue']}\n{error['traceback']}", file=sys.stderr, flush=True)
+        print(f"[meowflow] {message(error)}", file=sys.stderr, flush=True)
         return 1
     return 0
 

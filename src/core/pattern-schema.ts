@@ -9,7 +9,7 @@ import { Fields, NAME_RE, NAME_RULE, isVarValue, joinKey, listWords } from './de
 import { describe } from './durations.js';
 import { BUILTIN_PLACEHOLDERS, findPlaceholders } from './placeholders.js';
 import { closest, didYouMean } from './suggest.js';
-import { EVENT_KINDS } from './types.js';
+import { EVENT_KINDS, PARAMETERIZE_MODES } from './types.js';
 import type { DefinitionError, EventKind, ParsedPattern, Resources, SweepSpec, Trigger, Variables, VarValue } from './types.js';
 
 const PATTERN_KEYS = [
@@ -25,6 +25,7 @@ const PATTERN_KEYS = [
   'timeout',
   'retries',
   'loop',
+  'parameterize',
 ] as const;
 const TRIGGER_KEYS = ['paths', 'events', 'ignore', 'settle'] as const;
 const RESOURCE_KEYS = ['cpus', 'gpus', 'memory'] as const;
@@ -76,6 +77,7 @@ export function parsePattern(
   const timeoutMs = doc.timeout === undefined || doc.timeout === null ? null : readTimeout(f, doc.timeout);
   const retries = doc.retries === undefined ? 0 : f.int('retries', doc.retries, 0);
   const loop = doc.loop === undefined ? false : f.boolean('loop', doc.loop);
+  const parameterize = doc.parameterize === undefined ? undefined : f.oneOf('parameterize', doc.parameterize, PARAMETERIZE_MODES);
 
   // Checked even when other keys are broken, so one pass reports every error; a
   // broken input name falls back to what was written so its placeholder still resolves.
@@ -114,6 +116,7 @@ export function parsePattern(
     timeoutMs,
     retries,
     loop,
+    ...(parameterize === undefined ? {} : { parameterize }),
   };
   return { pattern, errors: [] };
 }

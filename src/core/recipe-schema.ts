@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Fields, NAME_RE, NAME_RULE, joinKey, type Mapping } from './definition-fields.js';
 import { describe } from './durations.js';
-import type { CommandSpec, DefinitionError, ParsedRecipe, RecipeKind } from './types.js';
+import { PARAMETERIZE_MODES } from './types.js';
+import type { CommandSpec, DefinitionError, ParameterizeMode, ParsedRecipe, RecipeKind } from './types.js';
 
 const KINDS_BY_EXTENSION: Record<string, RecipeKind> = {
   '.ipynb': 'notebook',
@@ -47,15 +48,17 @@ export function parseRecipe(file: string, text: string): { recipe: ParsedRecipe 
   if (kind === null) return { recipe: null, errors: f.errors };
 
   let command: CommandSpec | null = null;
-  if (kind === 'notebook') checkNotebook(f, text);
+  let parameterize: ParameterizeMode | undefined;
+  if (kind === 'notebook') parameterize = checkNotebook(f, text);
   if (kind === 'command') command = readCommand(f, text) ?? null;
 
   if (f.errors.length > 0) return { recipe: null, errors: f.errors };
   const hash = createHash('sha256').update(text).digest('hex');
-  return { recipe: { name, file, hash, kind, source: text, command }, errors: [] };
+  return { recipe: { name, file, hash, kind, source: text, command, ...(parameterize === undefined ? {} : { parameterize }) }, errors: [] };
 }
 
-function checkNotebook(f: Fields, text: string): void {
+/** Checks a notebook; returns its `metadata.meowflow.parameterize` choice, if it makes one. */
+function checkNotebook(f: Fields, text: string): ParameterizeMode | undefined {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -65,16 +68,26 @@ function checkNotebook(f: Fields, text: string): void {
     f.error('', `not a valid notebook: the file is not JSON (${reason}); save it again from Jupyter`);
     return;
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Array.isArray((doc as Mapping).cells)) {
+  const v3 = typeof doc === 'object' && doc !== null && (doc as Mapping).nbformat === 3 && Array.isArray((doc as Mapping).worksheets);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || (!v3 && !Array.isArray((doc as Mapping).cells))) {
     f.error('', 'not a valid notebook: it has no "cells" list; save it again from Jupyter');
     return;
   }
-  // The executor injects papermill's parameters cell, which needs nbformat 4.
+  // nbformat 3 is upgraded to 4 before the run, as papermill does; older ones cannot be.
   const version = (doc as Mapping).nbformat;
-  if (version !== 4) {
+  if (version === 3 && !v3) {
+    f.error('', 'not a valid notebook: an nbformat 3 notebook keeps its cells in a "worksheets" list, and this one has none; save it again from Jupyter 4 or later');
+  } else if (version !== 4 && !v3) {
     const got = version === undefined ? 'it has no "nbformat" version' : `its "nbformat" is ${describe(version)}`;
-    f.error('', `not a valid notebook: ${got}, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later`);
+    f.error('', `not a valid notebook: ${got}, and only nbformat 3 and 4 notebooks run; save it again from Jupyter 4 or later`);
   }
+  const metadata = (doc as Mapping).metadata;
+  const meow = typeof metadata === 'object' && metadata !== null ? (metadata as Mapping).meowflow : undefined;
+  if (meow === undefined) return undefined;
+  const m = f.mapping('metadata.meowflow', meow, 'a mapping like {"parameterize": "assignments"}');
+  if (!m) return undefined;
+  f.checkKeys('metadata.meowflow', m, ['parameterize'], 'metadata.meowflow');
+  return m.parameterize === undefined ? undefined : f.oneOf('metadata.meowflow.parameterize', m.parameterize, PARAMETERIZE_MODES);
 }
 
 function readCommand(f: Fields, text: string): CommandSpec | undefined {

@@ -43,6 +43,14 @@ export const RECIPE_KINDS = ['notebook', 'python', 'bash', 'javascript', 'comman
 /** How a recipe runs; derived from its file extension. */
 export type RecipeKind = (typeof RECIPE_KINDS)[number];
 
+export const PARAMETERIZE_MODES = ['papermill', 'assignments'] as const;
+/**
+ * How a notebook receives its variables: `papermill` injects a cell after the
+ * cell tagged `parameters`; `assignments` (MEOW's parameterizer) replaces every
+ * top-level assignment of a variable in the notebook's code cells.
+ */
+export type ParameterizeMode = (typeof PARAMETERIZE_MODES)[number];
+
 /** A variable value: anything YAML and JSON both express. */
 export type VarValue = string | number | boolean | null | VarValue[] | { [key: string]: VarValue };
 /** Variables by name. */
@@ -103,6 +111,8 @@ export interface ParsedPattern {
   retries: number;
   /** An intended loop: silences cycle warnings. @default false */
   loop: boolean;
+  /** Notebooks: how variables arrive; absent when the pattern makes no choice (the recipe's, else papermill's). */
+  parameterize?: ParameterizeMode;
 }
 
 /** A command recipe (`*.yaml` under recipes/). */
@@ -128,6 +138,8 @@ export interface ParsedRecipe {
   source: string;
   /** Set for `command` recipes. */
   command: CommandSpec | null;
+  /** Notebooks: `metadata.meowflow.parameterize`; absent when the notebook makes no choice. */
+  parameterize?: ParameterizeMode;
 }
 
 /** A definition the engine could not accept. */

@@ -1,12 +1,11 @@
 import type { Variables } from '../core/types.js';
-import { MeowError } from '../core/errors.js';
 import { isPythonIdentifier, pythonLiteral } from './python-literal.js';
 
 /*
  * Pure text transforms that hand pattern variables to Python recipes. The rule
  * throughout: a pattern variable wins over the recipe's own default. Plain
- * scripts get their defaults rewritten in place; notebooks and jupytext
- * "percent" scripts get papermill's injected-parameters cell.
+ * scripts get their defaults rewritten in place; jupytext "percent" scripts
+ * get papermill's injected-parameters cell (notebooks: notebook-params/).
  */
 
 /** A parameterised recipe and what the user should know about it. */
@@ -125,7 +124,7 @@ function scanStatements(src: string): Statement[] {
 }
 
 /** `name = literal` lines for every assignable variable; the others are reported. */
-function assignments(variables: Variables, warnings: string[]): Map<string, string> {
+export function assignments(variables: Variables, warnings: string[]): Map<string, string> {
   const lines = new Map<string, string>();
   for (const [name, value] of Object.entries(variables)) {
     if (isPythonIdentifier(name)) lines.set(name, `${name} = ${pythonLiteral(value)}`);
@@ -195,12 +194,7 @@ export function parameteriseScript(source: string, variables: Variables): Parame
     replaced.add(name);
     const text = lines.get(name) ?? '';
     // `a = b = 1` binds other names too: keep the statement and override after it.
-    if (st.chained) {
-      const nl = source.indexOf('\n', st.codeEnd);
-      edits.push(nl === -1 ? { start: source.length, end: source.length, text: '\n' + text + '\n' } : { start: nl + 1, end: nl + 1, text: text + '\n' });
-    } else {
-      edits.push({ start: st.start, end: st.codeEnd, text });
-    }
+    edits.push(st.chained ? overrideAfter(source, st, text) : { start: st.start, end: st.codeEnd, text });
   }
   const missing = [...lines].filter(([name]) => !replaced.has(name)).map(([, text]) => text);
   if (missing.length > 0) {
@@ -208,10 +202,44 @@ export function parameteriseScript(source: string, variables: Variables): Parame
     const lead = at > 0 && source[at - 1] !== '\n' ? '\n' : '';
     edits.push({ start: at, end: at, text: `${lead}# Parameters (injected by meowflow)\n${missing.join('\n')}\n` });
   }
+  return { text: applyEdits(source, edits), warnings };
+}
+
+/** Applies edits back to front (at one offset the replacement before the insertion), so offsets stay valid. */
+function applyEdits(source: string, edits: { start: number; end: number; text: string }[]): string {
   let text = source;
-  // Back to front, and at one offset the replacement before the insertion, so offsets stay valid.
   for (const e of edits.sort((a, b) => b.start - a.start || b.end - a.end)) text = text.slice(0, e.start) + e.text + text.slice(e.end);
-  return { text, warnings };
+  return text;
+}
+
+/** The names bound by the top-level (column 0) simple assignments of a Python source, in order. */
+export function assignedNames(source: string): string[] {
+  return scanStatements(source).map((st) => assignedName(source, st)).filter((n): n is string => n !== null);
+}
+
+/**
+ * MEOW's parameterizer for one piece of Python source: every top-level
+ * assignment of a variable in `lines` (its whole statement, however many lines
+ * it spans) is replaced by the variable's line. Assignments inside functions,
+ * classes, blocks and strings are left alone. `a = b = 1` is kept and followed
+ * by the override, since it binds other names too.
+ */
+export function replaceAssignments(source: string, lines: ReadonlyMap<string, string>): { text: string; assigned: Set<string> } {
+  const assigned = new Set<string>();
+  const edits: { start: number; end: number; text: string }[] = [];
+  for (const st of scanStatements(source)) {
+    const name = assignedName(source, st);
+    const line = name === null ? undefined : lines.get(name);
+    if (name === null || line === undefined) continue;
+    assigned.add(name);
+    edits.push(st.chained ? overrideAfter(source, st, line) : { start: st.start, end: st.codeEnd, text: line });
+  }
+  return { text: applyEdits(source, edits), assigned };
+}
+
+function overrideAfter(source: string, st: Statement, line: string): { start: number; end: number; text: string } {
+  const nl = source.indexOf('\n', st.codeEnd);
+  return nl === -1 ? { start: source.length, end: source.length, text: '\n' + line + '\n' } : { start: nl + 1, end: nl + 1, text: line + '\n' };
 }
 
 const CELL_MARKER = /^#\s*%%([^\n]*)/gm;
@@ -266,65 +294,4 @@ export function parameterisePercentScript(source: string, variables: Variables):
   // The injected cell may be the last one: end the file with a single newline.
   if (text.endsWith(injected)) text = text.slice(0, -1);
   return { text, warnings };
-}
-
-/** A notebook cell, as much of nbformat 4 as this module touches. */
-export interface NotebookCell {
-  cell_type: string;
-  source: string | string[];
-  metadata: { tags?: string[]; [key: string]: unknown };
-  [key: string]: unknown;
-}
-
-/** An nbformat 4 notebook. */
-export interface NotebookJson {
-  nbformat: number;
-  nbformat_minor: number;
-  metadata: Record<string, unknown>;
-  cells: NotebookCell[];
-  [key: string]: unknown;
-}
-
-function isNotebook(nb: unknown): nb is NotebookJson {
-  if (typeof nb !== 'object' || nb === null) return false;
-  const o = nb as Record<string, unknown>;
-  return o.nbformat === 4 && Array.isArray(o.cells) && o.cells.every((c) => typeof c === 'object' && c !== null);
-}
-
-function cellTags(cell: NotebookCell): string[] {
-  const tags = cell.metadata?.tags;
-  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-}
-
-/**
- * Injects papermill's parameters cell into an nbformat 4 notebook: a code cell
- * tagged `injected-parameters` right after the first cell tagged `parameters`,
- * replacing earlier injected cells. With no `parameters` cell it goes first,
- * with a warning: later cells may then overwrite the pattern's values.
- * The input is not modified.
- *
- * @throws MeowError MEOW_RECIPE_INVALID when `nb` is not an nbformat 4 notebook.
- */
-export function parameteriseNotebook(nb: unknown, variables: Variables): { notebook: NotebookJson; warnings: string[] } {
-  if (!isNotebook(nb)) {
-    throw new MeowError('MEOW_RECIPE_INVALID', 'expected an nbformat 4 notebook (a JSON object with "nbformat": 4 and a "cells" list); re-save it with Jupyter 4 or later');
-  }
-  const warnings: string[] = [];
-  const body = [...assignments(variables, warnings).values()];
-  const injected: NotebookCell = {
-    cell_type: 'code',
-    execution_count: null,
-    metadata: { tags: [INJECTED_TAG] },
-    outputs: [],
-    source: ['# Parameters', ...body].join('\n') + '\n',
-  };
-  // Cell ids arrived in nbformat 4.5; older schemas forbid the key.
-  if (nb.nbformat_minor >= 5) injected.id = 'meow-injected-parameters';
-  const cells = structuredClone(nb.cells).filter((c) => !cellTags(c).includes(INJECTED_TAG));
-  const at = cells.findIndex((c) => cellTags(c).includes(PARAMETERS_TAG));
-  if (at === -1) {
-    warnings.push('no cell is tagged "parameters", so the injected-parameters cell was put first and later cells may overwrite the pattern\'s variables. Fix: add the tag "parameters" to the cell that sets the defaults');
-  }
-  cells.splice(at + 1, 0, injected);
-  return { notebook: { ...structuredClone(nb), cells }, warnings };
 }

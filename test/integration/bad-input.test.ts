@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const PATTERN_KEYS = 'name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop';
+const PATTERN_KEYS = 'name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize';
 const CONFIG_KEYS = 'cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, backends';
 const BUILTINS = '{path}, {abspath}, {dir}, {name}, {stem}, {ext}, {event}, {job_id}, {job_dir}, {pattern}, {recipe}, {workspace}';
 const SUPPORTED = '.ipynb (notebook), .py (python), .sh (bash), .js or .mjs (javascript), .yaml or .yml (command)';
@@ -229,7 +229,7 @@ const CASES: Case[] = [
     errors: [
       `recipes/a.ipynb: not a valid notebook: the file is not JSON (Unexpected end of JSON input); save it again from Jupyter`,
       'recipes/b.ipynb: not a valid notebook: it has no "cells" list; save it again from Jupyter',
-      'recipes/c.ipynb: not a valid notebook: its "nbformat" is the number 3, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later',
+      'recipes/c.ipynb: not a valid notebook: an nbformat 3 notebook keeps its cells in a "worksheets" list, and this one has none; save it again from Jupyter 4 or later',
     ],
     valid: [0, 0],
   },

@@ -8,6 +8,7 @@ import type { JobRecord, ParsedRecipe, RecipeKind, Rule, Variables, WorkspaceCon
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../../src/runner/executor.js';
 import { NotebookExecutor } from '../../src/runner/executors/notebook-executor.js';
 import { PythonExecutor } from '../../src/runner/executors/python-executor.js';
+import { parseRecipe } from '../../src/core/recipe-schema.js';
 import { detectPython } from '../../src/runner/python-detect.js';
 
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -175,10 +176,16 @@ suite('NotebookExecutor on a real kernel', () => {
     expect(outcome.error).toContain('explode(a)');
     expect(outcome.error).not.toMatch(/\x1b\[/);
     const nb = await outputNotebook(ctx);
-    const failed = nb.cells[4];
+    // papermill's banner first, its anchor just above the failed cell.
+    expect(nb.cells[0].metadata.tags).toEqual(['papermill-error-cell-tag']);
+    expect(text(nb.cells[0].source)).toContain('href="#papermill-error-cell"');
+    expect(text(nb.cells[0].source)).toContain('(cell 4)');
+    expect(nb.cells[5].metadata.tags).toEqual(['papermill-error-cell-tag']);
+    expect(text(nb.cells[5].source)).toContain('id="papermill-error-cell"');
+    const failed = nb.cells[6];
     expect(failed.metadata.papermill).toMatchObject({ status: 'failed' });
     expect(failed.outputs?.[0]).toMatchObject({ output_type: 'error', ename: 'ValueError', evalue: 'boom 6' });
-    const after = nb.cells[5];
+    const after = nb.cells[7];
     expect(after.metadata.papermill).toMatchObject({ status: 'pending', start_time: null });
     expect(after.outputs).toEqual([]);
     expect(after.execution_count).toBeNull();
@@ -193,6 +200,25 @@ suite('NotebookExecutor on a real kernel', () => {
     expect(outcome.error).toBeNull();
     expect(await readFile(join(ctx.jobDir, 'stderr.log'), 'utf8')).toMatch(/recipes\/untagged\.ipynb: no cell is tagged "parameters"/);
     expect(await readFile(join(ctx.jobDir, 'stdout.log'), 'utf8')).toContain('v\n');
+  });
+
+  it('takes "parameterize: assignments" from the notebook\'s metadata, the pattern\'s choice winning', async () => {
+    const untagged = JSON.parse(notebook([{ source: 'import json' }, { source: 'threshold = 10' }, { source: 'threshold * 2', tags: ['result'] }])) as { metadata: Record<string, unknown> };
+    untagged.metadata.meowflow = { parameterize: 'assignments' };
+    const source = JSON.stringify(untagged);
+    await writeFile(join(root, 'recipes', 'meta.ipynb'), source);
+    const parsed = parseRecipe('recipes/meta.ipynb', source).recipe;
+    expect(parsed?.parameterize).toBe('assignments');
+
+    const ctx = await context('recipes/meta.ipynb', 'notebook', { threshold: 42 }, 'j-nb-meta');
+    ctx.rule.recipe.parameterize = parsed?.parameterize;
+    expect(await runJob(new NotebookExecutor(), ctx)).toMatchObject({ error: null, result: 84 });
+
+    // The pattern's explicit papermill wins: the injected cell goes first and the notebook's own 10 overwrites it.
+    const ctx2 = await context('recipes/meta.ipynb', 'notebook', { threshold: 42 }, 'j-nb-meta2');
+    ctx2.rule.recipe.parameterize = parsed?.parameterize;
+    ctx2.rule.pattern.parameterize = 'papermill';
+    expect(await runJob(new NotebookExecutor(), ctx2)).toMatchObject({ error: null, result: 20 });
   });
 
   it('on SIGTERM stops the kernel, writes output.ipynb and reports the cell', async () => {
@@ -212,7 +238,8 @@ suite('NotebookExecutor on a real kernel', () => {
     expect(outcome.error).toBe('stopped by signal 15 during cell 2');
     await waitFor('the kernel to exit', async () => (alive(kernel) ? undefined : true), 10_000);
     const nb = await outputNotebook(ctx);
-    expect(nb.cells[2].metadata.papermill).toMatchObject({ status: 'failed' });
+    // No variables, so nothing is injected (papermill's rule).
+    expect(nb.cells[1].metadata.papermill).toMatchObject({ status: 'failed' });
   });
 });
 

@@ -4,10 +4,8 @@ import type { Variables, VarValue } from '../../src/core/types.js';
 import { isPythonIdentifier, pythonLiteral } from '../../src/runner/python-literal.js';
 import {
   isPercentScript,
-  parameteriseNotebook,
   parameterisePercentScript,
   parameteriseScript,
-  type NotebookJson,
 } from '../../src/runner/python-params.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -201,45 +199,5 @@ describe('parameterisePercentScript', () => {
   it('falls back to plain replacement when no cell is tagged parameters', () => {
     const { text } = parameterisePercentScript('# %%\nx = 1\n\n# %%\nprint(x)\n', { x: 2 });
     expect(text).toBe('# %%\nx = 2\n\n# %%\nprint(x)\n');
-  });
-});
-
-describe('parameteriseNotebook', () => {
-  const cell = (source: string, tags?: string[]) => ({
-    cell_type: 'code', execution_count: null, outputs: [], source, metadata: tags ? { tags } : {},
-  });
-  const nb = (cells: ReturnType<typeof cell>[], minor = 5): NotebookJson => ({
-    nbformat: 4, nbformat_minor: minor, metadata: { kernelspec: { name: 'python3' } }, cells,
-  });
-
-  it('puts the injected cell after the first parameters cell', () => {
-    const input = nb([cell('import os'), cell('threshold = 10', ['parameters']), cell('print(threshold)')]);
-    const before = structuredClone(input);
-    const { notebook, warnings } = parameteriseNotebook(input, { threshold: 42, input_file: '/x.txt' });
-    expect(warnings).toEqual([]);
-    expect(input).toEqual(before);
-    expect(notebook.cells.map((c) => c.source)).toEqual([
-      'import os', 'threshold = 10', "# Parameters\nthreshold = 42\ninput_file = '/x.txt'\n", 'print(threshold)',
-    ]);
-    expect(notebook.cells[2]).toMatchObject({ cell_type: 'code', metadata: { tags: ['injected-parameters'] }, outputs: [], id: 'meow-injected-parameters' });
-    expect(notebook.metadata).toEqual(input.metadata);
-  });
-
-  it('replaces earlier injected cells and leaves ids out of nbformat 4.4', () => {
-    const input = nb([cell('a = 1', ['parameters']), cell('# Parameters\na = 2\n', ['injected-parameters']), cell('a')], 4);
-    const { notebook } = parameteriseNotebook(input, { a: 3 });
-    expect(notebook.cells.map((c) => c.source)).toEqual(['a = 1', '# Parameters\na = 3\n', 'a']);
-    expect('id' in notebook.cells[1]).toBe(false);
-  });
-
-  it('puts the cell first, with a warning, when no cell is tagged parameters', () => {
-    const { notebook, warnings } = parameteriseNotebook(nb([cell('a = 1')]), { a: 3 });
-    expect(notebook.cells.map((c) => c.source)).toEqual(['# Parameters\na = 3\n', 'a = 1']);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/no cell is tagged "parameters".*Fix: add the tag "parameters"/);
-  });
-
-  it('refuses what is not an nbformat 4 notebook', () => {
-    expect(() => parameteriseNotebook({ cells: 'no' }, {})).toThrow(/nbformat 4/);
   });
 });

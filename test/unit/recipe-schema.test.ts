@@ -47,10 +47,13 @@ describe('parseRecipe', () => {
       ` | not a valid notebook: the file is not JSON (Unexpected token 'o', "not json\\n" is not valid JSON); save it again from Jupyter`,
     ]);
     expect(errorsOf('recipes/nb.ipynb', '{"cells": []}')).toEqual([
-      ' | not a valid notebook: it has no "nbformat" version, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later',
+      ' | not a valid notebook: it has no "nbformat" version, and only nbformat 3 and 4 notebooks run; save it again from Jupyter 4 or later',
     ]);
     expect(errorsOf('recipes/nb.ipynb', '{"cells": [], "nbformat": 3}')).toEqual([
-      ' | not a valid notebook: its "nbformat" is the number 3, and only nbformat 4 notebooks run; save it again from Jupyter 4 or later',
+      ' | not a valid notebook: an nbformat 3 notebook keeps its cells in a "worksheets" list, and this one has none; save it again from Jupyter 4 or later',
+    ]);
+    expect(errorsOf('recipes/nb.ipynb', '{"cells": [], "nbformat": 2}')).toEqual([
+      ' | not a valid notebook: its "nbformat" is the number 2, and only nbformat 3 and 4 notebooks run; save it again from Jupyter 4 or later',
     ]);
   });
 

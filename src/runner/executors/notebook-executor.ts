@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,9 @@ import type { RecipeKind } from '../../core/types.js';
 import { MeowError, errorMessage } from '../../core/errors.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
 import { detectPython } from '../python-detect.js';
-import { parameteriseNotebook } from '../python-params.js';
+import { installedKernels, kernelProblem, runsOnSameInterpreter } from '../notebook-params/kernels.js';
+import { asNotebook } from '../notebook-params/notebook-json.js';
+import { parameteriseNotebook } from '../notebook-params/parameterise.js';
 import { exitError, processOutcome, readResult } from './outcome.js';
 import { pythonEnv, reportWarnings } from './python-executor.js';
 
@@ -14,6 +16,7 @@ import { pythonEnv, reportWarnings } from './python-executor.js';
 const TRACEBACK_LINES = 60;
 
 let driver: string | undefined;
+let version: string | undefined;
 
 /**
  * The notebook driver, `runtime/nb_runner.py`. It ships beside `src/` (the
@@ -33,10 +36,46 @@ export function notebookDriver(): string {
   throw new MeowError('MEOW_NOT_FOUND', `runtime/nb_runner.py not found above ${fileURLToPath(import.meta.url)}; the meowflow installation is incomplete, reinstall it`);
 }
 
+/** What `metadata.papermill.version` says of a notebook meowflow prepared: `meowflow <version>`. */
+export function runnerVersion(): string {
+  if (version) return version;
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(join(dirname(dirname(notebookDriver())), 'package.json'), 'utf8'));
+    const v = typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
+    return (version = `meowflow ${v}`);
+  } catch {
+    return (version = 'meowflow');
+  }
+}
+
+/**
+ * `--cell-numbers` for nb_runner.py: `-` for a cell meowflow added, runs of
+ * consecutive numbers as `A-B`, so a notebook of thousands of cells stays one
+ * short argument.
+ */
+export function cellNumbersArg(numbers: readonly (number | null)[]): string {
+  const items: string[] = [];
+  for (let i = 0; i < numbers.length; ) {
+    const first = numbers[i];
+    if (first === null) {
+      items.push('-');
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === (numbers[j] ?? NaN) + 1) j++;
+    items.push(j === i ? String(first) : `${first}-${numbers[j]}`);
+    i = j + 1;
+  }
+  return items.join(',');
+}
+
 /** What `nb_runner.py` writes to error.json when a run fails. */
 interface DriverError {
+  /** Index of the failed cell in the executed notebook (from 0), or null. */
   cell_index: number | null;
-  recipe_cell_index: number | null;
+  /** Its number in the recipe file (from 1), or null for the injected cell or no cell. */
+  cell: number | null;
   execution_count: number | null;
   ename: string;
   evalue: string;
@@ -47,24 +86,33 @@ function isDriverError(v: unknown): v is DriverError {
   return typeof v === 'object' && v !== null && 'ename' in v && typeof v.ename === 'string';
 }
 
-/**
- * The message for a failed notebook. Cells are counted as a person counts
- * them in the recipe (the first cell is 1, the injected cell not counted), so
- * the number points at the cell the user wrote.
- */
-export function notebookError(e: DriverError): string {
-  const index = e.recipe_cell_index ?? e.cell_index;
-  const cell = index === null ? null : index + 1;
-  if (e.ename === 'Terminated') return `${e.evalue}${cell === null ? '' : ` during cell ${cell}`}`;
-  const where = cell === null ? 'the notebook' : `cell ${cell}`;
-  const tb = e.traceback.split('\n').slice(-TRACEBACK_LINES).join('\n').trim();
-  return `${where} raised ${e.ename}: ${e.evalue}${tb ? `\n${tb}` : ''}`;
+/** Where a failure happened, as a person names it: `cell 3`, the injected cell, or the notebook. */
+export function cellPlace(e: Pick<DriverError, 'cell' | 'cell_index'>): string {
+  if (e.cell !== null) return `cell ${e.cell}`;
+  return e.cell_index !== null ? 'the injected-parameters cell' : 'the notebook';
 }
 
 /**
- * Runs `*.ipynb` recipes on a real Jupyter kernel: papermill's
- * injected-parameters cell is added (`recipe.ipynb` in the job dir) and
- * `nb_runner.py` executes it cell by cell into `output.ipynb`.
+ * The message for a failed notebook. Cells are counted as a person counts
+ * them in the recipe file (the first cell is 1, markdown cells included, the
+ * injected cell not counted), so the number points at the cell the user
+ * wrote. The traceback's last line repeats `ename: evalue`, so it is dropped.
+ */
+export function notebookError(e: DriverError): string {
+  if (e.ename === 'Terminated') return `${e.evalue}${e.cell_index === null ? '' : ` during ${cellPlace(e)}`}`;
+  const head = `${e.ename}: ${e.evalue}`;
+  const lines = e.traceback.trimEnd().split('\n');
+  while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
+  if (lines.length > 0 && lines[lines.length - 1].trim() === head.trim()) lines.pop();
+  const tb = lines.slice(-TRACEBACK_LINES).join('\n').trim();
+  return `${cellPlace(e)} raised ${head}${tb ? `\n${tb}` : ''}`;
+}
+
+/**
+ * Runs `*.ipynb` recipes on a real Jupyter kernel (the one the notebook names):
+ * the notebook is parameterised the papermill way or MEOW's (`recipe.ipynb`
+ * in the job dir) and `nb_runner.py` executes it cell by cell into
+ * `output.ipynb`.
  */
 export class NotebookExecutor implements Executor {
   readonly kind: RecipeKind = 'notebook';
@@ -78,13 +126,17 @@ export class NotebookExecutor implements Executor {
       throw new MeowError('MEOW_RECIPE_INVALID', `${file}: not a notebook: invalid JSON (${errorMessage(err)}); re-save it from Jupyter`, { cause: err });
     }
     let injected;
+    const mode = ctx.rule.pattern.parameterize ?? ctx.rule.recipe.parameterize ?? null;
     try {
-      injected = parameteriseNotebook(parsed, ctx.variables);
+      injected = parameteriseNotebook(parsed, ctx.variables, { mode, version: runnerVersion() });
     } catch (err) {
       throw new MeowError('MEOW_RECIPE_INVALID', `${file}: ${errorMessage(err)}`, { cause: err });
     }
     // Detect before writing anything: without Jupyter the job fails with the fix in its message.
     const python = await detectPython(ctx.config, 'jupyter');
+    const nb = asNotebook(parsed);
+    const kernel = runsOnSameInterpreter(nb) ? null : kernelProblem(nb, await installedKernels(python));
+    if (kernel !== null) throw new MeowError('MEOW_RECIPE_INVALID', `${file}: ${kernel}`);
     const input = join(ctx.jobDir, 'recipe.ipynb');
     const params = join(ctx.jobDir, 'recipe.params.json');
     await writeFile(input, JSON.stringify(injected.notebook, null, 1) + '\n');
@@ -97,6 +149,8 @@ export class NotebookExecutor implements Executor {
       args: [
         notebookDriver(), input, join(ctx.jobDir, 'output.ipynb'),
         '--cell-timeout', String(cellTimeout), '--params', params, '--cwd', ctx.config.root,
+        // One argument with "=": a list starting with "-" would read as an option.
+        `--cell-numbers=${cellNumbersArg(injected.cellNumbers)}`,
       ],
       env: pythonEnv(ctx),
       cwd: ctx.config.root,
