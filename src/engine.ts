@@ -69,14 +69,21 @@ interface Trigger {
 export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables | null, now: string, workspace: string): JobRecord {
   const id = newJobId();
   const jobDir = jobDirOf(id);
-  const variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace, sweepPoint });
+  // A variable reading an unset {env:NAME} fails the job at creation, with the reason.
+  let variables: Variables = { [rule.pattern.input]: event.path };
+  let error: string | null = null;
+  try {
+    variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace, sweepPoint, env: process.env });
+  } catch (err) {
+    error = errorMessage(err);
+  }
   return {
     id,
     key: jobKey(rule.version, event.path, event.version, sweepPoint),
     pattern: rule.name,
     recipe: rule.recipe.name,
     ruleVersion: rule.version,
-    status: 'queued',
+    status: error === null ? 'queued' : 'failed',
     input: event.path,
     inputVersion: event.version,
     event: event.kind,
@@ -87,7 +94,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
     retries: rule.pattern.retries,
     timeoutMs: rule.pattern.timeoutMs,
     exitCode: null,
-    error: null,
+    error,
     result: null,
     backend: rule.pattern.backend,
     generation: event.generation,
@@ -96,7 +103,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
     pid: null,
     createdAt: now,
     startedAt: null,
-    finishedAt: null,
+    finishedAt: error === null ? null : now,
   };
 }
 
@@ -364,7 +371,7 @@ export class Engine extends EventEmitter<EngineEvents> {
             if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
             if (!this.store.insertJob(job)) continue;
             this.lineage.insert(this.lineageOf(job, rule));
-            (guard ? stopped : created).push(job);
+            (job.status === 'failed' ? stopped : created).push(job);
           }
         }
       }

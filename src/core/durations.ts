@@ -1,3 +1,5 @@
+import { ExactNumber } from './exact-number.js';
+
 const UNITS: Record<string, number> = {
   ms: 1,
   s: 1000,
@@ -49,6 +51,7 @@ export function formatDuration(ms: number): string {
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
+  if (value instanceof ExactNumber) return `the number ${value.text}`;
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `the string "${value}"`;
   return `${typeof value === 'number' ? 'the number' : 'the boolean'} ${String(value)}`;

@@ -15,6 +15,7 @@
  * - **Backend**: where a job's process runs (local slots, Slurm, SSH).
  * - **Executor**: turns a job of one recipe kind into something a backend runs.
  */
+import type { ExactNumber } from './exact-number.js';
 
 export const EVENT_KINDS = ['created', 'modified', 'deleted', 'moved'] as const;
 /** What happened to a file. */
@@ -43,8 +44,12 @@ export const RECIPE_KINDS = ['notebook', 'python', 'bash', 'javascript', 'comman
 /** How a recipe runs; derived from its file extension. */
 export type RecipeKind = (typeof RECIPE_KINDS)[number];
 
-/** A variable value: anything YAML and JSON both express. */
-export type VarValue = string | number | boolean | null | VarValue[] | { [key: string]: VarValue };
+/**
+ * A variable value: anything YAML and JSON both express. A `number` is always
+ * finite and exact; a number a double would change (an integer beyond 2^53,
+ * a float written `3.0`, `.inf`, `.nan`) is an `ExactNumber` (core/exact-number.ts).
+ */
+export type VarValue = string | number | ExactNumber | boolean | null | VarValue[] | { [key: string]: VarValue };
 /** Variables by name. */
 export type Variables = Record<string, VarValue>;
 
@@ -53,6 +58,8 @@ export interface SweepRange {
   start: number;
   stop: number;
   step: number;
+  /** Written with floats (`1.0`), so every value is a float, `2.0` included. @default false */
+  float?: boolean;
 }
 /** A sweep variable: a range or an explicit list of values. */
 export type SweepSpec = SweepRange | VarValue[];

@@ -57,7 +57,7 @@ export async function readDefinitions(
   const errors: DefinitionError[] = [];
   const patternFiles = await readDir(root, PATTERNS_DIR, 'MEOW_PATTERN_INVALID', errors);
   const recipeFiles = await readDir(root, RECIPES_DIR, 'MEOW_RECIPE_INVALID', errors);
-  const opts = { maxSweep: config.maxSweep, backends: Object.keys(config.backends) };
+  const opts = { maxSweep: config.maxSweep, backends: Object.keys(config.backends), env: process.env };
 
   const patterns: ParsedPattern[] = [];
   for (const { file, text } of patternFiles) {

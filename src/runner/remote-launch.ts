@@ -9,6 +9,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
+import { ExactNumber } from '../core/exact-number.js';
 import type { RunOutcome, RunRequest } from './backend.js';
 import type { Variables, VarValue } from '../core/types.js';
 
@@ -68,7 +69,7 @@ function mapVariables(vars: Variables, map: (value: string) => string): Variable
   const one = (v: VarValue): VarValue => {
     if (typeof v === 'string') return map(v);
     if (Array.isArray(v)) return v.map(one);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, one(x)]));
+    if (v !== null && typeof v === 'object' && !(v instanceof ExactNumber)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, one(x)]));
     return v;
   };
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, one(v)]));
