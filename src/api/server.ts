@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { stateJson } from '../core/exact-json.js';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -203,7 +204,7 @@ export class ApiServer {
       return;
     }
     const send = (status: number, body: unknown) => {
-      const text = JSON.stringify(body);
+      const text = stateJson(body);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };

@@ -1,3 +1,5 @@
+import { stringifyExact } from '../core/exact-json.js';
+
 /** Prints rows as an aligned text table (no colours: logs and pipes stay clean). */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
@@ -10,7 +12,11 @@ export function table(headers: string[], rows: (string | number | null | undefin
   return [line(headers), ...cells.map(line)].join('\n');
 }
 
-/** Prints a value as stable, indented JSON. */
+/**
+ * Prints a value as stable, indented JSON. Exact numbers keep every digit
+ * (`1733322222123456789`, `3.0`); inf and nan, which JSON cannot spell, print
+ * as the strings "inf", "-inf", "nan".
+ */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${stringifyExact(value, { indent: 2, nonFinite: 'strings' })}\n`);
 }

@@ -23,6 +23,7 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   killGraceMs: 2000,
   hash: 'sha256',
   maxLogSize: 100 * 1024 ** 2,
+  maxDefinitionSize: 1024 ** 2,
 });
 
 const CONFIG_KEYS = [
@@ -38,6 +39,7 @@ const CONFIG_KEYS = [
   'kill_grace',
   'hash',
   'max_log_size',
+  'max_definition_size',
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
@@ -79,9 +81,16 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     killGraceMs: read('kill_grace', (v) => f.duration('kill_grace', v), d.killGraceMs),
     hash: read('hash', (v) => f.oneOf('hash', v, ['none', 'sha256'] as const), d.hash),
     maxLogSize: read('max_log_size', (v) => (v === null ? 0 : f.size('max_log_size', v)), d.maxLogSize),
+    maxDefinitionSize: read('max_definition_size', (v) => positiveSize(f, 'max_definition_size', v), d.maxDefinitionSize),
     backends: readBackends(f, doc.backends, cpus),
   };
   return { config, errors: f.errors };
+}
+
+function positiveSize(f: Fields, key: string, value: unknown): number | undefined {
+  const bytes = f.size(key, value);
+  if (bytes === 0) return f.error(key, 'expected a positive size like "1MiB", got 0');
+  return bytes;
 }
 
 function positiveDuration(f: Fields, key: string, value: unknown): number | undefined {

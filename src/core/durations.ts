@@ -56,3 +56,12 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return `the string "${value}"`;
   return `${typeof value === 'number' ? 'the number' : 'the boolean'} ${String(value)}`;
 }
+
+/** Formats bytes for people, in binary units: 512 B, 1 MiB, 50.0 MiB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024, i++);
+  return i === 0 || Number.isInteger(v) ? `${v} ${units[i]}` : `${v.toFixed(1)} ${units[i]}`;
+}

@@ -16,8 +16,11 @@ import type { VarValue } from './types.js';
 export interface ExactJsonOptions {
   /** Spaces per indentation level, as JSON.stringify's third argument. @default 0 */
   indent?: number;
-  /** How `inf`/`nan` are written: refused (an error) or as Python's json tokens. @default 'refuse' */
-  nonFinite?: 'refuse' | 'tokens';
+  /**
+   * How `inf`/`nan` are written: refused (an error), as Python's json tokens
+   * (`NaN`, `Infinity`), or as the strings `"inf"`, `"-inf"`, `"nan"` (strict JSON). @default 'refuse'
+   */
+  nonFinite?: 'refuse' | 'tokens' | 'strings';
 }
 
 /** True when `value` holds an ExactNumber anywhere (so plain JSON would lose digits). */
@@ -38,6 +41,7 @@ export function stringifyExact(value: unknown, opts: ExactJsonOptions = {}): str
   const write = (v: unknown, key: string, depth: number): string => {
     if (v instanceof ExactNumber) {
       if (v.finite) return v.text;
+      if (opts.nonFinite === 'strings') return `"${v.text}"`;
       if (opts.nonFinite === 'tokens') return v.text === 'nan' ? 'NaN' : v.text === 'inf' ? 'Infinity' : '-Infinity';
       throw new Error(`${key || 'the value'} is ${v.text}, which JSON cannot carry`);
     }

@@ -209,6 +209,8 @@ export interface WorkspaceConfig {
   backends: Record<string, BackendConfig>;
   /** Content hash recorded for each job's input (lineage). @default 'sha256' */
   hash: 'none' | 'sha256';
+  /** The largest pattern file, command recipe (YAML) or meow.yaml read, in bytes; larger ones are refused unread. @default 1 MiB */
+  maxDefinitionSize: number;
   /** Bytes each of a job's stdout.log and stderr.log may hold; 0 for no cap (`max_log_size: null`). @default 100 MiB */
   maxLogSize: number;
 }
