@@ -43,6 +43,7 @@ const CONFIG_KEYS = [
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
+const LOCAL_KEYS = ['type', 'cpus', 'gpus', 'memory'] as const;
 const PYTHON_EXPECTED = 'a Python interpreter (a string) or null to detect one';
 
 /**
@@ -148,6 +149,7 @@ function readBackend(f: Fields, name: string, value: unknown, cpus: number): Bac
 /** Local backends: `cpus` (default: top-level cpus), `memory` (a size) and `gpus` (auto | N | [ids]). */
 function checkLocalOptions(f: Fields, key: string, options: Record<string, VarValue>, cpus: number): boolean {
   let ok = true;
+  f.checkKeys(key, options, LOCAL_KEYS, 'a local backend');
   if (options.cpus === undefined) options.cpus = cpus;
   else if (f.int(joinKey(key, 'cpus'), options.cpus, 1) === undefined) ok = false;
   if (options.memory !== undefined && options.memory !== null && f.size(joinKey(key, 'memory'), options.memory) === undefined) ok = false;

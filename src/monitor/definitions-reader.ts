@@ -11,6 +11,8 @@ import { formatBytes } from '../core/durations.js';
 import { errorCode } from '../core/errors.js';
 import { parsePattern } from '../core/pattern-schema.js';
 import { parseRecipe } from '../core/recipe-schema.js';
+import { parseSlurmOptions } from '../runner/slurm-options.js';
+import { parseSshOptions } from '../runner/ssh-options.js';
 import type { DefinitionError, ParsedPattern, ParsedRecipe, WorkspaceConfig } from '../core/types.js';
 
 /** Where pattern files live, relative to the workspace. */
@@ -45,7 +47,31 @@ export async function readConfig(root: string): Promise<{ config: WorkspaceConfi
       return { config, errors: [error] };
     }
   }
-  return parseConfig(root, text, cores);
+  const parsed = parseConfig(root, text, cores);
+  return { config: parsed.config, errors: [...parsed.errors, ...backendOptionErrors(parsed.config)] };
+}
+
+/**
+ * The errors of every slurm and ssh backend's options (unknown keys with
+ * did-you-mean, types, durations), checked when meow.yaml is read, so that
+ * `meow validate` and the engine's start report them before any job is sent.
+ */
+function backendOptionErrors(config: WorkspaceConfig): DefinitionError[] {
+  const errors: DefinitionError[] = [];
+  for (const backend of Object.values(config.backends)) {
+    const lines = backend.type === 'slurm' ? parseSlurmOptions(backend).errors : backend.type === 'ssh' ? parseSshOptions(backend).errors : [];
+    for (const line of lines) {
+      // The option parsers write `meow.yaml: key: message` lines.
+      const rest = line.startsWith(`${CONFIG_FILE}: `) ? line.slice(CONFIG_FILE.length + 2) : line;
+      const at = rest.indexOf(': ');
+      const key = at === -1 ? '' : rest.slice(0, at);
+      const message = at === -1 ? rest : rest.slice(at + 2);
+      // ssh's missing host is already reported by the config parser.
+      if (errors.some((e) => e.key === key && e.message === message)) continue;
+      errors.push({ file: CONFIG_FILE, key, message, code: 'MEOW_CONFIG_INVALID' });
+    }
+  }
+  return errors;
 }
 
 /**
