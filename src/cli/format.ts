@@ -1,8 +1,10 @@
 import { stringifyExact } from '../core/exact-json.js';
+import { escapeControl } from '../core/safe-text.js';
 
 /** Prints rows as an aligned text table (no colours: logs and pipes stay clean). */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  // Control characters (a newline in a file name) are escaped, so each row stays one line.
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : escapeControl(String(c)))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>
     r

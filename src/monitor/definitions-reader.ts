@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_DEFAULTS, CONFIG_FILE, parseConfig } from '../core/config-schema.js';
 import { formatBytes } from '../core/durations.js';
+import { escapeControl } from '../core/safe-text.js';
 import { errorCode } from '../core/errors.js';
 import { parsePattern } from '../core/pattern-schema.js';
 import { parseRecipe } from '../core/recipe-schema.js';
@@ -22,7 +23,8 @@ export const RECIPES_DIR = 'recipes';
 
 /** `patterns/seg.yaml: trigger.paths: expected …` (the key is left out when the error is about the whole file). */
 export function formatDefinitionError(e: DefinitionError): string {
-  return e.key === '' ? `${e.file}: ${e.message}` : `${e.file}: ${e.key}: ${e.message}`;
+  const file = escapeControl(e.file);
+  return e.key === '' ? `${file}: ${e.message}` : `${file}: ${escapeControl(e.key)}: ${e.message}`;
 }
 
 /**
