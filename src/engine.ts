@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { STATE_DIR_MODES } from './store/open-db.js';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -155,7 +156,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const db = statePath(config.root);
     // A read-only engine (`meow plan`) never creates state: with no database yet it plans against an empty one.
     const memory = readonly && !existsSync(db);
-    this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory });
+    this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory, dirMode: STATE_DIR_MODES[config.stateAccess] });
     this.scopeTest = watchScope(config);
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));
     this.scheduler = new Scheduler({

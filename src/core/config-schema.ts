@@ -24,6 +24,7 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   hash: 'sha256',
   maxLogSize: 100 * 1024 ** 2,
   maxDefinitionSize: 1024 ** 2,
+  stateAccess: 'private',
 });
 
 const CONFIG_KEYS = [
@@ -40,6 +41,7 @@ const CONFIG_KEYS = [
   'hash',
   'max_log_size',
   'max_definition_size',
+  'state_access',
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
@@ -82,6 +84,7 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     killGraceMs: read('kill_grace', (v) => f.duration('kill_grace', v), d.killGraceMs),
     hash: read('hash', (v) => f.oneOf('hash', v, ['none', 'sha256'] as const), d.hash),
     maxLogSize: read('max_log_size', (v) => (v === null ? 0 : f.size('max_log_size', v)), d.maxLogSize),
+    stateAccess: read('state_access', (v) => f.oneOf('state_access', v, ['private', 'group'] as const), d.stateAccess),
     maxDefinitionSize: read('max_definition_size', (v) => positiveSize(f, 'max_definition_size', v), d.maxDefinitionSize),
     backends: readBackends(f, doc.backends, cpus),
   };

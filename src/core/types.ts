@@ -209,6 +209,11 @@ export interface WorkspaceConfig {
   backends: Record<string, BackendConfig>;
   /** Content hash recorded for each job's input (lineage). @default 'sha256' */
   hash: 'none' | 'sha256';
+  /**
+   * Who may read `.meow/` (the database with every variable, the logs, params.json):
+   * `private` (mode 0700, its owner only) or `group` (mode 2770: the directory's group may read and write). @default 'private'
+   */
+  stateAccess: 'private' | 'group';
   /** The largest pattern file, command recipe (YAML) or meow.yaml read, in bytes; larger ones are refused unread. @default 1 MiB */
   maxDefinitionSize: number;
   /** Bytes each of a job's stdout.log and stderr.log may hold; 0 for no cap (`max_log_size: null`). @default 100 MiB */

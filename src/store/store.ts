@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { guardState, openDatabase, type OpenOptions } from './open-db.js';
 import { MIGRATIONS } from './migrations.js';
 import { MeowError } from '../core/errors.js';
 import { parseExact, stateJson } from '../core/exact-json.js';
@@ -113,18 +112,10 @@ export class Store {
   /** Statements prepared on demand, by SQL text (preparing costs more than most runs). */
   private readonly prepared = new Map<string, Database.Statement>();
 
-  constructor(path: string, options: { readonly?: boolean } = {}) {
-    if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    this.db.pragma('busy_timeout = 10000');
-    if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.migrate();
-    } else {
-      this.checkVersion();
-    }
-    this.stmts = this.prepare();
+  /** @throws MeowError naming the file, what is wrong (corrupt, read-only, locked, newer) and the recovery (store/open-db.ts). */
+  constructor(path: string, options: OpenOptions = {}) {
+    this.db = openDatabase(path, options);
+    this.stmts = guardState(path, this.db, () => (options.readonly ? this.checkVersion() : this.migrate(), this.prepare()));
   }
 
   private checkVersion(): number {
@@ -133,7 +124,8 @@ export class Store {
       this.db.close();
       throw new MeowError(
         'MEOW_DB_NEWER',
-        `.meow/state.db: schema version ${version} is newer than this meowflow understands (${MIGRATIONS.length}); upgrade meowflow`,
+        `${this.db.name}: the state database is newer than this version of meowflow (schema ${version}, this version understands up to ${MIGRATIONS.length}); ` +
+          'upgrade meowflow, or restore the backup of .meow/ taken before the upgrade; see "Recovery" in docs/guarantees.md',
       );
     }
     return version;
