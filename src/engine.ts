@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { STATE_DIR_MODES } from './store/open-db.js';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,7 +83,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     const db = statePath(config.root);
     // A read-only engine (`meow plan`) never creates state: with no database yet it plans against an empty one.
     const memory = readonly && !existsSync(db);
-    this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory });
+    this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory, dirMode: STATE_DIR_MODES[config.stateAccess] });
     this.transitions = new JobTransitions(this.store, { emit });
     this.definitions = new Definitions(config, this.store);
     this.tree = new WorkspaceTree(config.root, watchScope(config), this.store, emit);

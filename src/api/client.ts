@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { parseExact } from '../core/exact-json.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ERROR_CODES, MeowError } from '../core/errors.js';
@@ -39,7 +40,7 @@ export class EngineClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             try {
-              resolve({ status: res.statusCode ?? 0, body: (text ? JSON.parse(text) : null) as T });
+              resolve({ status: res.statusCode ?? 0, body: (text ? parseExact(text) : null) as T });
             } catch (err) {
               reject(new MeowError('MEOW_ENGINE_UNREACHABLE', `the engine answered ${method} ${path} with invalid JSON`, { cause: err }));
             }

@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { workspacePathProblem } from '../core/workspace-path.js';
+import { stateJson } from '../core/exact-json.js';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -88,6 +90,8 @@ export class ApiServer {
     this.route('POST', /^\/events$/, (_r, _u, body) => {
       const path = (body as { path?: unknown } | null)?.path;
       if (typeof path !== 'string' || path === '') throw new HttpError(400, 'expected {"path": "<workspace-relative path>"}');
+      const problem = workspacePathProblem(path);
+      if (problem) throw new HttpError(400, problem);
       e.observe(path);
       return { accepted: path };
     });
@@ -204,7 +208,7 @@ export class ApiServer {
       return;
     }
     const send = (status: number, body: unknown) => {
-      const text = JSON.stringify(body);
+      const text = stateJson(body);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };

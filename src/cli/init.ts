@@ -1,6 +1,6 @@
-import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { constants, existsSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MeowError } from '../core/errors.js';
 
@@ -33,30 +33,61 @@ const CONFIG = `# meowflow workspace configuration. Every key is optional.
 export interface InitOptions {
   /** Print nothing (`meow demo` prints its own story). @default false */
   quiet?: boolean;
+  /** Write only the files that do not exist yet, keeping the others as they are. @default false */
+  keepExisting?: boolean;
+}
+
+/** Every file `meow init` writes: workspace-relative path → where its content comes from (a package file, or text). */
+async function scaffold(pkg: string): Promise<Map<string, { from: string } | { text: string }>> {
+  const files = new Map<string, { from: string } | { text: string }>();
+  for (const sub of ['patterns', 'recipes']) {
+    const entries = await readdir(join(pkg, sub), { recursive: true, withFileTypes: true });
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      const abs = join(e.parentPath, e.name);
+      files.set(relative(pkg, abs).split(sep).join('/'), { from: abs });
+    }
+  }
+  files.set('instrument.mjs', { from: join(pkg, INSTRUMENT) });
+  files.set('meow.yaml', { text: CONFIG });
+  files.set('requests/000.json', { text: `${JSON.stringify(FIRST_REQUEST)}\n` });
+  return files;
 }
 
 /**
  * `meow init DIR`: a workspace with the flagship example, the steering loop —
  * its pattern and recipes, the simulated instrument and the first request.
+ * It never overwrites a file: when any of its files exists, it lists them and
+ * changes nothing (exit 2), unless `keepExisting` asks for the missing ones only.
  */
 export async function initCommand(dir: string, options: InitOptions = {}): Promise<number> {
   const root = resolve(dir);
-  await mkdir(root, { recursive: true });
-  for (const sub of ['patterns', 'recipes']) {
-    const target = join(root, sub);
-    if (existsSync(target) && (await readdir(target)).length > 0) {
-      throw new MeowError('MEOW_USAGE', `${target} already exists and is not empty; choose a new directory for \`meow init\``);
-    }
+  if (existsSync(root) && !statSync(root).isDirectory()) {
+    throw new MeowError('MEOW_USAGE', `${root} exists and is not a directory; give \`meow init\` a directory`);
   }
-  const pkg = packageRoot();
-  await cp(join(pkg, 'patterns'), join(root, 'patterns'), { recursive: true });
-  await cp(join(pkg, 'recipes'), join(root, 'recipes'), { recursive: true });
-  await cp(join(pkg, INSTRUMENT), join(root, 'instrument.mjs'));
-  if (!existsSync(join(root, 'meow.yaml'))) await writeFile(join(root, 'meow.yaml'), CONFIG);
+  const files = await scaffold(packageRoot());
+  const existing = [...files.keys()].filter((f) => existsSync(join(root, f)));
+  if (existing.length > 0 && !options.keepExisting) {
+    const list = existing.map((f) => `  ${f}`).join('\n');
+    throw new MeowError(
+      'MEOW_USAGE',
+      `${root} already holds ${existing.length === 1 ? 'a file' : 'files'} that \`meow init\` would write, so nothing was changed:\n${list}\n` +
+        'Choose a new directory, move these files away, or run `meow init --keep-existing` to write only the missing files.',
+    );
+  }
+  await mkdir(root, { recursive: true });
+  for (const [rel, source] of files) {
+    if (existing.includes(rel)) continue;
+    const target = join(root, rel);
+    await mkdir(dirname(target), { recursive: true });
+    // wx: a file that appeared since the check above is still never overwritten.
+    if ('from' in source) await copyFile(source.from, target, constants.COPYFILE_EXCL);
+    else await writeFile(target, source.text, { flag: 'wx' });
+  }
   // measurements/ exists from the start, so the engine watches it before the first measurement lands.
-  for (const sub of ['requests', 'measurements']) await mkdir(join(root, sub), { recursive: true });
-  await writeFile(join(root, 'requests', '000.json'), `${JSON.stringify(FIRST_REQUEST)}\n`);
+  await mkdir(join(root, 'measurements'), { recursive: true });
   if (!options.quiet) {
+    if (existing.length > 0) console.log(`kept as they were: ${existing.join(', ')}`);
     console.log(`created a workspace in ${root}
   patterns/steer.yaml  on each measurements/*.json: update the estimate, write the next requests/NNN.json or result.json
   recipes/steer.mjs    the analysis (a JavaScript function; the search and the plot are in recipes/lib/)

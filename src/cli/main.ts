@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { errorCode, errorMessage } from '../core/errors.js';
 import { JOB_STATES } from '../core/types.js';
 import { initCommand } from './init.js';
@@ -15,6 +15,14 @@ import { traceCommand } from './trace.js';
 import { reportCommand } from './report.js';
 import { tuiCommand } from './tui.js';
 
+/** A flag value that must be a whole number ≥ 1; anything else is exit 2 with the reason. */
+function positiveInt(value: string): number {
+  if (!/^\s*\d+\s*$/.test(value) || Number(value) < 1) {
+    throw new InvalidArgumentError(`expected a whole number of at least 1, got "${value}"`);
+  }
+  return Number(value);
+}
+
 /** Exit codes: 0 success; 1 a job or an operation failed; 2 bad usage or invalid definitions. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -30,9 +38,11 @@ function program(setCode: (code: number) => void): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const global = () => cmd.opts<{ workspace?: string }>();
 
-  cmd.command('init [dir]').description('scaffold a workspace with a working example').action(act(async (dir?: string) => {
-    return initCommand(dir ?? global().workspace ?? '.');
-  }));
+  cmd
+    .command('init [dir]')
+    .description('scaffold a workspace with a working example (never overwrites a file)')
+    .option('--keep-existing', 'write only the files that do not exist yet')
+    .action(act(async (dir: string | undefined, o: { keepExisting?: boolean }) => initCommand(dir ?? global().workspace ?? '.', { keepExisting: o.keepExisting })));
   cmd
     .command('run')
     .description('run the engine (the TUI on a terminal, logs otherwise)')
@@ -49,7 +59,7 @@ function program(setCode: (code: number) => void): Command {
     .description('jobs, newest last')
     .addOption(new Option('--status <state>', 'only jobs in this state').choices([...JOB_STATES]))
     .option('--pattern <name>', 'only jobs of this pattern')
-    .option('--limit <n>', 'only the newest N', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'only the newest N', positiveInt)
     .option('--json')
     .action(act(async (o) => jobsCommand(global(), o)));
   const job = cmd.command('job').description('one job: show, logs, cancel, retry');

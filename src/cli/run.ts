@@ -1,3 +1,4 @@
+import { escapeControl } from '../core/safe-text.js';
 import { Engine } from '../engine.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { onTerminal } from './tui.js';
@@ -16,7 +17,8 @@ function clock(): string {
 export function attachLogger(engine: EngineApi, json: boolean): void {
   const out = (kind: string, fields: Record<string, unknown>, text: string) => {
     if (json) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), kind, ...fields })}\n`);
-    else process.stdout.write(`${clock()} ${text}\n`);
+    // A file name may hold a newline: escaped, it can never split or forge a log line.
+    else process.stdout.write(`${clock()} ${escapeControl(text)}\n`);
   };
   const jobLine = (j: JobRecord) => `${j.id} ${j.pattern} ${j.input}`;
   engine.on('job:started', (j) => out('job:started', { id: j.id, pattern: j.pattern, input: j.input, attempt: j.attempt }, `started   ${jobLine(j)}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}`));
@@ -29,7 +31,7 @@ export function attachLogger(engine: EngineApi, json: boolean): void {
   engine.on('definitions:invalid', (errors) => {
     for (const e of errors) process.stderr.write(`${formatDefinitionError(e)}\n`);
   });
-  engine.on('log', (level, message) => process.stderr.write(`${clock()} ${level}: ${message}\n`));
+  engine.on('log', (level, message) => process.stderr.write(`${clock()} ${level}: ${escapeControl(message)}\n`));
 }
 
 /** `meow run`: the engine. `--until-idle` exits once nothing is pending. */

@@ -2,6 +2,7 @@ import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { linkRules } from '../rules/linker.js';
 import { buildGraph, cycleWarnings } from '../rules/graph.js';
 import { printJson } from './format.js';
+import { uncarriedValues } from '../core/recipe-values.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import { readConfig, readDefinitions } from '../monitor/definitions-reader.js';
 import { installedKernels } from '../runner/notebook-params/kernels.js';
@@ -16,6 +17,12 @@ export async function validateCommand(g: GlobalOptions, o: { json?: boolean }): 
   const notebooks = lintNotebooks(defs.patterns, defs.recipes, await notebookKernels(config, needsKernelList(defs.recipes)));
   const errors = [...configErrors, ...defs.errors, ...notebooks.errors];
   const { waiting } = linkRules(defs.patterns, defs.recipes);
+  // Values the linked recipe's kind cannot receive (inf and nan for bash and command recipes).
+  for (const p of defs.patterns) {
+    const recipe = defs.recipes.find((r) => r.name === p.recipe);
+    if (!recipe) continue;
+    for (const u of uncarriedValues(recipe.kind, p.variables, p.sweep)) errors.push({ file: p.file, key: u.key, message: u.message, code: 'MEOW_PATTERN_INVALID' });
+  }
   const linked = new Set(defs.patterns.filter((p) => !waiting.includes(p)).map((p) => p.name));
   const warnings = [
     ...waiting.map((p) => ({ file: p.file, key: 'recipe', message: `recipe "${p.recipe}" does not exist yet; the pattern waits until recipes/${p.recipe}.* appears` })),

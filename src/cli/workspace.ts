@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { MeowError } from '../core/errors.js';
 import { resolve } from 'node:path';
 import { statePath } from '../engine.js';
 import { readConfig, readDefinitions } from '../monitor/definitions-reader.js';
@@ -11,9 +12,22 @@ export interface GlobalOptions {
   workspace?: string;
 }
 
-/** The absolute workspace path of a command. */
+/**
+ * The absolute workspace path of a command. Only `meow init` creates a
+ * workspace: a `-w` naming no directory is a usage error, never an empty
+ * workspace made on the spot.
+ * @throws MeowError MEOW_USAGE when the directory does not exist or is a file.
+ */
 export function workspaceRoot(opts: GlobalOptions): string {
-  return resolve(opts.workspace ?? process.cwd());
+  const root = resolve(opts.workspace ?? process.cwd());
+  let isDir: boolean;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch {
+    throw new MeowError('MEOW_USAGE', `no workspace at ${root}: the directory does not exist; check -w, or create a workspace with \`meow init ${opts.workspace ?? root}\``);
+  }
+  if (!isDir) throw new MeowError('MEOW_USAGE', `no workspace at ${root}: it is a file, not a directory; give -w the workspace directory`);
+  return root;
 }
 
 /** Opens the state database read-only, or returns null when there is none yet. */

@@ -23,6 +23,8 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   killGraceMs: 2000,
   hash: 'sha256',
   maxLogSize: 100 * 1024 ** 2,
+  maxDefinitionSize: 1024 ** 2,
+  stateAccess: 'private',
 });
 
 const CONFIG_KEYS = [
@@ -38,9 +40,12 @@ const CONFIG_KEYS = [
   'kill_grace',
   'hash',
   'max_log_size',
+  'max_definition_size',
+  'state_access',
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
+const LOCAL_KEYS = ['type', 'cpus', 'gpus', 'memory'] as const;
 const PYTHON_EXPECTED = 'a Python interpreter (a string) or null to detect one';
 
 /**
@@ -79,9 +84,17 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     killGraceMs: read('kill_grace', (v) => f.duration('kill_grace', v), d.killGraceMs),
     hash: read('hash', (v) => f.oneOf('hash', v, ['none', 'sha256'] as const), d.hash),
     maxLogSize: read('max_log_size', (v) => (v === null ? 0 : f.size('max_log_size', v)), d.maxLogSize),
+    stateAccess: read('state_access', (v) => f.oneOf('state_access', v, ['private', 'group'] as const), d.stateAccess),
+    maxDefinitionSize: read('max_definition_size', (v) => positiveSize(f, 'max_definition_size', v), d.maxDefinitionSize),
     backends: readBackends(f, doc.backends, cpus),
   };
   return { config, errors: f.errors };
+}
+
+function positiveSize(f: Fields, key: string, value: unknown): number | undefined {
+  const bytes = f.size(key, value);
+  if (bytes === 0) return f.error(key, 'expected a positive size like "1MiB", got 0');
+  return bytes;
 }
 
 function positiveDuration(f: Fields, key: string, value: unknown): number | undefined {
@@ -139,6 +152,7 @@ function readBackend(f: Fields, name: string, value: unknown, cpus: number): Bac
 /** Local backends: `cpus` (default: top-level cpus), `memory` (a size) and `gpus` (auto | N | [ids]). */
 function checkLocalOptions(f: Fields, key: string, options: Record<string, VarValue>, cpus: number): boolean {
   let ok = true;
+  f.checkKeys(key, options, LOCAL_KEYS, 'a local backend');
   if (options.cpus === undefined) options.cpus = cpus;
   else if (f.int(joinKey(key, 'cpus'), options.cpus, 1) === undefined) ok = false;
   if (options.memory !== undefined && options.memory !== null && f.size(joinKey(key, 'memory'), options.memory) === undefined) ok = false;

@@ -6,6 +6,7 @@
  * an error, so callers fall back to a default and keep collecting errors.
  */
 import { LineCounter, isScalar, parseDocument, visit } from 'yaml';
+import { ExactNumber, exactFromParsed } from './exact-number.js';
 import type { Document, YAMLMap } from 'yaml';
 import { describe, parseDuration, parseSize } from './durations.js';
 import type { ErrorCode } from './errors.js';
@@ -65,7 +66,7 @@ export class Fields {
       const { line, col } = lineCounter.linePos(offset);
       return `line ${line}, column ${col}`;
     };
-    const doc = parseDocument(text, { prettyErrors: false, lineCounter });
+    const doc = parseDocument(text, { prettyErrors: false, lineCounter, intAsBigInt: true });
     for (const e of doc.errors) {
       const detail =
         e.code === 'MULTIPLE_DOCS'
@@ -80,6 +81,7 @@ export class Fields {
     if (doc.errors.length > 0) return { ok: false };
     for (const m of misreadValues(doc, text)) this.error('', `invalid YAML at ${at(m.offset)}: ${m.detail}`);
     if (this.errors.length > 0) return { ok: false };
+    keepNumbersExact(doc);
     try {
       return { ok: true, value: doc.toJS() as unknown };
     } catch (err) {
@@ -140,6 +142,7 @@ export class Fields {
 
   /** A whole number ≥ `min`. */
   int(key: string, value: unknown, min: number): number | undefined {
+    value = plainFloat(value);
     if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value;
     const expected = min === 1 ? 'a positive whole number' : `a whole number of at least ${min}`;
     // `retries: "3"`: the number was quoted, so YAML kept it as text.
@@ -162,12 +165,14 @@ export class Fields {
 
   /** A duration in milliseconds (see parseDuration). */
   duration(key: string, value: unknown): number | undefined {
+    value = plainFloat(value);
     const ms = parseDuration(value);
     return typeof ms === 'number' ? ms : this.error(key, ms);
   }
 
   /** A size in bytes (see parseSize). */
   size(key: string, value: unknown): number | undefined {
+    value = plainFloat(value);
     const bytes = parseSize(value);
     return typeof bytes === 'number' ? bytes : this.error(key, bytes);
   }
@@ -268,9 +273,32 @@ function quoteHint(text: string, lineCounter: LineCounter, offset: number): stri
   return `; a value that starts with "{" is read as a YAML mapping: quote it, e.g. "${m[1]}"`;
 }
 
+/**
+ * A finite float written with a point (`2.0`) as a plain number, for the
+ * settings where int and float mean the same (counts, durations, sizes).
+ */
+export function plainFloat(value: unknown): unknown {
+  return value instanceof ExactNumber && value.kind === 'float' && value.finite ? value.toNumber() : value;
+}
+
+/**
+ * Integers are read as bigints (so no digit is lost) and floats as doubles;
+ * each number scalar then becomes a plain number where that is exact, and an
+ * ExactNumber where a double would change it (`1733322222123456789`, `3.0`, `.inf`).
+ */
+function keepNumbersExact(doc: Document): void {
+  visit(doc, {
+    Scalar(_, node) {
+      // With intAsBigInt, every int of the core schema is a bigint: a number here is a float.
+      if (typeof node.value === 'bigint') node.value = exactFromParsed(node.value, false);
+      else if (typeof node.value === 'number') node.value = exactFromParsed(node.value, true);
+    },
+  });
+}
+
 /** Narrows a parsed YAML value to a VarValue (YAML's JSON-compatible values). */
 export function isVarValue(value: unknown): value is VarValue {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean' || value instanceof ExactNumber) return true;
   if (typeof value === 'number') return Number.isFinite(value);
   if (Array.isArray(value)) return value.every(isVarValue);
   return isMapping(value) && Object.values(value).every(isVarValue);

@@ -1,3 +1,5 @@
+import { ExactNumber } from './exact-number.js';
+
 const UNITS: Record<string, number> = {
   ms: 1,
   s: 1000,
@@ -49,7 +51,17 @@ export function formatDuration(ms: number): string {
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
+  if (value instanceof ExactNumber) return `the number ${value.text}`;
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `the string "${value}"`;
   return `${typeof value === 'number' ? 'the number' : 'the boolean'} ${String(value)}`;
+}
+
+/** Formats bytes for people, in binary units: 512 B, 1 MiB, 50.0 MiB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024, i++);
+  return i === 0 || Number.isInteger(v) ? `${v} ${units[i]}` : `${v.toFixed(1)} ${units[i]}`;
 }

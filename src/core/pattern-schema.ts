@@ -5,9 +5,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { sweepSize } from '../rules/sweep.js';
-import { Fields, NAME_RE, NAME_RULE, isVarValue, joinKey, listWords } from './definition-fields.js';
+import { Fields, NAME_RE, NAME_RULE, isVarValue, joinKey, listWords, plainFloat } from './definition-fields.js';
 import { describe } from './durations.js';
-import { BUILTIN_PLACEHOLDERS, findPlaceholders } from './placeholders.js';
+import { ExactNumber } from './exact-number.js';
+import { BUILTIN_PLACEHOLDERS, findEnvPlaceholders, findPlaceholders, unsetEnvMessage } from './placeholders.js';
+import { variableCycles } from '../rules/variables.js';
 import { closest, didYouMean } from './suggest.js';
 import { EVENT_KINDS, PARAMETERIZE_MODES } from './types.js';
 import type { DefinitionError, EventKind, ParsedPattern, Resources, SweepSpec, Trigger, Variables, VarValue } from './types.js';
@@ -38,6 +40,8 @@ export interface PatternParseOptions {
   maxSweep: number;
   /** The backend names meow.yaml defines. */
   backends: string[];
+  /** The environment `{env:NAME}` reads; when given, a variable reading an unset name is an error. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -84,6 +88,7 @@ export function parsePattern(
   const inputName = input ?? (typeof doc.input === 'string' ? doc.input : 'input_file');
   checkNames(f, variables, sweep, inputName);
   checkPlaceholders(f, variables, sweep, inputName, outputs ?? [], typeof doc.outputs === 'string');
+  checkReferences(f, variables, opts.env);
 
   if (
     f.errors.length > 0 ||
@@ -208,8 +213,10 @@ function readSweepSpec(f: Fields, key: string, value: unknown): SweepSpec | unde
   if (!m) return undefined;
   f.checkKeys(key, m, RANGE_KEYS, 'a sweep range');
   const nums: number[] = [];
+  // A range written with floats (`start: 1.0`) yields floats, even at integral points.
+  const float = RANGE_KEYS.some((k) => m[k] instanceof ExactNumber || (typeof m[k] === 'number' && !Number.isInteger(m[k])));
   for (const k of RANGE_KEYS) {
-    const v = m[k];
+    const v = plainFloat(m[k]);
     if (typeof v === 'number' && Number.isFinite(v)) nums.push(v);
     else if (v === undefined) f.error(joinKey(key, k), `missing; ${expected} needs all three numbers`);
     else f.error(joinKey(key, k), `expected a number, got ${describe(v)}`);
@@ -221,7 +228,7 @@ function readSweepSpec(f: Fields, key: string, value: unknown): SweepSpec | unde
     const fix = step > 0 ? 'negative' : 'positive';
     return f.error(joinKey(key, 'step'), `the step ${step} points away from stop (${start} → ${stop}); use a ${fix} step`);
   }
-  return { start, stop, step };
+  return float ? { start, stop, step, float } : { start, stop, step };
 }
 
 function readBackend(f: Fields, value: unknown, backends: string[]): string | undefined {
@@ -282,10 +289,37 @@ function checkPlaceholders(
   const check = (key: string, value: VarValue): void => {
     if (typeof value === 'string') checkTemplate(f, key, value, known);
     else if (Array.isArray(value)) value.forEach((item, i) => check(joinKey(key, i), item));
-    else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) check(joinKey(key, k), v);
+    else if (value !== null && typeof value === 'object' && !(value instanceof ExactNumber)) for (const [k, v] of Object.entries(value)) check(joinKey(key, k), v);
   };
   for (const [name, value] of Object.entries(variables)) check(joinKey('variables', name), value);
-  outputs.forEach((glob, i) => checkTemplate(f, singleOutput ? 'outputs' : joinKey('outputs', i), glob, known));
+  outputs.forEach((glob, i) => {
+    const key = singleOutput ? 'outputs' : joinKey('outputs', i);
+    checkTemplate(f, key, glob, known);
+    for (const name of findEnvPlaceholders(glob)) {
+      f.error(key, `{env:${name}}: only variables may read the environment; add a variable (e.g. "${name.toLowerCase()}: \"{env:${name}}\"") and write {${name.toLowerCase()}} here`);
+    }
+  });
+}
+
+/**
+ * Variables naming variables: a cycle is an error naming it, and so is an
+ * `{env:NAME}` whose NAME is unset in `env` (when an environment is given).
+ */
+function checkReferences(f: Fields, variables: Variables, env: PatternParseOptions['env']): void {
+  for (const cycle of variableCycles(variables)) {
+    const path = cycle.join(' → ');
+    const fix =
+      cycle.length === 2
+        ? `"${cycle[0]}" names itself; write its value instead of {${cycle[0]}}`
+        : 'each of them waits for the next, so none has a value; replace one of the references with a value';
+    f.error(joinKey('variables', cycle[0]), `circular reference: ${path}; ${fix}`);
+  }
+  if (env === undefined) return;
+  for (const [name, value] of Object.entries(variables)) {
+    for (const envName of findEnvPlaceholders(JSON.stringify(value) ?? '')) {
+      if (env[envName] === undefined) f.error(joinKey('variables', name), unsetEnvMessage(envName));
+    }
+  }
 }
 
 function checkTemplate(f: Fields, key: string, template: string, known: string[]): void {

@@ -7,6 +7,8 @@
  */
 import path from 'node:path';
 import { MeowError } from './errors.js';
+import { stringifyExact } from './exact-json.js';
+import { ExactNumber } from './exact-number.js';
 import type { VarValue } from './types.js';
 
 /** Placeholders every job provides, besides the pattern's variables and sweep names. */
@@ -30,15 +32,21 @@ export type BuiltinPlaceholder = (typeof BUILTIN_PLACEHOLDERS)[number];
 /** What a placeholder name (and a variable name) looks like. */
 export const IDENTIFIER_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-type Token = { literal: string } | { name: string };
+type Token = { literal: string } | { name: string } | { env: string };
 
-// `{{`, `}}`, a placeholder, or one ordinary character run.
-const TOKEN_RE = /\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[^{}]+|[{}]/g;
+/** The key under which `placeholderValues` holds the value of `{env:NAME}`. */
+export function envKey(name: string): string {
+  return `env:${name}`;
+}
+
+// `{{`, `}}`, an environment placeholder, a placeholder, or one ordinary character run.
+const TOKEN_RE = /\{\{|\}\}|\{env:([A-Za-z_][A-Za-z0-9_]*)\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[^{}]+|[{}]/g;
 
 function tokenize(template: string): Token[] {
   const tokens: Token[] = [];
   for (const m of template.matchAll(TOKEN_RE)) {
-    if (m[1] !== undefined) tokens.push({ name: m[1] });
+    if (m[1] !== undefined) tokens.push({ env: m[1] });
+    else if (m[2] !== undefined) tokens.push({ name: m[2] });
     else if (m[0] === '{{') tokens.push({ literal: '{' });
     else if (m[0] === '}}') tokens.push({ literal: '}' });
     else tokens.push({ literal: m[0] });
@@ -55,6 +63,15 @@ export function findPlaceholders(template: string): string[] {
   return names;
 }
 
+/** The environment variables a template reads (`{env:NAME}`), in order, without repeats. */
+export function findEnvPlaceholders(template: string): string[] {
+  const names: string[] = [];
+  for (const token of tokenize(template)) {
+    if ('env' in token && !names.includes(token.env)) names.push(token.env);
+  }
+  return names;
+}
+
 /**
  * Brace groups that look like a mistyped placeholder — `{my-var}`, `{0}`,
  * `{input file}` — rather than glob braces (`{a,b}`, `{1..3}`) or `{}`.
@@ -65,6 +82,9 @@ export function findMalformedPlaceholders(template: string): string[] {
   // Strip escaped braces first so `{{my-var}}` (an intended literal) is not reported.
   const unescaped = template.replaceAll('{{', '\0').replaceAll('}}', '\0');
   for (const m of unescaped.matchAll(/\{([A-Za-z0-9_ -]+)\}/g)) {
+    if (!IDENTIFIER_RE.test(m[1]) && !found.includes(m[0])) found.push(m[0]);
+  }
+  for (const m of unescaped.matchAll(/\{env:([^{}]*)\}/g)) {
     if (!IDENTIFIER_RE.test(m[1]) && !found.includes(m[0])) found.push(m[0]);
   }
   return found;
@@ -80,6 +100,10 @@ export function expandPlaceholders(template: string, values: Record<string, stri
   for (const token of tokenize(template)) {
     if ('literal' in token) {
       out += token.literal;
+    } else if ('env' in token) {
+      const value = values[envKey(token.env)];
+      if (value === undefined) throw new MeowError('MEOW_PATTERN_INVALID', unsetEnvMessage(token.env));
+      out += value;
     } else if (Object.hasOwn(values, token.name)) {
       out += values[token.name];
     } else {
@@ -92,6 +116,11 @@ export function expandPlaceholders(template: string, values: Record<string, stri
     }
   }
   return out;
+}
+
+/** Why `{env:NAME}` has no value, and the fix. */
+export function unsetEnvMessage(name: string): string {
+  return `{env:${name}} reads the environment variable ${name}, which is not set in the engine's environment; set it (export ${name}=...) before starting the engine, or write the value itself`;
 }
 
 /**
@@ -114,12 +143,13 @@ export function fileValues(relPath: string, workspaceRoot: string): Record<strin
 }
 
 /**
- * A variable's value as template text: strings as they are, numbers as JS
- * writes them, booleans as `true`/`false`, null as `""`, lists and mappings as JSON.
+ * A variable's value as template text: strings as they are, numbers as
+ * written (every digit of a large int, `3.0` for a float), booleans as
+ * `true`/`false`, null as `""`, lists and mappings as JSON (exact numbers kept).
  */
 export function renderValue(v: VarValue): string {
   if (v === null) return '';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v instanceof ExactNumber) return String(v);
+  return stringifyExact(v, { nonFinite: 'tokens' });
 }

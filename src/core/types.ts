@@ -15,6 +15,7 @@
  * - **Backend**: where a job's process runs (local slots, Slurm, SSH).
  * - **Executor**: turns a job of one recipe kind into something a backend runs.
  */
+import type { ExactNumber } from './exact-number.js';
 
 export const EVENT_KINDS = ['created', 'modified', 'deleted', 'moved'] as const;
 /** What happened to a file. */
@@ -51,8 +52,12 @@ export const PARAMETERIZE_MODES = ['papermill', 'assignments'] as const;
  */
 export type ParameterizeMode = (typeof PARAMETERIZE_MODES)[number];
 
-/** A variable value: anything YAML and JSON both express. */
-export type VarValue = string | number | boolean | null | VarValue[] | { [key: string]: VarValue };
+/**
+ * A variable value: anything YAML and JSON both express. A `number` is always
+ * finite and exact; a number a double would change (an integer beyond 2^53,
+ * a float written `3.0`, `.inf`, `.nan`) is an `ExactNumber` (core/exact-number.ts).
+ */
+export type VarValue = string | number | ExactNumber | boolean | null | VarValue[] | { [key: string]: VarValue };
 /** Variables by name. */
 export type Variables = Record<string, VarValue>;
 
@@ -61,6 +66,8 @@ export interface SweepRange {
   start: number;
   stop: number;
   step: number;
+  /** Written with floats (`1.0`), so every value is a float, `2.0` included. @default false */
+  float?: boolean;
 }
 /** A sweep variable: a range or an explicit list of values. */
 export type SweepSpec = SweepRange | VarValue[];
@@ -214,6 +221,13 @@ export interface WorkspaceConfig {
   backends: Record<string, BackendConfig>;
   /** Content hash recorded for each job's input (lineage). @default 'sha256' */
   hash: 'none' | 'sha256';
+  /**
+   * Who may read `.meow/` (the database with every variable, the logs, params.json):
+   * `private` (mode 0700, its owner only) or `group` (mode 2770: the directory's group may read and write). @default 'private'
+   */
+  stateAccess: 'private' | 'group';
+  /** The largest pattern file, command recipe (YAML) or meow.yaml read, in bytes; larger ones are refused unread. @default 1 MiB */
+  maxDefinitionSize: number;
   /** Bytes each of a job's stdout.log and stderr.log may hold; 0 for no cap (`max_log_size: null`). @default 100 MiB */
   maxLogSize: number;
 }

@@ -94,9 +94,9 @@ export class Intake {
           // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
           if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
           if (!this.transitions.create(job)) continue;
-          if (guard) this.transitions.afterCommit(() => this.emit('log', 'error', `${job.pattern}: ${job.error}`));
+          if (job.status === 'failed') this.transitions.afterCommit(() => this.emit('log', 'error', `${job.pattern}: ${job.error}`));
           lineage.insert(this.provenance.rowOf(job, rule));
-          if (!guard) created.push(job);
+          if (job.status !== 'failed') created.push(job);
         }
       }
     }

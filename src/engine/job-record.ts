@@ -1,3 +1,4 @@
+import { errorMessage } from '../core/errors.js';
 import { newJobId } from '../core/ids.js';
 import { jobKey } from '../rules/job-key.js';
 import { resolveVariables } from '../rules/variables.js';
@@ -6,19 +7,27 @@ import type { FileEvent, JobRecord, Rule, Variables } from '../core/types.js';
 
 /**
  * A new queued job of `rule` for `event` (and a sweep point): its id, key,
- * directory and resolved variables. Pure but for the fresh id.
+ * directory and resolved variables (a failed record when a variable cannot be
+ * resolved, e.g. an unset `{env:NAME}`). Pure but for the fresh id and `env`.
  */
-export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables | null, now: string, workspace: string): JobRecord {
+export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables | null, now: string, workspace: string, env: NodeJS.ProcessEnv = process.env): JobRecord {
   const id = newJobId();
   const jobDir = jobDirOf(id);
-  const variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace, sweepPoint });
+  // A variable reading an unset {env:NAME} fails the job at creation, with the reason.
+  let variables: Variables = { [rule.pattern.input]: event.path };
+  let error: string | null = null;
+  try {
+    variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace, sweepPoint, env });
+  } catch (err) {
+    error = errorMessage(err);
+  }
   return {
     id,
     key: jobKey(rule.version, event.path, event.version, sweepPoint),
     pattern: rule.name,
     recipe: rule.recipe.name,
     ruleVersion: rule.version,
-    status: 'queued',
+    status: error === null ? 'queued' : 'failed',
     input: event.path,
     inputVersion: event.version,
     event: event.kind,
@@ -29,7 +38,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
     retries: rule.pattern.retries,
     timeoutMs: rule.pattern.timeoutMs,
     exitCode: null,
-    error: null,
+    error,
     result: null,
     backend: rule.pattern.backend,
     generation: event.generation,
@@ -38,6 +47,6 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
     pid: null,
     createdAt: now,
     startedAt: null,
-    finishedAt: null,
+    finishedAt: error === null ? null : now,
   };
 }

@@ -3,13 +3,17 @@
  * and `recipes/*`. Bad files are reported and left out; the rest is returned,
  * so one broken definition never stops the engine.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_FILE, parseConfig } from '../core/config-schema.js';
+import { CONFIG_DEFAULTS, CONFIG_FILE, parseConfig } from '../core/config-schema.js';
+import { formatBytes } from '../core/durations.js';
+import { escapeControl } from '../core/safe-text.js';
 import { errorCode } from '../core/errors.js';
 import { parsePattern } from '../core/pattern-schema.js';
 import { parseRecipe } from '../core/recipe-schema.js';
+import { parseSlurmOptions } from '../runner/slurm-options.js';
+import { parseSshOptions } from '../runner/ssh-options.js';
 import type { DefinitionError, ParsedPattern, ParsedRecipe, WorkspaceConfig } from '../core/types.js';
 
 /** Where pattern files live, relative to the workspace. */
@@ -19,7 +23,8 @@ export const RECIPES_DIR = 'recipes';
 
 /** `patterns/seg.yaml: trigger.paths: expected …` (the key is left out when the error is about the whole file). */
 export function formatDefinitionError(e: DefinitionError): string {
-  return e.key === '' ? `${e.file}: ${e.message}` : `${e.file}: ${e.key}: ${e.message}`;
+  const file = escapeControl(e.file);
+  return e.key === '' ? `${file}: ${e.message}` : `${file}: ${escapeControl(e.key)}: ${e.message}`;
 }
 
 /**
@@ -35,14 +40,40 @@ export async function readConfig(root: string): Promise<{ config: WorkspaceConfi
   const cores = os.availableParallelism();
   let text: string | null = null;
   try {
-    text = await readFile(path.join(root, CONFIG_FILE), 'utf8');
+    // meow.yaml is read before its own max_definition_size is known: the default applies.
+    text = await readLimited(path.join(root, CONFIG_FILE), CONFIG_DEFAULTS.maxDefinitionSize);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') {
       const { config } = parseConfig(root, null, cores);
-      return { config, errors: [readError(CONFIG_FILE, 'MEOW_CONFIG_INVALID', err)] };
+      const error = err instanceof TooLarge ? { file: CONFIG_FILE, key: '', message: tooLargeMessage('', err), code: 'MEOW_CONFIG_INVALID' } : readError(CONFIG_FILE, 'MEOW_CONFIG_INVALID', err);
+      return { config, errors: [error] };
     }
   }
-  return parseConfig(root, text, cores);
+  const parsed = parseConfig(root, text, cores);
+  return { config: parsed.config, errors: [...parsed.errors, ...backendOptionErrors(parsed.config)] };
+}
+
+/**
+ * The errors of every slurm and ssh backend's options (unknown keys with
+ * did-you-mean, types, durations), checked when meow.yaml is read, so that
+ * `meow validate` and the engine's start report them before any job is sent.
+ */
+function backendOptionErrors(config: WorkspaceConfig): DefinitionError[] {
+  const errors: DefinitionError[] = [];
+  for (const backend of Object.values(config.backends)) {
+    const lines = backend.type === 'slurm' ? parseSlurmOptions(backend).errors : backend.type === 'ssh' ? parseSshOptions(backend).errors : [];
+    for (const line of lines) {
+      // The option parsers write `meow.yaml: key: message` lines.
+      const rest = line.startsWith(`${CONFIG_FILE}: `) ? line.slice(CONFIG_FILE.length + 2) : line;
+      const at = rest.indexOf(': ');
+      const key = at === -1 ? '' : rest.slice(0, at);
+      const message = at === -1 ? rest : rest.slice(at + 2);
+      // ssh's missing host is already reported by the config parser.
+      if (errors.some((e) => e.key === key && e.message === message)) continue;
+      errors.push({ file: CONFIG_FILE, key, message, code: 'MEOW_CONFIG_INVALID' });
+    }
+  }
+  return errors;
 }
 
 /**
@@ -55,9 +86,11 @@ export async function readDefinitions(
   config: WorkspaceConfig,
 ): Promise<{ patterns: ParsedPattern[]; recipes: ParsedRecipe[]; errors: DefinitionError[] }> {
   const errors: DefinitionError[] = [];
-  const patternFiles = await readDir(root, PATTERNS_DIR, 'MEOW_PATTERN_INVALID', errors);
-  const recipeFiles = await readDir(root, RECIPES_DIR, 'MEOW_RECIPE_INVALID', errors);
-  const opts = { maxSweep: config.maxSweep, backends: Object.keys(config.backends) };
+  const limit = config.maxDefinitionSize;
+  const patternFiles = await readDir(root, PATTERNS_DIR, 'MEOW_PATTERN_INVALID', errors, () => limit);
+  // Notebooks and scripts may be large (outputs, embedded data) and are not parsed as YAML: only command recipes are limited.
+  const recipeFiles = await readDir(root, RECIPES_DIR, 'MEOW_RECIPE_INVALID', errors, (name) => (/\.ya?ml$/i.test(name) ? limit : Infinity));
+  const opts = { maxSweep: config.maxSweep, backends: Object.keys(config.backends), env: process.env };
 
   const patterns: ParsedPattern[] = [];
   for (const { file, text } of patternFiles) {
@@ -90,7 +123,13 @@ export async function readDefinitions(
 }
 
 /** The definition files directly in `dir` (not recursive), sorted by name; a missing dir is empty. */
-async function readDir(root: string, dir: string, code: string, errors: DefinitionError[]): Promise<{ file: string; text: string }[]> {
+async function readDir(
+  root: string,
+  dir: string,
+  code: string,
+  errors: DefinitionError[],
+  limitOf: (name: string) => number,
+): Promise<{ file: string; text: string }[]> {
   let names: string[];
   try {
     names = await readdir(path.join(root, dir));
@@ -105,11 +144,12 @@ async function readDir(root: string, dir: string, code: string, errors: Definiti
       .map(async (name) => {
         const file = `${dir}/${name}`;
         try {
-          return { file, text: await readFile(path.join(root, dir, name), 'utf8') };
+          return { file, text: await readLimited(path.join(root, dir, name), limitOf(name)) };
         } catch (err) {
           // A directory is not a definition; a file deleted since readdir is simply gone.
           const c = errorCode(err);
-          if (c !== 'EISDIR' && c !== 'ENOENT') errors.push(readError(file, code, err));
+          if (err instanceof TooLarge) errors.push({ file, key: '', message: tooLargeMessage(dir, err), code });
+          else if (c !== 'EISDIR' && c !== 'ENOENT') errors.push(readError(file, code, err));
           return null;
         }
       }),
@@ -144,6 +184,42 @@ function rejectDuplicates<T extends { name: string; file: string }>(
     }
   }
   return kept.sort((a, b) => compare(a.name, b.name));
+}
+
+/** A definition file above the size limit: refused unread. */
+class TooLarge extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`${size} bytes, above the limit of ${limit}`);
+  }
+}
+
+/**
+ * Reads a file as UTF-8 unless it holds more than `limit` bytes; the size is
+ * checked on the open file, so a file too large costs one fstat, never a read
+ * or a parse that would hold up the engine.
+ * @throws TooLarge above the limit; the fs error otherwise (EISDIR for a directory).
+ */
+async function readLimited(abs: string, limit: number): Promise<string> {
+  const fh = await open(abs, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size > limit) throw new TooLarge(size, limit);
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+function tooLargeMessage(dir: string, err: TooLarge): string {
+  const what = dir === PATTERNS_DIR ? 'pattern files' : 'command recipes';
+  if (dir === '') return `the file is ${formatBytes(err.size)}, more than the ${formatBytes(err.limit)} a definition file may hold, so it was not read and every setting takes its default; meow.yaml holds settings only`;
+  return (
+    `the file is ${formatBytes(err.size)}, more than the ${formatBytes(err.limit)} a definition file may hold, so it was not read; ` +
+    `${dir}/ holds ${what} only: move data files elsewhere in the workspace, or raise max_definition_size in meow.yaml`
+  );
 }
 
 function readError(file: string, code: string, err: unknown): DefinitionError {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { stringifyExact } from '../core/exact-json.js';
 import type { Variables } from '../core/types.js';
 
 /**
@@ -8,6 +9,6 @@ import type { Variables } from '../core/types.js';
  * computes a new one.
  */
 export function jobKey(ruleVersion: string, input: string, inputVersion: string, sweepPoint: Variables | null): string {
-  const point = sweepPoint && Object.keys(sweepPoint).length > 0 ? JSON.stringify(sweepPoint) : '';
+  const point = sweepPoint && Object.keys(sweepPoint).length > 0 ? stringifyExact(sweepPoint, { nonFinite: 'tokens' }) : '';
   return createHash('sha256').update(`${ruleVersion}\0${input}\0${inputVersion}\0${point}`).digest('base64url').slice(0, 27);
 }

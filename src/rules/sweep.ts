@@ -3,6 +3,7 @@
  * variables. Pure; the pattern parser has already rejected ranges that never
  * reach their stop (step 0, or a step pointing away from stop).
  */
+import { ExactNumber } from '../core/exact-number.js';
 import type { SweepRange, SweepSpec, Variables, VarValue } from '../core/types.js';
 
 // Absorbs the float error in (stop - start) / step, so 0.1..0.3 step 0.1 has 3 values, not 2.
@@ -31,12 +32,13 @@ export function rangeLength(range: SweepRange): number {
  * The values of a range, stop inclusive, each rounded to the decimals of
  * start and step so that 0.1..0.3 step 0.1 gives 0.1, 0.2, 0.3 exactly.
  */
-export function rangeValues(range: SweepRange): number[] {
+export function rangeValues(range: SweepRange): VarValue[] {
   const d = Math.min(100, Math.max(decimals(range.start), decimals(range.step)));
-  const values: number[] = [];
+  const values: VarValue[] = [];
   for (let i = 0; i < rangeLength(range); i++) {
     const v = Number((range.start + i * range.step).toFixed(d));
-    values.push(v === 0 ? 0 : v); // no -0
+    const n = v === 0 ? 0 : v; // no -0
+    values.push(range.float && Number.isInteger(n) ? ExactNumber.float(n) : n);
   }
   return values;
 }

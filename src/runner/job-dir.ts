@@ -1,6 +1,7 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jobJson } from '../api/job-json.js';
+import { stringifyExact } from '../core/exact-json.js';
 import type { JobRecord, Variables } from '../core/types.js';
 
 export { jobJson };
@@ -21,7 +22,8 @@ export async function createJobDir(root: string, job: JobRecord, runtimeVariable
   const dir = join(root, job.jobDir);
   await mkdir(dir, { recursive: true });
   const params = join(dir, 'params.json');
-  if (withParams) await writeFile(params, `${JSON.stringify(runtimeVariables, null, 2)}\n`);
+  // Exact numbers are written digit for digit; inf and nan (which only Python recipes receive) as Python's json writes them.
+  if (withParams) await writeFile(params, `${stringifyExact(runtimeVariables, { indent: 2, nonFinite: 'tokens' })}\n`);
   return { dir, params };
 }
 
@@ -31,7 +33,7 @@ export async function createJobDir(root: string, job: JobRecord, runtimeVariable
  * reader reads, and which costs a fraction of a YAML emitter.
  */
 export async function writeJobYaml(dir: string, job: JobRecord): Promise<void> {
-  await writeFile(join(dir, 'job.yaml'), `${JSON.stringify(jobJson(job), null, 2)}\n`);
+  await writeFile(join(dir, 'job.yaml'), `${stringifyExact(jobJson(job), { indent: 2, nonFinite: 'tokens' })}\n`);
 }
 
 /** Reads the last `bytes` of a log file (empty when missing). */

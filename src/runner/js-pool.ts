@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { toJsValue, type JsValue } from '../core/exact-number.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
@@ -96,7 +97,7 @@ export class JsPool {
       const task: WorkerTask = {
         modulePath,
         version,
-        variables,
+        variables: toJsValue(variables) as Record<string, JsValue>,
         jobId: ctx.jobId,
         jobDir: ctx.jobDir,
         workspace: ctx.workspace,

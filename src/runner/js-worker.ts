@@ -13,14 +13,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import type { MessagePort } from 'node:worker_threads';
-import type { Variables, VarValue } from '../core/types.js';
+import type { JsValue } from '../core/exact-number.js';
+import type { VarValue } from '../core/types.js';
 
 /** One job for the worker. */
 export interface WorkerTask {
   modulePath: string;
   /** Content hash of the recipe: the module cache key. */
   version: string;
-  variables: Variables;
+  /** The job's variables; an int beyond ±(2^53 − 1) arrives as a `bigint`, every other number as a `number`. */
+  variables: Record<string, JsValue>;
   jobId: string;
   jobDir: string;
   workspace: string;

@@ -1,3 +1,4 @@
+import { ExactNumber } from '../core/exact-number.js';
 import type { VarValue } from '../core/types.js';
 
 /*
@@ -60,6 +61,16 @@ export function pythonNumber(n: number): string {
 }
 
 /**
+ * Renders an exact number: an int's digits as they are (Python ints have no
+ * limit), a float as written (`3.0` stays a float), and the non-finite floats
+ * as `float('inf')`, `float('-inf')`, `float('nan')`.
+ */
+export function pythonExact(n: ExactNumber): string {
+  if (n.kind === 'int' || n.finite) return n.text;
+  return n.text.startsWith('-') ? "float('-inf')" : `float('${n.text}')`;
+}
+
+/**
  * Renders a variable as a Python literal: strings (repr-style escaping),
  * numbers, booleans, `None`, lists and dicts. `eval` of the result gives back
  * the same value.
@@ -71,6 +82,7 @@ export function pythonLiteral(v: VarValue): string {
   if (v === null) return 'None';
   if (typeof v === 'string') return pythonString(v);
   if (typeof v === 'number') return pythonNumber(v);
+  if (v instanceof ExactNumber) return pythonExact(v);
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (Array.isArray(v)) return '[' + v.map(pythonLiteral).join(', ') + ']';
   const entries = Object.entries(v).map(([k, item]) => `${pythonString(k)}: ${pythonLiteral(item)}`);

@@ -1,11 +1,11 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { guardState, openDatabase, type OpenOptions } from './open-db.js';
 import { MIGRATIONS } from './migrations.js';
 import { MeowError } from '../core/errors.js';
+import { parseExact, stateJson } from '../core/exact-json.js';
 import { nowIso } from '../core/ids.js';
 import { JOB_STATES } from '../core/types.js';
-import type { EventKind, FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, VarValue } from '../core/types.js';
+import type { EventKind, FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, Variables, VarValue } from '../core/types.js';
 
 /** A row of the files table: the last state of a path the engine saw. */
 export interface FileRow {
@@ -69,14 +69,14 @@ function toJob(r: JobRow): JobRecord {
     inputVersion: r.input_version,
     event: r.event,
     oldPath: r.old_path,
-    variables: JSON.parse(r.variables),
-    sweepPoint: r.sweep_point ? JSON.parse(r.sweep_point) : null,
+    variables: parseExact(r.variables) as Variables,
+    sweepPoint: r.sweep_point ? (parseExact(r.sweep_point) as Variables) : null,
     attempt: r.attempt,
     retries: r.retries,
     timeoutMs: r.timeout_ms,
     exitCode: r.exit_code,
     error: r.error,
-    result: r.result === null ? null : (JSON.parse(r.result) as VarValue),
+    result: r.result === null ? null : parseExact(r.result),
     backend: r.backend,
     generation: r.generation,
     cause: r.cause,
@@ -112,18 +112,10 @@ export class Store {
   /** Statements prepared on demand, by SQL text (preparing costs more than most runs). */
   private readonly prepared = new Map<string, Database.Statement>();
 
-  constructor(path: string, options: { readonly?: boolean } = {}) {
-    if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    this.db.pragma('busy_timeout = 10000');
-    if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.migrate();
-    } else {
-      this.checkVersion();
-    }
-    this.stmts = this.prepare();
+  /** @throws MeowError naming the file, what is wrong (corrupt, read-only, locked, newer) and the recovery (store/open-db.ts). */
+  constructor(path: string, options: OpenOptions = {}) {
+    this.db = openDatabase(path, options);
+    this.stmts = guardState(path, this.db, () => (options.readonly ? this.checkVersion() : this.migrate(), this.prepare()));
   }
 
   private checkVersion(): number {
@@ -132,7 +124,8 @@ export class Store {
       this.db.close();
       throw new MeowError(
         'MEOW_DB_NEWER',
-        `.meow/state.db: schema version ${version} is newer than this meowflow understands (${MIGRATIONS.length}); upgrade meowflow`,
+        `${this.db.name}: the state database is newer than this version of meowflow (schema ${version}, this version understands up to ${MIGRATIONS.length}); ` +
+          'upgrade meowflow, or restore the backup of .meow/ taken before the upgrade; see "Recovery" in docs/guarantees.md',
       );
     }
     return version;
@@ -194,8 +187,8 @@ export class Store {
   registeredDefinitions(): { patterns: ParsedPattern[]; recipes: ParsedRecipe[] } {
     const rows = this.sql('SELECT kind, body FROM definitions ORDER BY name').all() as { kind: string; body: string }[];
     return {
-      patterns: rows.filter((r) => r.kind === 'pattern').map((r) => JSON.parse(r.body) as ParsedPattern),
-      recipes: rows.filter((r) => r.kind === 'recipe').map((r) => JSON.parse(r.body) as ParsedRecipe),
+      patterns: rows.filter((r) => r.kind === 'pattern').map((r) => parseExact(r.body) as unknown as ParsedPattern),
+      recipes: rows.filter((r) => r.kind === 'recipe').map((r) => parseExact(r.body) as unknown as ParsedRecipe),
     };
   }
 
@@ -204,8 +197,8 @@ export class Store {
     const at = nowIso();
     this.sql('DELETE FROM definitions').run();
     const ins = this.sql('INSERT INTO definitions (kind, name, file, hash, body, registered_at) VALUES (?, ?, ?, ?, ?, ?)');
-    for (const p of patterns) ins.run('pattern', p.name, p.file, p.hash, JSON.stringify(p), at);
-    for (const r of recipes) ins.run('recipe', r.name, r.file, r.hash, JSON.stringify(r), at);
+    for (const p of patterns) ins.run('pattern', p.name, p.file, p.hash, stateJson(p), at);
+    for (const r of recipes) ins.run('recipe', r.name, r.file, r.hash, stateJson(r), at);
   }
 
   /** Registered rule versions by rule name. */
@@ -228,8 +221,8 @@ export class Store {
     // Positional, in JOB_COLUMNS order: binding 26 named parameters costs about as much as the insert.
     const info = this.stmts.insertJob.run(
       job.id, job.key, job.pattern, job.recipe, job.ruleVersion, job.status, job.input, job.inputVersion, job.event, job.oldPath,
-      JSON.stringify(job.variables), job.sweepPoint ? JSON.stringify(job.sweepPoint) : null,
-      job.attempt, job.retries, job.timeoutMs, job.exitCode, job.error, job.result === null ? null : JSON.stringify(job.result),
+      stateJson(job.variables), job.sweepPoint ? stateJson(job.sweepPoint) : null,
+      job.attempt, job.retries, job.timeoutMs, job.exitCode, job.error, job.result === null ? null : stateJson(job.result),
       job.backend, job.generation, job.cause, job.jobDir, job.pid, job.createdAt, job.startedAt, job.finishedAt,
     );
     if (info.changes === 0) return false;
@@ -301,7 +294,7 @@ export class Store {
     for (const [k, col] of map) {
       if (k in update) (sets.push(`${col} = ?`), args.push(update[k] ?? null));
     }
-    if ('result' in update) (sets.push('result = ?'), args.push(update.result == null ? null : JSON.stringify(update.result)));
+    if ('result' in update) (sets.push('result = ?'), args.push(update.result == null ? null : stateJson(update.result)));
     const stmt = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND status IN (${froms.map(() => '?').join(', ')})`);
     // The state and its transition row commit together: one commit, never a state without its history.
     const move = (): boolean => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../../core/errors.js';
 import type { BackendReport, RunRequest } from '../backend.js';
 import type { Variables, VarValue } from '../../core/types.js';
+import { ExactNumber } from '../../core/exact-number.js';
 
 /** Files the remote backends write into (and read from) a job dir. */
 export const LAUNCH_FILES = {
@@ -68,7 +69,7 @@ function mapVariables(vars: Variables, map: (value: string) => string): Variable
   const one = (v: VarValue): VarValue => {
     if (typeof v === 'string') return map(v);
     if (Array.isArray(v)) return v.map(one);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, one(x)]));
+    if (v !== null && typeof v === 'object' && !(v instanceof ExactNumber)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, one(x)]));
     return v;
   };
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, one(v)]));

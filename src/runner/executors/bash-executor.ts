@@ -2,15 +2,25 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { processOutcome } from './outcome.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
-import type { Variables } from '../../core/types.js';
+import type { RecipeKind, Variables } from '../../core/types.js';
+import { MeowError } from '../../core/errors.js';
+import { findNonFinite, nonFiniteMessage } from '../../core/recipe-values.js';
 import { renderValue } from '../../core/placeholders.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Variables as environment entries: strings as they are, other values as JSON text. */
-export function variablesEnv(variables: Variables): Record<string, string> {
+/**
+ * Variables as environment entries: strings as they are, numbers as written
+ * (every digit, `3.0` for a float), other values as JSON text.
+ * @throws MeowError for a non-finite float, which text and JSON cannot carry.
+ */
+export function variablesEnv(variables: Variables, kind: RecipeKind): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(variables)) if (ENV_NAME.test(k)) env[k] = renderValue(v);
+  for (const [k, v] of Object.entries(variables)) {
+    const bad = findNonFinite(v, `variables.${k}`);
+    if (bad) throw new MeowError('MEOW_PATTERN_INVALID', `${bad.key}: ${nonFiniteMessage(kind, bad.text)}`);
+    if (ENV_NAME.test(k)) env[k] = renderValue(v);
+  }
   return env;
 }
 
@@ -25,7 +35,7 @@ export class BashExecutor implements Executor {
       type: 'process',
       file: 'bash',
       args: [copy],
-      env: { ...variablesEnv(ctx.variables), ...ctx.env },
+      env: { ...variablesEnv(ctx.variables, 'bash'), ...ctx.env },
       cwd: ctx.config.root,
     };
   }

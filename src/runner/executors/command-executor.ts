@@ -19,7 +19,7 @@ export class CommandExecutor implements Executor {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(spec.env)) env[k] = expandPlaceholders(v, values);
     const cwd = spec.cwd ? expandPlaceholders(spec.cwd, values) : '.';
-    const base = { env: { ...variablesEnv(ctx.variables), ...env, ...ctx.env }, cwd: isAbsolute(cwd) ? cwd : join(ctx.config.root, cwd) };
+    const base = { env: { ...variablesEnv(ctx.variables, 'command'), ...env, ...ctx.env }, cwd: isAbsolute(cwd) ? cwd : join(ctx.config.root, cwd) };
     if (spec.script !== null) {
       // The user wrote a script body for bash; variables reach it as environment variables only.
       return { type: 'process', file: 'bash', args: ['-c', spec.script, ctx.rule.recipe.name], ...base };

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { stateJson } from '../../core/exact-json.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,7 +141,7 @@ export class NotebookExecutor implements Executor {
     const input = join(ctx.jobDir, 'recipe.ipynb');
     const params = join(ctx.jobDir, 'recipe.params.json');
     await writeFile(input, JSON.stringify(injected.notebook, null, 1) + '\n');
-    await writeFile(params, JSON.stringify(ctx.variables) + '\n');
+    await writeFile(params, stateJson(ctx.variables) + '\n');
     await reportWarnings(ctx, injected.warnings);
     const cellTimeout = ctx.job.timeoutMs === null ? 0 : Math.ceil(ctx.job.timeoutMs / 1000);
     return {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../../../core/errors.js';
 import { LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles, type ResolvedLaunch } from '../remote-launch.js';
 import { commandFailure, runCommand } from '../remote-exec.js';
+import { translateSlurmRefusal } from '../remote-errors.js';
 import { SLURM_SCRIPT, sbatchArgs, slurmScript } from './slurm-script.js';
 import { parseSlurmOptions, type SlurmOptions } from './slurm-options.js';
 import { SlurmTracker, type SlurmFinal } from './slurm-tracker.js';
@@ -65,6 +66,8 @@ export class SlurmBackend implements Backend {
     const r = await runCommand('sbatch', args, { timeoutMs: 120_000 });
     const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
     if (r.code !== 0 || !id) {
+      const refusal = await translateSlurmRefusal({ pattern: req.job.pattern, resources: req.resources, backend: this.name, partition: this.options.partition }, r.stderr);
+      if (refusal) return failed(refusal);
       const hint = r.spawnError ? '; install the Slurm client tools (sbatch, squeue, sacct, scancel) or put them on PATH' : '';
       return failed(`backend ${this.name}: cannot submit the job to Slurm: ${commandFailure('sbatch', ['--parsable', '…'], r)}${hint}`);
     }

@@ -6,6 +6,7 @@ import { BASH_EXEC, LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles
 import { bashQuote, commandFailure } from '../remote-exec.js';
 import { SshConnection } from './ssh-connection.js';
 import { parseSshOptions, type SshOptions } from './ssh-options.js';
+import { sshGpuSource } from '../remote-errors.js';
 import { SshPoller, type RemoteStatus } from './ssh-poller.js';
 import { PathMap, REMOTE_CONTROL_DIR, SSH_SCRIPT, matchOutputs, outputDirs, removeTree, rewrittenJobFiles, stageList } from './ssh-stage.js';
 import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
@@ -56,7 +57,7 @@ export class SshBackend implements Backend {
   private closed = false;
 
   constructor(
-    backend: BackendConfig,
+    private readonly backend: BackendConfig,
     private readonly config: WorkspaceConfig,
     private readonly log: (message: string) => void = (m) => console.warn(m),
   ) {
@@ -74,7 +75,7 @@ export class SshBackend implements Backend {
    */
   capacity(): Promise<Capacity> {
     this.cap ??= (async (): Promise<Capacity> => {
-      const gpus = { gpus: this.options.gpus, sources: { gpus: `gpus: ${this.options.gpus.length} for backend ${this.name} in meow.yaml` } };
+      const gpus = { gpus: this.options.gpus, sources: { gpus: sshGpuSource(this.name, this.backend.options.gpus, this.options.gpus.length) } };
       if (this.options.cpus !== null) {
         return { cpus: this.options.cpus, memory: null, ...gpus, sources: { ...gpus.sources, cpus: `cpus: ${this.options.cpus} in meow.yaml`, memory: 'no limit' } };
       }
