@@ -22,7 +22,9 @@ import { jobKey } from './rules/job-key.js';
 import { linkRules } from './rules/linker.js';
 import { compileGlobs, compileRules, matchEvent, triggersRetroactively } from './rules/matcher.js';
 import { planChange } from './rules/planner.js';
-import { mergeRegistered } from './rules/registration.js';
+import { assignEpochs, mergeRegistered } from './rules/registration.js';
+import { RuleEpochs } from './store/rule-epochs.js';
+import { openWorkspaceState, type WorkspaceState } from './store/workspace-state.js';
 import { watchScope } from './rules/scope.js';
 import { expandSweep } from './rules/sweep.js';
 import { diffTree } from './rules/tree-diff.js';
@@ -72,7 +74,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
   const variables = resolveVariables({ rule, event, jobId: id, jobDir, workspace, sweepPoint });
   return {
     id,
-    key: jobKey(rule.version, event.path, event.version, sweepPoint),
+    key: jobKey(rule.version, event.path, event.version, sweepPoint, rule.epoch),
     pattern: rule.name,
     recipe: rule.recipe.name,
     ruleVersion: rule.version,
@@ -138,10 +140,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Paused patterns: their jobs are created and kept queued, and start when the pattern resumes. */
   private paused = new Set<string>();
 
+  private readonly epochs: RuleEpochs;
+
   private constructor(
     readonly config: WorkspaceConfig,
     configErrors: DefinitionError[],
     readonly: boolean,
+    /** The workspace lock and state checks (null for a read-only engine). */
+    readonly state: WorkspaceState | null = null,
   ) {
     super();
     this.configErrors = configErrors;
@@ -167,14 +173,34 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (job.status === 'failed') this.failedCount++;
     });
     this.lineage = new LineageStore(this.store.db);
+    this.epochs = new RuleEpochs(this.store.db);
     this.paused = this.store.pausedPatterns();
     this.hasher = new FileHasher((id, hash) => this.recordHash(id, hash));
   }
 
   /** Opens the engine of a workspace (reads meow.yaml; nothing runs yet). */
-  static async open(root: string, options: { readonly?: boolean } = {}): Promise<Engine> {
+  static async open(root: string, options: { readonly?: boolean; rebuildState?: boolean } = {}): Promise<Engine> {
     const { config, errors } = await readConfig(root);
-    return new Engine(config, errors, options.readonly ?? false);
+    if (options.readonly) return new Engine(config, errors, true);
+    // One engine per workspace, and a lost state.db is refused: both before the database is opened (store/workspace-state.ts).
+    const state = openWorkspaceState(config.root, { rebuild: options.rebuildState ?? false });
+    let engine: Engine;
+    try {
+      engine = new Engine(config, errors, false, state);
+    } catch (err) {
+      state.release();
+      throw err;
+    }
+    if (state.opening === 'rebuild') {
+      try {
+        const defs = await engine.loadDefinitions();
+        await state.rebuild(engine.store, defs, engine.registering(defs));
+      } catch (err) {
+        await engine.close();
+        throw err;
+      }
+    }
+    return engine;
   }
 
   get rules(): Rule[] {
@@ -206,9 +232,12 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** The plan that the given definitions make against what is registered (nothing changes). */
   plan(defs: LoadedDefinitions, files: Iterable<string>): Plan {
-    const before = this.registeredRules();
-    const after = linkRules(defs.patterns, defs.recipes).rules;
-    return planChange(before, after, [...files], this.store.activeJobs());
+    return planChange(this.registeredRules(), this.registering(defs), [...files], this.store.activeJobs());
+  }
+
+  /** The rules these definitions link, with the registration epochs registering them would give. */
+  registering(defs: LoadedDefinitions): Rule[] {
+    return assignEpochs(this.epochs.registered(), linkRules(defs.patterns, defs.recipes).rules, this.epochs.last());
   }
 
   /** Names of the patterns these definitions link to a recipe. */
@@ -219,7 +248,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The rules as last registered in the database. */
   registeredRules(): Rule[] {
     const reg = this.store.registeredDefinitions();
-    return linkRules(reg.patterns, reg.recipes).rules;
+    const epochs = this.epochs.registered();
+    return linkRules(reg.patterns, reg.recipes).rules.map((r) => ({ ...r, epoch: epochs.get(r.name)?.epoch ?? 0 }));
   }
 
   /**
@@ -229,11 +259,13 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   applyDefinitions(defs: LoadedDefinitions, files: ReadonlyMap<string, FileState>): Plan {
     const plan = this.plan(defs, files.keys());
-    const linked = linkRules(defs.patterns, defs.recipes);
-    this.store.transaction(() => {
+    const linked = { ...linkRules(defs.patterns, defs.recipes), rules: this.registering(defs) };
+    // Registered in the transaction that records the retroactive jobs (createJobs): a crash never keeps one without the other.
+    const register = () => {
       this.store.saveDefinitions(defs.patterns, defs.recipes);
       this.store.saveRules(new Map(linked.rules.map((r) => [r.name, r.version])));
-    });
+      this.epochs.save(linked.rules);
+    };
     this.patterns = defs.patterns;
     this.recipes = defs.recipes;
     this.waiting = linked.waiting;
@@ -253,7 +285,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         triggers.push({ event, rules: [c.rule], ino: st.ino, record: false });
       }
     }
-    this.createJobs(triggers);
+    this.createJobs(triggers, register);
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);
     if (plan.changes.length) this.emit('rules:changed', plan);
     return plan;
@@ -321,14 +353,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.createJobs(triggers);
   }
 
-  private createJobs(triggers: readonly Trigger[]): number {
-    if (triggers.length === 0) return 0;
+  private createJobs(triggers: readonly Trigger[], before?: () => void): number {
+    if (triggers.length === 0 && !before) return 0;
     const created: JobRecord[] = [];
     const now = nowIso();
     const max = this.config.maxGeneration;
     const stopped: JobRecord[] = [];
     try {
-      this.recordTriggers(triggers, created, stopped, now, max);
+      this.recordTriggers(triggers, created, stopped, now, max, before);
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.
@@ -351,8 +383,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Records events and their jobs in one transaction. */
-  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number): void {
+  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number, before?: () => void): void {
     this.store.transaction(() => {
+      before?.();
       for (const t of triggers) {
         if (t.record) this.store.recordEvent(t.event, t.ino);
         if (t.record && t.event.cause && t.event.kind !== 'deleted') this.lineage.recordOutput(t.event.cause, t.event.path, t.event.version, t.inferred ?? false);
@@ -477,6 +510,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     await Promise.all(['patterns', 'recipes'].map((d) => mkdir(join(root, d), { recursive: true })));
     this.api = new ApiServer(this);
     await this.api.listen();
+    // A database or socket removed or replaced under the engine stops it (store/state-check.ts).
+    this.state?.watch(root, Math.min(2000, this.config.scanIntervalMs || 2000), (message) => {
+      this.emit('log', 'error', message);
+      this.emit('state:lost', message);
+    });
     this.settler = new Settler({
       settleFor: (path) => {
         let ms = 0;
@@ -539,7 +577,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   reconcileLive(): Promise<number> {
     return this.serialize(async () => {
-      if (this.closed) return 0;
+      if (this.closed || this.state?.check()) return 0;
       const tree = await this.scan();
       const busy = (p: string | null) => p !== null && (this.settler?.isPending(p) ?? false);
       const events = diffTree(this.knownFiles(), tree).filter((e) => !busy(e.path) && !busy(e.oldPath));
@@ -706,6 +744,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async close(options: { cancelRunning?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.state?.unwatch();
     if (this.scanTimer) clearInterval(this.scanTimer);
     if (this.space) clearInterval(this.space.timer);
     this.hasher.close();
@@ -721,5 +760,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.api?.close();
     await Promise.all([...this.backends.values()].map((b) => b.close()));
     this.store.close();
+    this.state?.release();
   }
 }

@@ -8,6 +8,7 @@ import { JOB_STATES, type JobRecord, type JobStatus } from '../core/types.js';
 import { jobJson, tailFile } from '../runner/job-dir.js';
 import { compileGlobs } from '../rules/matcher.js';
 import { patternsJson, planJson, recipesJson } from './shapes.js';
+import { untilIdle } from './until-idle.js';
 import type { Engine } from '../engine.js';
 import type { EngineEvents } from '../core/engine-events.js';
 
@@ -91,6 +92,7 @@ export class ApiServer {
       return { accepted: path };
     });
     this.route('GET', /^\/plan$/, async () => planJson(await e.planFromDisk()));
+    this.route('POST', /^\/until-idle$/, () => untilIdle(e));
     this.route('POST', /^\/definitions$/, async (_r, _u, body) => {
       const b = body as { file?: unknown; content?: unknown; dry_run?: unknown } | null;
       if (typeof b?.file !== 'string' || (b.content !== null && typeof b.content !== 'string')) {

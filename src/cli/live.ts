@@ -12,6 +12,7 @@ import type { RunOptions } from './run.js';
  */
 export async function runLive(engine: Engine, o: RunOptions): Promise<number> {
   let signals = 0;
+  let lost = false;
   let stopping: Promise<void> | null = null;
   const closeTui = new AbortController();
   let onSignal: (sig: NodeJS.Signals | 'quit') => void = () => {};
@@ -29,6 +30,16 @@ export async function runLive(engine: Engine, o: RunOptions): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // The database or socket was removed or replaced: stop now (running jobs are cancelled), exit 1.
+    engine.once('state:lost', (message) => {
+      lost = true;
+      process.stderr.write(`meow run: ${message}\n`);
+      if (signals === 0) {
+        signals = 2;
+        closeTui.abort();
+        stopping = engine.close({ cancelRunning: true }).then(resolve);
+      }
+    });
   });
   await engine.startLive();
   if (o.tui) {
@@ -46,5 +57,6 @@ export async function runLive(engine: Engine, o: RunOptions): Promise<number> {
   }
   await done;
   await stopping;
+  if (lost) return 1;
   return engine.failedCount > 0 && o.untilIdle ? 1 : 0;
 }
