@@ -187,6 +187,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     let engine: Engine;
     try {
       engine = new Engine(config, errors, false, state);
+      state.opened();
     } catch (err) {
       state.release();
       throw err;
@@ -335,6 +336,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Rescans the tree and handles what changed. Returns the number of jobs created. */
   async reconcile(): Promise<number> {
+    const lost = this.state?.check();
+    if (lost) throw new MeowError('MEOW_STATE_LOST', lost);
     const tree = await this.scan();
     return this.handleEvents(diffTree(this.knownFiles(), tree), tree);
   }
@@ -703,7 +706,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   retryJob(id: string): JobRecord | null {
     const job = this.store.getJob(id);
     if (!job) return null;
-    if (!this.rulesByVersion.has(job.ruleVersion)) {
+    const rule = this.rulesByVersion.get(job.ruleVersion);
+    // A job of an earlier registration of the same version (A → B → A) has its successor already.
+    if (!rule || (job.key !== '' && job.key !== jobKey(rule.version, job.input, job.inputVersion, job.sweepPoint, rule.epoch))) {
       throw new MeowError('MEOW_CONFLICT', `job ${id} belongs to a version of pattern "${job.pattern}" that is no longer registered; the current version triggers on its own`);
     }
     const ok = this.store.transition(id, ['failed', 'cancelled'], 'queued', { finishedAt: null, error: null, exitCode: null }, 'retried by the user');

@@ -10,14 +10,21 @@ import type { Registration } from '../rules/registration.js';
 export class RuleEpochs {
   constructor(private readonly db: Database.Database) {}
 
+  /** False on a database older than epochs, opened read-only (`meow plan`): every epoch is 0 there. */
+  private get present(): boolean {
+    return (this.db.pragma('user_version', { simple: true }) as number) >= 5;
+  }
+
   /** The registered rules' versions and epochs, by name. */
   registered(): Map<string, Registration> {
-    const rows = this.db.prepare('SELECT name, version, epoch FROM rules').all() as { name: string; version: string; epoch: number }[];
+    const sql = this.present ? 'SELECT name, version, epoch FROM rules' : 'SELECT name, version, 0 AS epoch FROM rules';
+    const rows = this.db.prepare(sql).all() as { name: string; version: string; epoch: number }[];
     return new Map(rows.map((r) => [r.name, { version: r.version, epoch: r.epoch }]));
   }
 
   /** The last epoch of every name ever registered. */
   last(): Map<string, number> {
+    if (!this.present) return new Map();
     const rows = this.db.prepare('SELECT name, epoch FROM rule_epochs').all() as { name: string; epoch: number }[];
     return new Map(rows.map((r) => [r.name, r.epoch]));
   }

@@ -25,6 +25,11 @@ export class WorkspaceState {
     readonly opening: StateOpening,
   ) {}
 
+  /** Records the database the engine opened: `check()` compares with it from now on. */
+  opened(): void {
+    this.files.track('.meow/state.db', join(this.root, '.meow', 'state.db'));
+  }
+
   /** Rebuilds a new database from the job records (`meow run --rebuild-state`). */
   async rebuild(store: Store, defs: { patterns: readonly ParsedPattern[]; recipes: readonly ParsedRecipe[] }, rules: readonly Rule[]): Promise<RebuildReport> {
     this.rebuilt = await rebuildState(store, this.root, defs, rules);
@@ -36,7 +41,6 @@ export class WorkspaceState {
    * `onLost` runs once when either is removed or replaced.
    */
   watch(root: string, intervalMs: number, onLost: (message: string) => void): void {
-    this.files.track('.meow/state.db', join(root, '.meow', 'state.db'));
     this.files.track('.meow/engine.sock', join(root, '.meow', 'engine.sock'));
     this.onLost = onLost;
     this.timer = setInterval(() => this.check(), intervalMs);

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine.js';
 import { jobKey } from '../../src/rules/job-key.js';
 import { compileRules, triggersRetroactively } from '../../src/rules/matcher.js';
 import { expandSweep } from '../../src/rules/sweep.js';
 import { track } from '../helpers/resources.js';
-import { meow, meowJson, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
+import { meow, meowJson, readLines, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
 import type { JobRecord } from '../../src/core/types.js';
 import type { Plan } from '../../src/rules/planner.js';
 
@@ -220,5 +221,31 @@ describe('plan equals apply', () => {
     expect(run.stdout).not.toContain('started');
     const jobs = await meowJson<{ status: string }[]>(['jobs', '-w', ws.root]);
     expect(jobs.filter((j) => j.status === 'succeeded')).toHaveLength(9);
+  });
+
+  it('a workspace from before registration epochs upgrades without running anything again', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/r.sh', '#!/bin/bash\necho "$(basename "$input_file")" >> runs.log\n');
+    await ws.write('patterns/p.yaml', 'recipe: r\ntrigger:\n  paths: "data/*.txt"\n');
+    for (const f of ['1', '2']) await ws.write(`data/${f}.txt`, f);
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    // Back to schema 4, the jobs keyed as they were then (no epoch).
+    const db = new Database(ws.path('.meow/state.db'));
+    const rule = db.prepare('SELECT version FROM rules').get() as { version: string };
+    for (const j of db.prepare('SELECT id, input, input_version FROM jobs').all() as { id: string; input: string; input_version: string }[]) {
+      db.prepare('UPDATE jobs SET key = ? WHERE id = ?').run(jobKey(rule.version, j.input, j.input_version, null), j.id);
+    }
+    db.exec('ALTER TABLE rules DROP COLUMN epoch; DROP TABLE rule_epochs; PRAGMA user_version = 4;');
+    db.close();
+    expect((await meowJson<{ changes: unknown[] }>(['plan', '-w', ws.root])).changes).toEqual([]);
+    const r = await meow(['run', '--until-idle', '-w', ws.root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readLines(ws.path('runs.log'))).toHaveLength(2);
+    // A later edit and revert run again, as in a new workspace.
+    await ws.write('patterns/p.yaml', 'recipe: r\ntrigger:\n  paths: "data/*.txt"\nvariables: {k: 1}\n');
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    await ws.write('patterns/p.yaml', 'recipe: r\ntrigger:\n  paths: "data/*.txt"\n');
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    expect(await readLines(ws.path('runs.log'))).toHaveLength(6);
   });
 });
