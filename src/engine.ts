@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { STATE_DIR_MODES } from './store/open-db.js';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +11,9 @@ import { createExecutors } from './runner/executors/index.js';
 import { createBackends } from './runner/backends/index.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';
+import { STATE_DIR_MODES } from './store/open-db.js';
 import { Store, type JobQuery } from './store/store.js';
+import { openWorkspaceState, type WorkspaceState } from './store/workspace-state.js';
 import { JobTransitions, type EmitEvent } from './store/job-transitions.js';
 import { Definitions, type LoadedDefinitions } from './engine/definitions.js';
 import { DiskGate } from './engine/disk-gate.js';
@@ -75,6 +76,8 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     configErrors: DefinitionError[],
     readonly: boolean,
     timings: Partial<EngineTimings>,
+    /** The workspace lock and the state checks (null for a read-only engine). */
+    readonly state: WorkspaceState | null = null,
   ) {
     super();
     this.configErrors = configErrors;
@@ -117,9 +120,29 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
   }
 
   /** Opens the engine of a workspace (reads meow.yaml; nothing runs yet). */
-  static async open(root: string, options: { readonly?: boolean; timings?: Partial<EngineTimings> } = {}): Promise<Engine> {
+  static async open(root: string, options: { readonly?: boolean; rebuildState?: boolean; timings?: Partial<EngineTimings> } = {}): Promise<Engine> {
     const { config, errors } = await readConfig(root);
-    return new Engine(config, errors, options.readonly ?? false, options.timings ?? {});
+    if (options.readonly) return new Engine(config, errors, true, options.timings ?? {});
+    // One engine per workspace, and a lost state.db is refused: both before the database is opened (store/workspace-state.ts).
+    const state = openWorkspaceState(config.root, { rebuild: options.rebuildState ?? false });
+    let engine: Engine;
+    try {
+      engine = new Engine(config, errors, false, options.timings ?? {}, state);
+      state.opened();
+    } catch (err) {
+      state.release();
+      throw err;
+    }
+    if (state.opening === 'rebuild') {
+      try {
+        const defs = await engine.loadDefinitions();
+        await state.rebuild(engine.store, defs, engine.definitions.registering(defs));
+      } catch (err) {
+        await engine.close();
+        throw err;
+      }
+    }
+    return engine;
   }
 
   get root(): string { return this.config.root; }
@@ -159,12 +182,13 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
    */
   applyDefinitions(defs: LoadedDefinitions, files: ReadonlyMap<string, FileState>): Plan {
     const plan = this.definitions.plan(defs, files.keys());
-    this.definitions.register(defs);
+    const save = this.definitions.register(defs);
     for (const change of plan.changes) {
       for (const id of change.cancels) this.scheduler.cancel(id, `pattern "${change.name}" was ${change.change}`, true);
     }
     const fresh = plan.changes.filter((c) => c.after).flatMap((c) => this.ruleSet.byName.get(c.name) ?? []);
-    this.createJobs(Intake.retroactive(fresh, files));
+    // Saved in the transaction that records the retroactive jobs.
+    this.createJobs(Intake.retroactive(fresh, files), save);
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);
     if (plan.changes.length) this.emit('rules:changed', plan);
     return plan;
@@ -207,8 +231,8 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     return this.createJobs(this.intake.triggersOf(events, this.ruleSet, states));
   }
 
-  private createJobs(triggers: readonly Trigger[]): number {
-    const r = this.intake.record(triggers);
+  private createJobs(triggers: readonly Trigger[], before?: () => void): number {
+    const r = this.intake.record(triggers, before);
     if (r.diskFull !== null) void this.disk.full(r.diskFull);
     for (const job of r.created) this.scheduler.enqueue(job);
     return r.created.length;
@@ -216,12 +240,17 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
 
   /** Rescans the tree and handles what changed. Returns the number of jobs created. */
   async reconcile(): Promise<number> {
+    const lost = this.state?.check();
+    if (lost) throw new MeowError('MEOW_STATE_LOST', lost);
     const tree = await this.scan();
     return this.handleEvents(diffTree(this.knownFiles(), tree), tree);
   }
 
   /** A reconcile scan while live (serialized with definition changes); a plain one otherwise. */
-  reconcileLive(): Promise<number> { return this.live ? this.live.reconcile() : this.reconcile(); }
+  reconcileLive(): Promise<number> {
+    if (this.state?.check()) return Promise.resolve(0);
+    return this.live ? this.live.reconcile() : this.reconcile();
+  }
 
   /** Something happened at a path (the control socket's injected events). */
   observe(path: string): void {
@@ -270,6 +299,11 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     await Promise.all(['patterns', 'recipes'].map((d) => mkdir(join(root, d), { recursive: true })));
     this.api = new ApiServer(this);
     await this.api.listen();
+    // A database or socket removed or replaced under the engine stops it (store/state-check.ts).
+    this.state?.watch(root, Math.min(this.timings.stateCheckIntervalMs, this.config.scanIntervalMs || this.timings.stateCheckIntervalMs), (message) => {
+      this.emit('log', 'error', message);
+      this.emit('state:lost', message);
+    });
     this.live = new LiveWatch(this.config, this.store, this.tree, this.outputs, this, this.timings, (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
     this.live.prepare();
     await this.start();
@@ -294,6 +328,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
   async close(options: { cancelRunning?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.state?.unwatch();
     this.disk.close();
     this.provenance.close();
     await this.live?.close();
@@ -305,6 +340,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     await this.api?.close();
     await Promise.all([...this.backends.values()].map((b) => b.close()));
     this.store.close();
+    this.state?.release();
   }
 
   /** A second signal while closing: running attempts are stopped now. */
@@ -347,7 +383,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
 
   /** Queues a failed or cancelled job again as a new attempt. Null when it is in another state. */
   retryJob(id: string): JobRecord | null {
-    const queued = this.transitions.retry(id, (version) => this.definitions.isRegistered(version));
+    const queued = this.transitions.retry(id, (job) => this.definitions.isCurrent(job));
     if (queued) this.scheduler.enqueue(queued);
     return queued;
   }
@@ -368,6 +404,9 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
 
   /** Jobs that ended `failed` since this engine started. */
   get failedCount(): number { return this.failed; }
+
+  /** Resolves when no job is queued or running. */
+  whenIdle(): Promise<void> { return this.scheduler.whenIdle(); }
 
   /** Settling paths, held deletions and queued or running jobs. */
   get busy(): number { return (this.live?.pending ?? 0) + this.scheduler.pending; }

@@ -20,6 +20,7 @@ export interface EngineApi {
   /** The workspace root. */
   readonly root: string;
   on<K extends keyof EngineEvents>(name: K, listener: (...args: EngineEvents[K]) => void): unknown;
+  once<K extends keyof EngineEvents>(name: K, listener: (...args: EngineEvents[K]) => void): unknown;
   off<K extends keyof EngineEvents>(name: K, listener: (...args: EngineEvents[K]) => void): unknown;
 
   statusJson(): StatusJson;
@@ -48,6 +49,15 @@ export interface EngineApi {
   /** Something happened at a path (an event from outside the watcher). */
   observe(path: string): void;
 
+  /** Jobs that ended `failed` since this engine started. */
+  readonly failedCount: number;
+  /** Settling paths and queued or running jobs. */
+  readonly busy: number;
+  /** A reconcile scan now (serialized with definition changes); the number of jobs it created. */
+  reconcileLive(): Promise<number>;
+  /** Resolves when no job is queued or running. */
+  whenIdle(): Promise<void>;
+
   /** What the definitions on disk would change now. */
   planFromDisk(): Promise<Plan>;
   /** Writes (or with null deletes) one definition file and applies it, or with `dryRun` only plans it. */
@@ -58,10 +68,6 @@ export interface EngineApi {
 export interface EngineLifecycle extends EngineApi {
   /** meow.yaml's errors (the engine runs with defaults for the keys in error). */
   readonly configErrors: readonly DefinitionError[];
-  /** Jobs that ended `failed` since this engine started. */
-  readonly failedCount: number;
-  /** Settling paths and queued or running jobs. */
-  readonly busy: number;
   /** Linked rules now. */
   readonly rules: readonly unknown[];
   /** Job counts by state. */

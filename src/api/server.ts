@@ -12,6 +12,7 @@ import { jobJson } from './job-json.js';
 import { compileGlobs } from '../rules/matcher.js';
 import { patternsJson, planJson, recipesJson } from './shapes.js';
 import type { EngineApi } from './engine-api.js';
+import { untilIdle } from './until-idle.js';
 import type { EngineEvents } from '../core/engine-events.js';
 
 type Handler = (req: IncomingMessage, url: URL, body: unknown, params: string[]) => Promise<unknown> | unknown;
@@ -96,6 +97,7 @@ export class ApiServer {
       return { accepted: path };
     });
     this.route('GET', /^\/plan$/, async () => planJson(await e.planFromDisk()));
+    this.route('POST', /^\/until-idle$/, () => untilIdle(e));
     this.route('POST', /^\/definitions$/, async (_r, _u, body) => {
       const b = body as { file?: unknown; content?: unknown; dry_run?: unknown } | null;
       if (typeof b?.file !== 'string' || (b.content !== null && typeof b.content !== 'string')) {

@@ -7,6 +7,8 @@ import { MeowError } from '../core/errors.js';
 import { jobJson, type JobJson } from '../api/job-json.js';
 import { Store } from '../store/store.js';
 import { JobTransitions } from '../store/job-transitions.js';
+import { WorkspaceLock } from '../store/workspace-lock.js';
+import { Definitions, isCurrentJob } from '../engine/definitions.js';
 import { readConfig } from '../monitor/definitions-reader.js';
 import { jobProcesses, processStart, signalAll } from '../runner/process-tree.js';
 import type { JobRecord, WorkspaceConfig } from '../core/types.js';
@@ -70,14 +72,16 @@ async function changeJob(root: string, action: 'cancel' | 'retry', id: string): 
   }
   const found = await findJob(root, id);
   const { config } = await readConfig(root);
+  // No engine answers: hold the workspace lock while changing its state, so none starts meanwhile.
+  const lock = WorkspaceLock.acquire(root);
   const store = new Store(statePath(root));
   try {
     const transitions = new JobTransitions(store);
     let job: JobRecord | null;
     if (action === 'retry') {
-      // The same rule the engine applies: only a job of a registered rule version runs again.
-      const registered = new Set(store.ruleVersions().values());
-      job = transitions.retry(found.id, (version) => registered.has(version));
+      // The same rule the engine applies: only a job of the current registration of its rule runs again.
+      const rules = new Map(new Definitions(config, store).registeredRules().map((r) => [r.version, r]));
+      job = transitions.retry(found.id, (j) => isCurrentJob(rules.get(j.ruleVersion), j));
     } else {
       const current = store.getJob(found.id);
       if (current?.status === 'running') await stopOffline(root, config, current);
@@ -91,6 +95,7 @@ async function changeJob(root: string, action: 'cancel' | 'retry', id: string): 
     return jobJson(job);
   } finally {
     store.close();
+    lock.release();
   }
 }
 

@@ -8,6 +8,8 @@ export interface RunOptions {
   tui?: boolean;
   cancelRunning?: boolean;
   json?: boolean;
+  /** Rebuild a lost state.db from the job records (`--rebuild-state`). */
+  rebuildState?: boolean;
 }
 
 /**
@@ -19,6 +21,7 @@ export interface RunOptions {
  */
 export async function runLive(engine: EngineLifecycle, o: RunOptions): Promise<number> {
   let signals = 0;
+  let lost = false;
   let stopping: Promise<void> | null = null;
   const closeTui = new AbortController();
   let onSignal: (sig: NodeJS.Signals | 'quit') => void = () => {};
@@ -36,6 +39,16 @@ export async function runLive(engine: EngineLifecycle, o: RunOptions): Promise<n
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // The database or socket was removed or replaced: stop now (running jobs are cancelled), exit 1.
+    engine.once('state:lost', (message) => {
+      lost = true;
+      process.stderr.write(`meow run: ${message}\n`);
+      if (signals === 0) {
+        signals = 2;
+        closeTui.abort();
+        stopping = engine.close({ cancelRunning: true }).then(resolve);
+      }
+    });
   });
   await engine.startLive();
   if (o.tui) {
@@ -53,5 +66,6 @@ export async function runLive(engine: EngineLifecycle, o: RunOptions): Promise<n
   }
   await done;
   await stopping;
+  if (lost) return 1;
   return engine.failedCount > 0 && o.untilIdle ? 1 : 0;
 }

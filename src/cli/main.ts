@@ -50,6 +50,7 @@ function program(setCode: (code: number) => void): Command {
     .option('--no-tui', 'plain logs, no terminal UI')
     .option('--cancel-running', 'on shutdown, cancel running jobs instead of letting them finish')
     .option('--json', 'log engine events as JSON lines')
+    .option('--rebuild-state', 'rebuild a missing or empty .meow/state.db from the job records in .meow/jobs (inputs already processed do not run again)')
     .action(act(async (o) => runCommand(global(), o)));
   cmd.command('status').description('engine state and job counts').option('--json').action(act(async (o) => statusCommand(global(), o)));
   cmd.command('patterns').description('patterns, linked or waiting').option('--json').action(act(async (o) => patternsCommand(global(), o)));

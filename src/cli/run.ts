@@ -1,5 +1,7 @@
 import { escapeControl } from '../core/safe-text.js';
 import { Engine } from '../engine.js';
+import { errorCode, errorMessage } from '../core/errors.js';
+import { untilIdleAsClient } from './run-client.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { onTerminal } from './tui.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
@@ -37,7 +39,13 @@ export function attachLogger(engine: EngineApi, json: boolean): void {
 /** `meow run`: the engine. `--until-idle` exits once nothing is pending. */
 export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<number> {
   const root = workspaceRoot(g);
-  const engine: EngineLifecycle = await Engine.open(root);
+  const opened = await openOrJoin(root, o);
+  if (typeof opened === 'number') return opened;
+  const engine = opened;
+  if (engine.state?.rebuilt) {
+    const r = engine.state.rebuilt;
+    process.stderr.write(`rebuilt .meow/state.db from ${r.imported} job record(s): ${r.done} input(s) count as done; ${r.unreadable} job director${r.unreadable === 1 ? 'y' : 'ies'} without a record\n`);
+  }
   for (const e of engine.configErrors) process.stderr.write(`${formatDefinitionError(e)}\n`);
   // On a terminal the live engine shows the TUI instead of log lines.
   const tui = !o.untilIdle && o.tui !== false && !o.json && onTerminal();
@@ -54,4 +62,28 @@ export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<numbe
   }
   const { runLive } = await import('./live.js');
   return runLive(engine, { ...o, tui });
+}
+
+/**
+ * Opens the workspace's engine. Another engine holding the workspace makes
+ * `--until-idle` its client (cli/run-client.ts) and anything else exit 2
+ * naming it; a lost state.db exits 2 saying how to recover. Returns the exit
+ * code when no engine is opened here.
+ */
+async function openOrJoin(root: string, o: RunOptions): Promise<Engine | number> {
+  for (;;) {
+    try {
+      return await Engine.open(root, { rebuildState: o.rebuildState ?? false });
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'MEOW_STATE_LOST' || (code === 'MEOW_ENGINE_RUNNING' && !o.untilIdle)) {
+        process.stderr.write(`meow: ${errorMessage(err)}\n`);
+        return 2;
+      }
+      if (code !== 'MEOW_ENGINE_RUNNING') throw err;
+    }
+    const outcome = await untilIdleAsClient(root, o.json ?? false);
+    if ('code' in outcome) return outcome.code;
+    // The live engine stopped before answering: this process runs the workspace itself.
+  }
 }

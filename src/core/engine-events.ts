@@ -18,6 +18,8 @@ export interface EngineEvents {
   'rules:changed': [plan: Plan];
   /** Definitions on disk have errors (the previous versions stay registered). */
   'definitions:invalid': [errors: DefinitionError[]];
+  /** The engine's database or socket was removed or replaced under it: the engine must stop (the message says what happened). */
+  'state:lost': [message: string];
   /** Something the engine wants a person to know. */
   log: [level: 'info' | 'warn' | 'error', message: string];
 }

@@ -10,8 +10,8 @@
  * - **Rule**: a pattern linked with the recipe it names. Its `version` is a hash
  *   of both definitions, so editing either gives a new rule version.
  * - **Job**: one run of a rule's recipe for one triggering event (and one sweep
- *   point). Identified for idempotence by its key: (rule version, input path,
- *   input content version, sweep point).
+ *   point). Identified for idempotence by its key: (rule version and its
+ *   registration epoch, input path, input content version, sweep point).
  * - **Backend**: where a job's process runs (local slots, Slurm, SSH).
  * - **Executor**: turns a job of one recipe kind into something a backend runs.
  */
@@ -167,6 +167,12 @@ export interface Rule {
   name: string;
   /** Hash of the pattern's and the recipe's content hashes. */
   version: string;
+  /**
+   * The registration this rule belongs to: a new one each time the rule is
+   * added or changed, kept across restarts; part of its jobs' keys, so
+   * re-registering an earlier version runs again. @default 0
+   */
+  epoch?: number;
   pattern: ParsedPattern;
   recipe: ParsedRecipe;
 }

@@ -7,7 +7,9 @@ import { readDefinitions } from '../monitor/definitions-reader.js';
 import { linkRules } from '../rules/linker.js';
 import { compileRules, type RuleSet } from '../rules/matcher.js';
 import { planChange, type Plan } from '../rules/planner.js';
-import { mergeRegistered } from '../rules/registration.js';
+import { jobKey } from '../rules/job-key.js';
+import { assignEpochs, mergeRegistered } from '../rules/registration.js';
+import { RuleEpochs } from '../store/rule-epochs.js';
 import type { DefinitionError, JobRecord, ParsedPattern, ParsedRecipe, Rule, WorkspaceConfig } from '../core/types.js';
 import type { RuleLookup } from '../runner/scheduler.js';
 import type { Store } from '../store/store.js';
@@ -17,6 +19,16 @@ export interface LoadedDefinitions {
   patterns: ParsedPattern[];
   recipes: ParsedRecipe[];
   errors: DefinitionError[];
+}
+
+/**
+ * True when `job` belongs to the registration `rule` (its registered rule of
+ * the same version, if any) made: a job of an earlier registration of the same
+ * version (A → B → A) has its successor already.
+ */
+export function isCurrentJob(rule: Rule | undefined, job: JobRecord): boolean {
+  if (!rule) return false;
+  return job.key === '' || job.key === jobKey(rule.version, job.input, job.inputVersion, job.sweepPoint, rule.epoch);
 }
 
 /** What the registered definitions are now. */
@@ -38,11 +50,14 @@ export class Definitions implements RuleLookup {
   private ruleSetNow: RuleSet = compileRules([]);
   private byVersion = new Map<string, Rule>();
   private view: RegisteredView = { patterns: [], recipes: [], waiting: [], errors: [] };
+  private readonly epochs: RuleEpochs;
 
   constructor(
     private readonly config: WorkspaceConfig,
     private readonly store: Store,
-  ) {}
+  ) {
+    this.epochs = new RuleEpochs(store.db);
+  }
 
   /** The compiled rules that match events now. */
   get ruleSet(): RuleSet {
@@ -65,6 +80,16 @@ export class Definitions implements RuleLookup {
     return this.byVersion.has(version);
   }
 
+  /**
+   * True when `job` belongs to the current registration of its rule: its
+   * version is registered and its key is the one that registration gives (a
+   * job of an earlier registration of the same version, A → B → A, has its
+   * successor already).
+   */
+  isCurrent(job: JobRecord): boolean {
+    return isCurrentJob(this.byVersion.get(job.ruleVersion), job);
+  }
+
   /** Reads the definitions on disk; a file broken now but registered before keeps its registered version. */
   async load(): Promise<LoadedDefinitions> {
     const disk = await readDefinitions(this.config.root, this.config);
@@ -74,13 +99,18 @@ export class Definitions implements RuleLookup {
   /** The rules as last registered in the database. */
   registeredRules(): Rule[] {
     const reg = this.store.registeredDefinitions();
-    return linkRules(reg.patterns, reg.recipes).rules;
+    const epochs = this.epochs.registered();
+    return linkRules(reg.patterns, reg.recipes).rules.map((r) => ({ ...r, epoch: epochs.get(r.name)?.epoch ?? 0 }));
+  }
+
+  /** The rules these definitions link, with the registration epochs registering them would give. */
+  registering(defs: LoadedDefinitions): Rule[] {
+    return assignEpochs(this.epochs.registered(), linkRules(defs.patterns, defs.recipes).rules, this.epochs.last());
   }
 
   /** The plan that the given definitions make against what is registered (nothing changes). */
   plan(defs: LoadedDefinitions, files: Iterable<string>): Plan {
-    const after = linkRules(defs.patterns, defs.recipes).rules;
-    return planChange(this.registeredRules(), after, [...files], this.store.activeJobs());
+    return planChange(this.registeredRules(), this.registering(defs), [...files], this.store.activeJobs());
   }
 
   /** Names of the patterns these definitions link to a recipe. */
@@ -88,16 +118,23 @@ export class Definitions implements RuleLookup {
     return linkRules(defs.patterns, defs.recipes).rules.map((r) => r.name);
   }
 
-  /** Saves and compiles `defs` (call inside the transaction that also applies the plan, or alone). */
-  register(defs: LoadedDefinitions): void {
-    const linked = linkRules(defs.patterns, defs.recipes);
-    this.store.transaction(() => {
+  /**
+   * Compiles `defs` into the rules that match from now on, and returns the
+   * write that saves them (definitions, rule versions, registration epochs):
+   * the caller runs it in the transaction that records the change's
+   * retroactive jobs, so a crash never keeps one without the other.
+   */
+  register(defs: LoadedDefinitions): () => void {
+    const linked = { ...linkRules(defs.patterns, defs.recipes), rules: this.registering(defs) };
+    const save = () => {
       this.store.saveDefinitions(defs.patterns, defs.recipes);
       this.store.saveRules(new Map(linked.rules.map((r) => [r.name, r.version])));
-    });
+      this.epochs.save(linked.rules);
+    };
     this.view = { patterns: defs.patterns, recipes: defs.recipes, waiting: linked.waiting, errors: defs.errors };
     this.ruleSetNow = compileRules(linked.rules);
     this.byVersion = new Map(linked.rules.map((r) => [r.version, r]));
+    return save;
   }
 
   /**

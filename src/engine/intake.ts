@@ -62,12 +62,19 @@ export class Intake {
     return triggers;
   }
 
-  /** Records triggers and creates their jobs in one transaction. */
-  record(triggers: readonly Trigger[]): IntakeResult {
-    if (triggers.length === 0) return { created: [], diskFull: null };
+  /**
+   * Records triggers and creates their jobs in one transaction; `before`
+   * runs first in the same transaction (a registration whose retroactive
+   * jobs these are: a crash never keeps one without the other).
+   */
+  record(triggers: readonly Trigger[], before?: () => void): IntakeResult {
+    if (triggers.length === 0 && !before) return { created: [], diskFull: null };
     const created: JobRecord[] = [];
     try {
-      this.transitions.batch(() => this.recordAll(triggers, created));
+      this.transitions.batch(() => {
+        before?.();
+        this.recordAll(triggers, created);
+      });
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.

@@ -26,6 +26,12 @@ export interface EngineTimings {
    * @default 2000
    */
   diskCheckIntervalMs: number;
+  /**
+   * How often a live engine checks that its database and socket are still
+   * the ones it opened (never less often than its reconcile scans).
+   * @default 2000
+   */
+  stateCheckIntervalMs: number;
 }
 
 export const ENGINE_TIMINGS: Readonly<EngineTimings> = Object.freeze({
@@ -33,4 +39,5 @@ export const ENGINE_TIMINGS: Readonly<EngineTimings> = Object.freeze({
   definitionsDebounceMs: 100,
   reobserveDelayMs: 250,
   diskCheckIntervalMs: 2000,
+  stateCheckIntervalMs: 2000,
 });

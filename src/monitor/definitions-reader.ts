@@ -12,8 +12,8 @@ import { escapeControl } from '../core/safe-text.js';
 import { errorCode } from '../core/errors.js';
 import { parsePattern } from '../core/pattern-schema.js';
 import { parseRecipe } from '../core/recipe-schema.js';
-import { parseSlurmOptions } from '../runner/slurm-options.js';
-import { parseSshOptions } from '../runner/ssh-options.js';
+import { parseSlurmOptions } from '../runner/backends/slurm/slurm-options.js';
+import { parseSshOptions } from '../runner/backends/ssh/ssh-options.js';
 import type { DefinitionError, ParsedPattern, ParsedRecipe, WorkspaceConfig } from '../core/types.js';
 
 /** Where pattern files live, relative to the workspace. */

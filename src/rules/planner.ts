@@ -1,5 +1,6 @@
 import { compileRule, triggersRetroactively } from './matcher.js';
-import { sweepSize } from './sweep.js';
+import { distinctPoints } from './job-key.js';
+import { expandSweep } from './sweep.js';
 import type { JobStatus, Rule } from '../core/types.js';
 
 /** A job that a definition change may cancel. */
@@ -16,7 +17,11 @@ export interface RuleChange {
   change: 'added' | 'removed' | 'changed';
   before: Rule | null;
   after: Rule | null;
-  /** Jobs the new rule triggers retroactively on existing files (files × sweep points). */
+  /**
+   * Jobs the new rule creates retroactively on existing files: files × its
+   * distinct sweep points. Exact, since an added or changed rule has a new
+   * registration epoch, so no earlier job shares a key with these.
+   */
   triggers: number;
   /** Existing files it triggers on. */
   files: number;
@@ -33,7 +38,8 @@ export interface Plan {
 /**
  * Plans a definition change: rules added (retroactive triggers), removed
  * (cancels) and changed (both: an update is a removal plus a registration).
- * A pure function of values; the engine applies exactly this plan.
+ * A pure function of values; the engine applies exactly this plan. Rules of
+ * `after` carry their registration epochs (registration.ts `assignEpochs`).
  */
 export function planChange(
   before: readonly Rule[],
@@ -60,7 +66,7 @@ export function planChange(
       const c = compileRule(a);
       for (const f of files) if (triggersRetroactively(c, f)) count++;
     }
-    const points = a ? sweepSize(a.pattern.sweep) : 0;
+    const points = a ? distinctPoints(expandSweep(a.pattern.sweep)).length : 0;
     changes.push({ name, change, before: b, after: a, triggers: count * points, files: count, cancels });
   }
   return { changes, unchanged };

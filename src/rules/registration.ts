@@ -20,3 +20,29 @@ export function mergeRegistered(disk: DefinitionSet, errors: readonly Definition
   };
   return { patterns: keep(disk.patterns, registered.patterns), recipes: keep(disk.recipes, registered.recipes) };
 }
+
+/** A rule's registration as the database remembers it. */
+export interface Registration {
+  version: string;
+  epoch: number;
+}
+
+/**
+ * Gives each rule of `after` its registration epoch: an unchanged rule (same
+ * name and version as registered) keeps its epoch, so a restart or a rescan
+ * computes the same job keys; an added or changed rule gets the next epoch of
+ * its name — one past any it ever had, `last` remembering names since
+ * removed — so registering an earlier version again (A → B → A, or a pattern
+ * removed and restored) runs again, as MEOW rule 4 says.
+ */
+export function assignEpochs<R extends { name: string; version: string }>(
+  registered: ReadonlyMap<string, Registration>,
+  after: readonly R[],
+  last: ReadonlyMap<string, number>,
+): (R & { epoch: number })[] {
+  return after.map((rule) => {
+    const reg = registered.get(rule.name);
+    if (reg && reg.version === rule.version) return { ...rule, epoch: reg.epoch };
+    return { ...rule, epoch: Math.max(last.get(rule.name) ?? 0, reg?.epoch ?? 0) + 1 };
+  });
+}

@@ -189,13 +189,14 @@ export class JobTransitions {
 
   /**
    * A user retries a failed or cancelled job: queued as a new attempt. Only
-   * a job of a registered rule version may run again (`isRegistered`): a
-   * later version triggers on its own. Null when the job is in another state.
+   * a job of the current registration of its rule may run again
+   * (`isCurrent`): a later version, or a later registration of the same
+   * version, triggers on its own. Null when the job is in another state.
    */
-  retry(id: string, isRegistered: (ruleVersion: string) => boolean): JobRecord | null {
+  retry(id: string, isCurrent: (job: JobRecord) => boolean): JobRecord | null {
     const job = this.store.getJob(id);
     if (!job) return null;
-    if (!isRegistered(job.ruleVersion)) {
+    if (!isCurrent(job)) {
       throw new MeowError('MEOW_CONFLICT', `job ${id} belongs to a version of pattern "${job.pattern}" that is no longer registered; the current version triggers on its own`);
     }
     return this.apply('retry', id, 'queued', { finishedAt: null, error: null, exitCode: null }, 'retried by the user');

@@ -106,4 +106,9 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 4: paused patterns (their queued jobs wait until they resume)
   `CREATE TABLE paused_patterns (name TEXT PRIMARY KEY, paused_at TEXT NOT NULL) WITHOUT ROWID;`,
+  // 5: registration epochs — each rule's current one, and the last one every name ever had (re-registering runs again)
+  `
+  ALTER TABLE rules ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE rule_epochs (name TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];

@@ -135,6 +135,8 @@ export class Store {
     const version = this.checkVersion();
     for (let v = version; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
+        // Read again under the write lock: another connection may have migrated meanwhile.
+        if ((this.db.pragma('user_version', { simple: true }) as number) > v) return;
         this.db.exec(MIGRATIONS[v]);
         this.db.pragma(`user_version = ${v + 1}`);
       }).immediate();

@@ -135,8 +135,8 @@ describe('job transitions', () => {
     const { store: s, t } = open(true);
     t.create(job('a'));
     setStatus(s, 'a', 'failed');
-    expect(() => t.retry('a', (v) => v === 'v2')).toThrow(/no longer registered/);
-    expect(t.retry('a', (v) => v === 'v1')?.status).toBe('queued');
+    expect(() => t.retry('a', (j) => j.ruleVersion === 'v2')).toThrow(/no longer registered/);
+    expect(t.retry('a', (j) => j.ruleVersion === 'v1')?.status).toBe('queued');
   });
 
   it('a cancel may release the key so the same input triggers again', () => {
