@@ -1,6 +1,6 @@
 import { EngineClient, socketPath } from '../api/client.js';
 import { errorMessage } from '../core/errors.js';
-import { Engine } from '../engine.js';
+import type { Engine } from '../engine.js';
 import type { RunOptions } from './run.js';
 
 /**
@@ -12,7 +12,8 @@ import type { RunOptions } from './run.js';
  */
 export async function runLive(engine: Engine, o: RunOptions): Promise<number> {
   let signals = 0;
-  let stopping: Promise<void> | null = null;
+  // Assigned in the signal handler: declared so TypeScript does not narrow it to null.
+  let stopping = null as Promise<void> | null;
   const closeTui = new AbortController();
   let onSignal: (sig: NodeJS.Signals | 'quit') => void = () => {};
   const done = new Promise<void>((resolve) => {

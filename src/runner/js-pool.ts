@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { Variables, VarValue } from '../core/types.js';
+import type { Variables } from '../core/types.js';
 import { MeowError, errorMessage } from '../core/errors.js';
 import type { WorkerReply, WorkerTask } from './js-worker.js';
 

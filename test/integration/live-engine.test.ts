@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alive, startLive, type LiveEngine } from '../helpers/engine.js';
 import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord, ParsedRecipe, RecipeKind, Rule, Variables, WorkspaceConfig } from '../../src/core/types.js';
+import { CONFIG_DEFAULTS } from '../../src/core/config-schema.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../../src/runner/executor.js';
 import { NotebookExecutor } from '../../src/runner/executors/notebook-executor.js';
 import { PythonExecutor } from '../../src/runner/executors/python-executor.js';
@@ -22,10 +23,7 @@ const suite = jupyterMissing && !process.env.CI ? describe.skip : describe;
 let root: string;
 
 function config(): WorkspaceConfig {
-  return {
-    root, cpus: 2, watch: ['**'], ignore: [], watchMode: 'native', pollIntervalMs: 1000, python: null,
-    maxGeneration: 100, maxSweep: 10_000, scanIntervalMs: 60_000, killGraceMs: 2000, backends: {},
-  };
+  return { ...CONFIG_DEFAULTS, watch: [...CONFIG_DEFAULTS.watch], ignore: [], root, cpus: 2, backends: {} };
 }
 
 /** A job context for a recipe file already written under recipes/. */
@@ -173,7 +171,7 @@ suite('NotebookExecutor on a real kernel', () => {
 
     expect(outcome.error).toMatch(/^cell 4 raised ValueError: boom 6\n/);
     expect(outcome.error).toContain('explode(a)');
-    expect(outcome.error).not.toMatch(/\x1b\[/);
+    expect(outcome.error).not.toContain('\x1b[');
     const nb = await outputNotebook(ctx);
     const failed = nb.cells[4];
     expect(failed.metadata.papermill).toMatchObject({ status: 'failed' });
