@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageFile } from '../../core/package-root.js';
 import type { RecipeKind } from '../../core/types.js';
 import { MeowError, errorMessage } from '../../core/errors.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
@@ -22,14 +22,8 @@ let driver: string | undefined;
  */
 export function notebookDriver(): string {
   if (driver) return driver;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'runtime', 'nb_runner.py');
-    if (existsSync(candidate)) return (driver = candidate);
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
+  const found = packageFile(join('runtime', 'nb_runner.py'));
+  if (found) return (driver = found);
   throw new MeowError('MEOW_NOT_FOUND', `runtime/nb_runner.py not found above ${fileURLToPath(import.meta.url)}; the meowflow installation is incomplete, reinstall it`);
 }
 
