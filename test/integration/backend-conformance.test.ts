@@ -12,6 +12,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine.js';
 import { alive, startLive, type LiveEngine } from '../helpers/engine.js';
 import { CONFORMANCE_BACKENDS, type ConformanceBackend } from '../helpers/conformance.js';
+import { requireComponentAsync, type Component } from '../helpers/components.js';
 import { track } from '../helpers/resources.js';
 import { meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
 import type { JobRecord } from '../../src/core/types.js';
@@ -49,14 +50,13 @@ async function pidsIn(dir: string): Promise<number[]> {
 const log = (ws: TempWorkspace, job: { jobDir?: string; job_dir?: string }, name: string) => readFileSync(ws.path(join(job.jobDir ?? job.job_dir ?? '', name)), 'utf8');
 
 describe.each(CONFORMANCE_BACKENDS)('backend conformance: $name', (b: ConformanceBackend) => {
-  let missing: string | null = null;
+  let backend: Component;
   let ws: TempWorkspace;
   let live: LiveEngine | null = null;
   let pidDirs: string[] = [];
 
   beforeAll(async () => {
-    missing = await b.available();
-    if (missing) console.warn(`\n*** backend "${b.name}": ${missing} ***\n`);
+    backend = await requireComponentAsync(`the ${b.name} backend`, () => b.available());
   });
 
   afterEach(async () => {
@@ -70,10 +70,7 @@ describe.each(CONFORMANCE_BACKENDS)('backend conformance: $name', (b: Conformanc
 
   /** A fresh workspace for backend `b`; false when the backend is not available (a loud skip, a failure in CI). */
   async function setup(extra = ''): Promise<boolean> {
-    if (missing) {
-      if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`backend "${b.name}" is not available: ${missing}`);
-      return false;
-    }
+    if (!backend.ready()) return false;
     ws = await tempWorkspace(`meow-conf-${b.name}-`);
     await ws.write('meow.yaml', `kill_grace: 300ms\n${extra}${b.meowYaml(ws.root)}`);
     return true;

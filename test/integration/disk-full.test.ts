@@ -1,16 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
+import { requireComponent } from '../helpers/components.js';
 import { startLive, type LiveEngine } from '../helpers/engine.js';
 import { tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
 
-function canMount(): string | null {
-  if (process.getuid?.() !== 0) return 'mounting a small tmpfs needs root';
-  return null;
-}
-const why = canMount();
-if (why && process.env.CI) throw new Error(`CI: ${why}`);
-if (why) console.warn(`SKIPPING disk-full tests: ${why}`);
+const root = requireComponent('root (to mount a small tmpfs)', () => (process.getuid?.() !== 0 ? 'mounting a small tmpfs needs root; run the tests as root' : null));
 
 /** Writes zeros until the filesystem is full. */
 async function fill(path: string): Promise<void> {
@@ -25,7 +20,7 @@ async function fill(path: string): Promise<void> {
   }
 }
 
-describe.skipIf(why !== null)('a full disk', () => {
+root.describe('a full disk', () => {
   let ws: TempWorkspace;
   let live: LiveEngine | null = null;
   let mounted = false;

@@ -10,15 +10,15 @@ import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../../s
 import { NotebookExecutor } from '../../src/runner/executors/notebook-executor.js';
 import { PythonExecutor } from '../../src/runner/executors/python-executor.js';
 import { detectPython } from '../../src/runner/python-detect.js';
+import { requireComponent } from '../helpers/components.js';
 
 const SYSTEM_PYTHON = '/usr/bin/python3';
-const jupyterMissing =
+/** Needs real Jupyter: fails in CI when it is missing, skips loudly elsewhere. */
+const jupyter = requireComponent('Jupyter', () =>
   spawnSync(SYSTEM_PYTHON, ['-c', 'import nbclient, ipykernel']).status === 0
     ? null
-    : `${SYSTEM_PYTHON} cannot "import nbclient, ipykernel"; install them with: apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel`;
-if (jupyterMissing && !process.env.CI) console.warn(`SKIPPING the notebook executor tests: ${jupyterMissing}`);
-/** Needs real Jupyter: fails in CI when it is missing, skips loudly elsewhere. */
-const suite = jupyterMissing && !process.env.CI ? describe.skip : describe;
+    : `${SYSTEM_PYTHON} cannot "import nbclient, ipykernel"; install them with: apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel`,
+);
 
 let root: string;
 
@@ -122,9 +122,9 @@ function alive(pid: number): boolean {
   }
 }
 
-suite('NotebookExecutor on a real kernel', () => {
+jupyter.describe('NotebookExecutor on a real kernel', () => {
   beforeAll(() => {
-    if (jupyterMissing) throw new Error(jupyterMissing);
+    if (jupyter.missing) throw new Error(jupyter.missing);
   });
 
   it('injects the variables, runs every cell, and keeps the executed notebook', async () => {

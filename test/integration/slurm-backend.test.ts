@@ -11,12 +11,12 @@ import { SlurmBackend } from '../../src/runner/slurm-backend.js';
 import { sbatchArgs, slurmScript } from '../../src/runner/slurm-script.js';
 import { parseElapsed } from '../../src/runner/slurm-tracker.js';
 import { parseConfig } from '../../src/core/config-schema.js';
+import { requireComponent } from '../helpers/components.js';
 import { track } from '../helpers/resources.js';
 import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
-import { brief, functionRequest, processRequest, recordedHandles, skipWithoutComponent, slurmMissing } from '../helpers/remote-backends.js';
+import { brief, functionRequest, processRequest, recordedHandles, slurmMissing } from '../helpers/remote-backends.js';
 
-const missing = slurmMissing();
-const skip = skipWithoutComponent('Slurm backend', missing);
+const slurm = requireComponent('the test Slurm cluster', slurmMissing);
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -58,9 +58,9 @@ function scontrolJob(id: string): string {
   return execFileSync('scontrol', ['show', 'job', id], { encoding: 'utf8' });
 }
 
-describe.skipIf(skip)('Slurm backend (real cluster)', () => {
+slurm.describe('Slurm backend (real cluster)', () => {
   it('has a Slurm cluster to test against', () => {
-    expect(missing, 'start it with: bash scripts/start-slurm.sh').toBeNull();
+    expect(slurm.missing, 'start it with: bash scripts/start-slurm.sh').toBeNull();
   });
 
   it('runs a job to success, with stdout and stderr in the job dir and the job script kept', async () => {
@@ -224,7 +224,7 @@ interface JobJson {
   job_dir: string;
 }
 
-describe.skipIf(skip)('Slurm backend through the engine', () => {
+slurm.describe('Slurm backend through the engine', () => {
   const CLUSTER = 'backends:\n  cluster: {type: slurm, poll_interval: 200ms}\n';
 
   it('a pattern with backend: cluster and resources: {gpus: 1} gets a GPU from Slurm, and its declared outputs cascade', async () => {

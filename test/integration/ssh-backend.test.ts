@@ -13,14 +13,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SshBackend } from '../../src/runner/ssh-backend.js';
 import { PathMap, matchOutputs, outputDirs } from '../../src/runner/ssh-stage.js';
 import { parseConfig } from '../../src/core/config-schema.js';
+import { requireComponent } from '../helpers/components.js';
 import { track } from '../helpers/resources.js';
 import { alive } from '../helpers/engine.js';
 import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
-import { brief, functionRequest, processRequest, recordedHandles, type Attempt, skipWithoutComponent, sshTarget, sshTestArgs, type SshTarget } from '../helpers/remote-backends.js';
+import { brief, functionRequest, processRequest, recordedHandles, type Attempt, sshTarget, sshTestArgs, type SshTarget } from '../helpers/remote-backends.js';
 
 const target = sshTarget();
-const missing = typeof target === 'string' ? target : null;
-const skip = skipWithoutComponent('SSH backend', missing);
+const sshd = requireComponent('the test sshd', () => (typeof target === 'string' ? target : null));
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -66,9 +66,9 @@ async function remoteFiles(): Promise<string[]> {
   return (await readdir(t().workdir, { recursive: true })).map(String);
 }
 
-describe.skipIf(skip)('SSH backend (real sshd on 127.0.0.1)', () => {
+sshd.describe('SSH backend (real sshd on 127.0.0.1)', () => {
   it('has an sshd to test against', () => {
-    expect(missing, 'start it with: bash scripts/start-sshd.sh').toBeNull();
+    expect(sshd.missing, 'start it with: bash scripts/start-sshd.sh').toBeNull();
   });
 
   it('stages the job, runs it on the host in the mirror, and brings logs and declared outputs back', async () => {
@@ -236,7 +236,7 @@ interface JobJson {
   job_dir: string;
 }
 
-describe.skipIf(skip)('SSH backend through the engine', () => {
+sshd.describe('SSH backend through the engine', () => {
   it('two jobs asking one GPU each on a 2-GPU host get different devices, a third waits; declared outputs come back and cascade', async () => {
     const ws = await workspace();
     await ws.write('meow.yaml', sshYaml({ gpus: 2, cpus: 4 }));
