@@ -4,7 +4,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { watchWorkspace } from './processes.js';
 import { track } from './resources.js';
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 /** The repository root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,6 +24,7 @@ export interface TempWorkspace {
 
 export async function tempWorkspace(prefix = 'meow-test-'): Promise<TempWorkspace> {
   const root = await mkdtemp(join(tmpdir(), prefix));
+  watchWorkspace(root);
   const ws: TempWorkspace = {
     root,
     path: (rel) => join(root, rel),
@@ -70,22 +75,6 @@ export async function meowJson<T>(args: string[], options: { cwd?: string } = {}
 /** The non-empty lines of a text file (none when it does not exist yet). */
 export async function readLines(path: string): Promise<string[]> {
   return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-}
-
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 20): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** A `meow run` process in the background (the live engine). */

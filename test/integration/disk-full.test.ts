@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { afterEach, expect, it } from 'vitest';
 import { requireComponent } from '../helpers/components.js';
-import { startLive, type LiveEngine } from '../helpers/engine.js';
-import { tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { type LiveEngine } from '../helpers/engine.js';
+import { waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { useLiveWorkspace } from '../helpers/live-workspace.js';
 
 const root = requireComponent('root (to mount a small tmpfs)', () => (process.getuid?.() !== 0 ? 'mounting a small tmpfs needs root; run the tests as root' : null));
 
@@ -24,16 +25,17 @@ root.describe('a full disk', () => {
   let ws: TempWorkspace;
   let live: LiveEngine | null = null;
   let mounted = false;
+  const fx = useLiveWorkspace();
+  // Before the fixture's teardown: the engine stops before its disk goes.
   afterEach(async () => {
     await live?.close();
     live = null;
     if (mounted) execFileSync('umount', ['-l', ws.root]);
     mounted = false;
-    await ws?.cleanup();
   });
 
   it('pauses new work without failing it, and resumes when space returns', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', ws.root]);
     mounted = true;
     await ws.write('meow.yaml', 'ignore: ["staging/**", "filler"]\n');
@@ -42,7 +44,7 @@ root.describe('a full disk', () => {
     await mkdir(ws.path('data'));
     for (let i = 0; i < 5; i++) await ws.write(`staging/f${i}`, 'x'.repeat(1000));
     const logs: string[] = [];
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     live.engine.on('log', (_level, message) => logs.push(message));
 
     await fill(ws.path('filler'));
