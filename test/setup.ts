@@ -7,7 +7,7 @@ import { closeLeaked } from './helpers/resources.js';
 // registered with track() are closed by hand; at the process level, any new
 // child process, job process of a test workspace or file open under one that
 // is still there after the test is a leak too.
-let before: Baseline = new Set();
+let before: Baseline = { keys: new Set(), roots: 0 };
 
 beforeEach(() => {
   before = baseline();

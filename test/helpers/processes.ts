@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { sep } from 'node:path';
 import { waitFor } from './wait.js';
 
-/** Workspace roots the tests made (their job processes are this run's). */
+/** Workspace roots the tests made, in order (their job processes are this run's). */
 const roots = new Set<string>();
 
 /** Counts `root` as a test workspace: its job processes and open files belong to the test that made it. */
@@ -65,60 +65,97 @@ function underRoot(path: string): string | null {
   return null;
 }
 
-/** Everything open now: children of this process, our workspaces' job processes, our open files under them. */
-export function openNow(): Open[] {
-  const out: Open[] = [];
-  let pids: string[] = [];
+/** Children of this process (any of its threads), without reading all of /proc when the kernel lists them. */
+function children(): number[] {
+  let tasks: string[];
   try {
-    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+    tasks = readdirSync('/proc/self/task');
   } catch {
-    return out; // no /proc: nothing to check
+    return [];
   }
-  for (const name of pids) {
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    const st = stat(pid);
-    if (st === null || st.state === 'Z' || st.state === 'X') continue;
-    if (st.ppid === process.pid) out.push({ key: `pid:${pid}`, what: `child ${describeProcess(pid)}`, pid });
-    else if (roots.size > 0) {
-      const root = jobRoot(pid);
-      if (root !== null) out.push({ key: `pid:${pid}`, what: `job ${describeProcess(pid)} of ${root}`, pid });
-    }
-  }
-  if (roots.size > 0) {
-    let fds: string[] = [];
-    try {
-      fds = readdirSync('/proc/self/fd');
-    } catch {
-      fds = [];
-    }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '');
-      } catch {
-        continue;
-      }
-      if (underRoot(target) !== null) out.push({ key: `fd:${target}`, what: `open file ${target}` });
-    }
+  const out: number[] = [];
+  for (const tid of tasks) {
+    const list = read(`/proc/self/task/${tid}/children`);
+    if (list === null) return scanChildren();
+    for (const pid of list.split(' ')) if (pid.trim()) out.push(Number(pid));
   }
   return out;
 }
 
-/** A record of what was open before a test. */
-export type Baseline = Set<string>;
+function allPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function scanChildren(): number[] {
+  return allPids().filter((pid) => stat(pid)?.ppid === process.pid);
+}
+
+/**
+ * Everything open now: children of this process, and for the workspaces in
+ * `testRoots` (those the current test made) their job processes and this
+ * process's open files under them.
+ */
+export function openNow(testRoots: readonly string[] = []): Open[] {
+  const out: Open[] = [];
+  for (const pid of children()) {
+    const st = stat(pid);
+    if (st === null || st.state === 'Z' || st.state === 'X') continue;
+    out.push({ key: `pid:${pid}`, what: `child ${describeProcess(pid)}`, pid });
+  }
+  if (testRoots.length === 0) return out;
+  const mine = new Set(testRoots);
+  for (const pid of allPids()) {
+    if (pid === process.pid) continue;
+    const root = jobRoot(pid);
+    if (root === null || !mine.has(root)) continue;
+    const st = stat(pid);
+    if (st === null || st.state === 'Z' || st.state === 'X') continue;
+    if (!out.some((o) => o.pid === pid)) out.push({ key: `pid:${pid}`, what: `job ${describeProcess(pid)} of ${root}`, pid });
+  }
+  let fds: string[] = [];
+  try {
+    fds = readdirSync('/proc/self/fd');
+  } catch {
+    fds = [];
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '');
+    } catch {
+      continue;
+    }
+    const root = underRoot(target);
+    if (root !== null && mine.has(root)) out.push({ key: `fd:${target}`, what: `open file ${target}` });
+  }
+  return out;
+}
+
+/** What was open before a test, and which workspaces existed then. */
+export interface Baseline {
+  keys: Set<string>;
+  roots: number;
+}
 
 export function baseline(): Baseline {
-  return new Set(openNow().map((o) => o.key));
+  return { keys: new Set(openNow().map((o) => o.key)), roots: roots.size };
 }
 
 /**
  * What is open now and was not at `before`, after waiting up to `graceMs`
  * for it to go (a process being reaped, a handle being closed by a
- * callback). What is left is killed (processes) and described.
+ * callback). Job processes and open files are looked for under the
+ * workspaces the test made. What is left is killed (processes) and described.
  */
 export async function leakedSince(before: Baseline, graceMs = 5000): Promise<string[]> {
-  const fresh = () => openNow().filter((o) => !before.has(o.key));
+  const made = [...roots].slice(before.roots);
+  const fresh = () => openNow(made).filter((o) => !before.keys.has(o.key));
   let left = fresh();
   if (left.length > 0) {
     await waitFor(() => (left = fresh()).length === 0, 'leaked processes and files to go', graceMs).catch(() => undefined);

@@ -104,16 +104,15 @@ describe.each(CONFORMANCE_BACKENDS)('backend conformance: $name', (b: Conformanc
   it('times out a job and stops its processes', async () => {
     if (!(await setup())) return;
     pidDirs.push((await ws.write('pids/.keep', '')).replace(/\/\.keep$/, ''));
-    await ws.write('recipes/slow.sh', 'sleep 60 &\necho "$$ $!" > "$pids/$(basename "$input_file")"\nwait\n');
+    // `sleep 600` outlives the test: only the timeout's kill can end the job.
+    await ws.write('recipes/slow.sh', 'sleep 600 &\necho "$$ $!" > "$pids/$(basename "$input_file")"\nwait\n');
     await ws.write('patterns/slow.yaml', pattern('slow', 'data/*.txt', 'timeout: 1s\nvariables: {pids: "{workspace}/pids"}\n'));
     await ws.write('data/a.txt', 'a');
-    const t0 = Date.now();
     const [job] = await untilIdle(ws.root);
     expect(job).toMatchObject({ status: 'failed', exitCode: null, error: 'timed out after 1.0s' });
-    expect(Date.now() - t0).toBeLessThan(15_000);
     const pids = await pidsIn(ws.path('pids'));
     expect(pids).toHaveLength(2);
-    await waitFor(() => pids.every((p) => !alive(p)), 'the timed-out processes to be gone', 5000);
+    await waitFor(() => pids.every((p) => !alive(p)), 'the timed-out processes to be gone', 30_000);
   });
 
   it('cancels queued and running jobs, stopping the running ones', async () => {

@@ -196,16 +196,15 @@ jupyter.describe('NotebookExecutor on a real kernel', () => {
   it('on SIGTERM stops the kernel, writes output.ipynb and reports the cell', async () => {
     await writeFile(join(root, 'recipes', 'slow.ipynb'), notebook([
       { source: 'import os, time' },
-      { source: 'open("kernel.pid", "w").write(str(os.getpid()))\ntime.sleep(120)' },
+      { source: 'open("kernel.pid", "w").write(str(os.getpid()))\ntime.sleep(600)' },
     ]));
     const ctx = await context('recipes/slow.ipynb', 'notebook', {}, 'j-nb-term');
     let kernel = 0;
-    const started = Date.now();
+    // The cell sleeps past the test's timeout: only the signal ends it.
     const outcome = await runJob(new NotebookExecutor(), ctx, async (child) => {
       kernel = await waitFor('the kernel to start the slow cell', async () => Number(await readFile(join(root, 'kernel.pid'), 'utf8')) || undefined);
       child.kill('SIGTERM');
     });
-    expect(Date.now() - started).toBeLessThan(60_000);
     expect(outcome.exitCode).toBe(143);
     expect(outcome.error).toBe('stopped by signal 15 during cell 2');
     await waitFor('the kernel to exit', async () => (alive(kernel) ? undefined : true), 10_000);

