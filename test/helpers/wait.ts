@@ -1,7 +1,14 @@
 /** Waiting for conditions, with a deadline: tests never sleep a fixed time. */
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 20): Promise<NonNullable<T>> {
+import { scaled } from './pace.js';
+
+/**
+ * Polls `check` until it returns a truthy value or the deadline passes.
+ * `timeoutMs` is what the wait may take on an idle machine: it is stretched
+ * by the machine's measured slowdown (see pace.ts).
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, idleTimeoutMs = 15_000, intervalMs = 20): Promise<NonNullable<T>> {
+  const timeoutMs = scaled(idleTimeoutMs);
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

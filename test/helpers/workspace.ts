@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scaled } from './pace.js';
 import { watchWorkspace } from './processes.js';
 import { track } from './resources.js';
 import { waitFor } from './wait.js';
@@ -50,13 +51,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `meow ARGS` to its end. */
+/** Runs `meow ARGS` to its end (killed after `timeoutMs`, stretched by the machine's slowdown). */
 export function meow(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
       [MEOW, ...args],
-      { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, timeout: scaled(options.timeoutMs ?? 120_000), maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolvePromise({ code, stdout, stderr });

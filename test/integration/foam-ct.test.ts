@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect } from 'vitest';
 import { requireComponentAsync } from '../helpers/components.js';
 import { meow, meowJson, REPO, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 const PYTHON = '/usr/bin/python3';
 const EXAMPLE = join(REPO, 'examples', 'foam-ct');
@@ -136,5 +137,5 @@ describe('the CT foam pipeline (examples/foam-ct)', () => {
     expect([fresh[1].cause, fresh[2].cause]).toEqual([fresh[0].id, fresh[1].id]);
     await expectStatsMatchTruth(ws, corrupt);
     for (const name of good) expect((await stat(ws.path(`data/stats/${name}.json`))).mtimeMs, name).toBe(statsBefore.get(name));
-  }, 600_000);
+  }, scaled(600_000));
 });

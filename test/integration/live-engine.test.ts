@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
 import { meow, meowJson, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 const LEDGER_SH = `printf '%s\\n' "$input_file" >> "$MEOW_WORKSPACE/ledger.txt"\n`;
 
@@ -185,7 +186,7 @@ describe('the live engine', () => {
     const jobs = live.engine.store.listJobs();
     expect(jobs).toHaveLength(N);
     expect(new Set(jobs.map((j) => j.input)).size).toBe(N);
-  }, 180_000);
+  }, scaled(180_000));
 });
 
 describe('the engine process and its control socket', () => {

@@ -13,6 +13,7 @@ import { alive, type LiveEngine } from '../helpers/engine.js';
 import { meow, meowJson, waitFor, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 interface JobJson {
   id: string;
@@ -128,7 +129,7 @@ describe('crash recovery', () => {
       db.close();
     }
     expect(jobProcesses(ws.root).size).toBe(0);
-  }, 300_000);
+  }, scaled(300_000));
 
   it('runs an attempt whose process vanished without an exit status again, from a clean job dir, or fails it when no retries are left', async () => {
     ws = await fx.workspace();

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type LiveEngine } from '../helpers/engine.js';
 import { waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 const LEDGER_SH = 'printf "%s %s\\n" "$ev" "${input_file#$MEOW_WORKSPACE/}" >> "$MEOW_WORKSPACE/ledger.txt"\n';
 
@@ -31,7 +32,7 @@ describe('watching through faults', () => {
     const jobs = live.engine.store.listJobs({ pattern: 'burst' });
     expect(jobs).toHaveLength(N);
     expect(new Set(jobs.map((j) => j.input)).size).toBe(N);
-  }, 180_000);
+  }, scaled(180_000));
 
   it('survives symlink loops, a directory deleted and re-created, and one replaced by a symlink', async () => {
     ws = await fx.workspace();
