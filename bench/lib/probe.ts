@@ -28,8 +28,10 @@ export class EngineProbe {
       if (!this.startedAt.has(job.input)) this.startedAt.set(job.input, now());
     });
     engine.on('job:finished', (job) => {
-      if (job.status === 'succeeded') (this.succeeded++, (this.lastSucceededAt = now()));
-      else if (job.status !== 'queued') this.bad.push(`${job.pattern} ${job.input}: ${job.status}: ${job.error ?? ''}`);
+      if (job.status === 'succeeded') {
+        this.succeeded++;
+        this.lastSucceededAt = now();
+      } else if (job.status !== 'queued') this.bad.push(`${job.pattern} ${job.input}: ${job.status}: ${job.error ?? ''}`);
     });
     engine.on('log', (level, message) => {
       if (level !== 'info' && this.logs.length < 20) this.logs.push(`${level}: ${message}`);

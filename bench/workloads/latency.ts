@@ -45,7 +45,10 @@ export const latency: Workload = {
         const [t1, tb] = await within(Promise.all([jobStarted, seen]), 10_000, `the job of ${rel} to start and chokidar's add event`);
         started.delete(rel);
         added.delete(abs);
-        if (i >= WARMUP) (engineMs.push(t1 - t0), bareMs.push(tb - t0));
+        if (i >= WARMUP) {
+          engineMs.push(t1 - t0);
+          bareMs.push(tb - t0);
+        }
         // One file at a time: the next lands on an idle engine.
         await probe.untilSucceeded(i + 1, 10_000);
       }

@@ -1,19 +1,8 @@
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MeowError } from '../core/errors.js';
-
-/** The package root (holding patterns/ and recipes/ of the flagship example). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the meowflow package root');
-    dir = up;
-  }
-  return dir;
-}
+import { packageRoot } from '../core/package-root.js';
 
 /** Where the flagship example's simulated instrument lives in the package. */
 export const INSTRUMENT = join('examples', 'steering', 'instrument.mjs');

@@ -22,7 +22,8 @@ export interface RunOptions {
 export async function runLive(engine: EngineLifecycle, o: RunOptions): Promise<number> {
   let signals = 0;
   let lost = false;
-  let stopping: Promise<void> | null = null;
+  // Assigned in the signal handler: declared so TypeScript does not narrow it to null.
+  let stopping = null as Promise<void> | null;
   const closeTui = new AbortController();
   let onSignal: (sig: NodeJS.Signals | 'quit') => void = () => {};
   const done = new Promise<void>((resolve) => {

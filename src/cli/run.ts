@@ -7,7 +7,7 @@ import { onTerminal } from './tui.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import type { JobRecord } from '../core/types.js';
 import type { RunOptions } from './live.js';
-import type { EngineApi, EngineLifecycle } from '../api/engine-api.js';
+import type { EngineApi } from '../api/engine-api.js';
 
 export type { RunOptions } from './live.js';
 

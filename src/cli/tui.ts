@@ -1,7 +1,8 @@
+import type * as tuiModule from '../../tui/run-tui.js';
 import { connectEngine } from '../api/client.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 
-type TuiModule = typeof import('../../tui/run-tui.js');
+type TuiModule = typeof tuiModule;
 
 /**
  * Loads the terminal UI (ink and React load only here, never with the engine).

@@ -39,7 +39,10 @@ export class WorkspaceTree {
   static withKnownLineage(tree: Map<string, FileState>, known: ReadonlyMap<string, FileState>): Map<string, FileState> {
     for (const [path, st] of tree) {
       const k = known.get(path);
-      if (k && k.version === st.version) (st.generation = k.generation), (st.cause = k.cause);
+      if (k && k.version === st.version) {
+        st.generation = k.generation;
+        st.cause = k.cause;
+      }
     }
     return tree;
   }

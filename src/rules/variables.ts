@@ -112,7 +112,10 @@ export function variableCycles(variables: Variables): string[][] {
       if (state.get(ref) === 'open') {
         const cycle = [...stack.slice(stack.indexOf(ref)), ref];
         const id = [...new Set(cycle)].sort().join('\0');
-        if (!seen.has(id)) (seen.add(id), cycles.push(cycle));
+        if (!seen.has(id)) {
+          seen.add(id);
+          cycles.push(cycle);
+        }
       } else if (state.get(ref) === undefined) visit(ref);
     }
     stack.pop();

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { toJsValue, type JsValue } from '../core/exact-number.js';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { packageFile } from '../core/package-root.js';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { Variables, VarValue } from '../core/types.js';
+import type { Variables } from '../core/types.js';
 import { MeowError, errorMessage } from '../core/errors.js';
 import type { WorkerReply, WorkerTask } from './js-worker.js';
 
@@ -42,14 +43,8 @@ function findWorker(explicit: string | URL | undefined): string {
   const sibling = new URL('./js-worker.js', import.meta.url);
   if (existsSync(sibling)) return sibling.href;
   // From the .ts sources (vitest), the worker must still be compiled JavaScript: use the build.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const built = join(dir, 'dist', 'src', 'runner', 'js-worker.js');
-    if (existsSync(built)) return pathToFileURL(built).href;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
+  const built = packageFile(join('dist', 'src', 'runner', 'js-worker.js'));
+  if (built) return pathToFileURL(built).href;
   throw new MeowError('MEOW_NOT_FOUND', `js-worker.js not found beside ${fileURLToPath(import.meta.url)} or under dist/; run "npm run build"`);
 }
 

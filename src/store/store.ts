@@ -250,9 +250,18 @@ export class Store {
   listJobs(q: JobQuery = {}): JobRecord[] {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (q.status) (where.push('status = ?'), args.push(q.status));
-    if (q.pattern) (where.push('pattern = ?'), args.push(q.pattern));
-    if (q.input) (where.push('input = ?'), args.push(q.input));
+    if (q.status) {
+      where.push('status = ?');
+      args.push(q.status);
+    }
+    if (q.pattern) {
+      where.push('pattern = ?');
+      args.push(q.pattern);
+    }
+    if (q.input) {
+      where.push('input = ?');
+      args.push(q.input);
+    }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const sql = q.limit
       ? `SELECT * FROM (SELECT ${JOB_COLUMNS}, seq FROM jobs ${cond} ORDER BY seq DESC LIMIT ${Math.floor(q.limit)}) ORDER BY seq`
@@ -294,9 +303,15 @@ export class Store {
       ['finishedAt', 'finished_at'],
     ];
     for (const [k, col] of map) {
-      if (k in update) (sets.push(`${col} = ?`), args.push(update[k] ?? null));
+      if (k in update) {
+        sets.push(`${col} = ?`);
+        args.push(update[k] ?? null);
+      }
     }
-    if ('result' in update) (sets.push('result = ?'), args.push(update.result == null ? null : stateJson(update.result)));
+    if ('result' in update) {
+      sets.push('result = ?');
+      args.push(update.result == null ? null : stateJson(update.result));
+    }
     const stmt = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND status IN (${froms.map(() => '?').join(', ')})`);
     // The state and its transition row commit together: one commit, never a state without its history.
     const move = (): boolean => {
@@ -330,9 +345,18 @@ export class Store {
   searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
     const where: string[] = [];
     const args: string[] = [];
-    if (q.status) (where.push('status = ?'), args.push(q.status));
-    if (q.pattern) (where.push('pattern = ?'), args.push(q.pattern));
-    if (q.text) (where.push("input LIKE ? ESCAPE '\\'"), args.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+    if (q.status) {
+      where.push('status = ?');
+      args.push(q.status);
+    }
+    if (q.pattern) {
+      where.push('pattern = ?');
+      args.push(q.pattern);
+    }
+    if (q.text) {
+      where.push("input LIKE ? ESCAPE '\\'");
+      args.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${cond}`).get(...args) as { n: number }).n;
     const rows = this.db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs ${cond} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as JobRow[];

@@ -15,14 +15,16 @@ export interface LiveEngine {
 /** Opens a workspace's engine and starts it live (watchers, socket). */
 export async function startLive(root: string): Promise<LiveEngine> {
   const engine = await Engine.open(root);
+  let closing: Promise<void> | null = null;
   const live: LiveEngine = {
     engine,
     events: [],
     started: [],
     finished: [],
-    async close(options) {
+    // Closing twice (a test, then its fixture) closes once.
+    close(options) {
       untrack();
-      await engine.close(options ?? { cancelRunning: true });
+      return (closing ??= engine.close(options ?? { cancelRunning: true }));
     },
   };
   engine.on('file:event', (e) => live.events.push(e));

@@ -4,7 +4,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scaled } from './pace.js';
+import { watchWorkspace } from './processes.js';
 import { track } from './resources.js';
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 /** The repository root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,6 +25,7 @@ export interface TempWorkspace {
 
 export async function tempWorkspace(prefix = 'meow-test-'): Promise<TempWorkspace> {
   const root = await mkdtemp(join(tmpdir(), prefix));
+  watchWorkspace(root);
   const ws: TempWorkspace = {
     root,
     path: (rel) => join(root, rel),
@@ -45,13 +51,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `meow ARGS` to its end. */
+/** Runs `meow ARGS` to its end (killed after `timeoutMs`, stretched by the machine's slowdown). */
 export function meow(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
       [MEOW, ...args],
-      { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, timeout: scaled(options.timeoutMs ?? 120_000), maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolvePromise({ code, stdout, stderr });
@@ -70,22 +76,6 @@ export async function meowJson<T>(args: string[], options: { cwd?: string } = {}
 /** The non-empty lines of a text file (none when it does not exist yet). */
 export async function readLines(path: string): Promise<string[]> {
   return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-}
-
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 20): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** A `meow run` process in the background (the live engine). */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { track } from '../helpers/resources.js';
 import { meow, meowJson, REPO, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 /** The instrument's true optimum (examples/steering/instrument.mjs) and how close the loop must get. */
 const OPTIMUM = 3.7;
@@ -94,7 +95,7 @@ describe('the steering loop (the flagship example)', () => {
     } finally {
       if (kept) await rm(kept, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, scaled(180_000));
 
   it('`meow init`, `meow run` and `node instrument.mjs`: the loop runs live and ends at result.json', async () => {
     ws = await tempWorkspace();
@@ -131,5 +132,5 @@ describe('the steering loop (the flagship example)', () => {
     expect(jobs.every((j) => j.pattern === 'steer')).toBe(true);
     expect(jobs[jobs.length - 1].result).toMatchObject({ phase: 'converged', next: null, converged: true });
     expect(await engine.stop()).toBe(0);
-  }, 180_000);
+  }, scaled(180_000));
 });

@@ -1,16 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startLive, type LiveEngine } from '../helpers/engine.js';
-import { tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { afterEach, expect, it } from 'vitest';
+import { requireComponent } from '../helpers/components.js';
+import { type LiveEngine } from '../helpers/engine.js';
+import { waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { useLiveWorkspace } from '../helpers/live-workspace.js';
 
-function canMount(): string | null {
-  if (process.getuid?.() !== 0) return 'mounting a small tmpfs needs root';
-  return null;
-}
-const why = canMount();
-if (why && process.env.CI) throw new Error(`CI: ${why}`);
-if (why) console.warn(`SKIPPING disk-full tests: ${why}`);
+const root = requireComponent('root (to mount a small tmpfs)', () => (process.getuid?.() !== 0 ? 'mounting a small tmpfs needs root; run the tests as root' : null));
 
 /** Writes zeros until the filesystem is full. */
 async function fill(path: string): Promise<void> {
@@ -25,20 +21,21 @@ async function fill(path: string): Promise<void> {
   }
 }
 
-describe.skipIf(why !== null)('a full disk', () => {
+root.describe('a full disk', () => {
   let ws: TempWorkspace;
   let live: LiveEngine | null = null;
   let mounted = false;
+  const fx = useLiveWorkspace();
+  // Before the fixture's teardown: the engine stops before its disk goes.
   afterEach(async () => {
     await live?.close();
     live = null;
     if (mounted) execFileSync('umount', ['-l', ws.root]);
     mounted = false;
-    await ws?.cleanup();
   });
 
   it('pauses new work without failing it, and resumes when space returns', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', ws.root]);
     mounted = true;
     await ws.write('meow.yaml', 'ignore: ["staging/**", "filler"]\n');
@@ -47,7 +44,7 @@ describe.skipIf(why !== null)('a full disk', () => {
     await mkdir(ws.path('data'));
     for (let i = 0; i < 5; i++) await ws.write(`staging/f${i}`, 'x'.repeat(1000));
     const logs: string[] = [];
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     live.engine.on('log', (_level, message) => logs.push(message));
 
     await fill(ws.path('filler'));

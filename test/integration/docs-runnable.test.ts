@@ -3,6 +3,7 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MEOW, REPO, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 /** Shell blocks marked `<!-- runnable -->` in the README and docs/: each is executed, so the docs cannot rot. */
 function runnableBlocks(): { file: string; line: number; code: string }[] {
@@ -39,5 +40,5 @@ describe('runnable examples in the docs', () => {
     writeFileSync(script, `set -euo pipefail\ncd "${ws.path('')}"\n${block.code.replace(/\bnpx meow\b/g, 'meow')}\n`);
     const r = spawnSync('bash', [script], { env: { ...process.env, PATH: `${ws.path('bin')}:${process.env.PATH}` }, encoding: 'utf8', timeout: 180_000 });
     expect(r.status, `${block.file}:${block.line}\n${r.stdout}\n${r.stderr}`).toBe(0);
-  }, 200_000);
+  }, scaled(200_000));
 });

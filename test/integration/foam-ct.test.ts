@@ -8,8 +8,10 @@ import { execFile } from 'node:child_process';
 import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
+import { requireComponentAsync } from '../helpers/components.js';
 import { meow, meowJson, REPO, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 const PYTHON = '/usr/bin/python3';
 const EXAMPLE = join(REPO, 'examples', 'foam-ct');
@@ -24,9 +26,7 @@ async function missing(): Promise<string | null> {
     return `${PYTHON} cannot import numpy, nbclient and ipykernel (${String(err).split('\n')[0]}); install them with: apt-get install python3-numpy jupyter-nbconvert python3-nbclient python3-ipykernel`;
   }
 }
-const MISSING = await missing();
-const CI = Boolean(process.env.CI);
-if (MISSING && !CI) console.warn(`\n*** SKIPPING the CT foam pipeline test: ${MISSING}\n`);
+const notebooks = await requireComponentAsync('numpy, nbclient and ipykernel', missing);
 
 interface JobJson {
   id: string;
@@ -85,11 +85,7 @@ describe('the CT foam pipeline (examples/foam-ct)', () => {
     ws = undefined;
   });
 
-  it.runIf(MISSING !== null && CI)('has what the notebooks need (numpy, nbclient, ipykernel)', () => {
-    throw new Error(MISSING ?? '');
-  });
-
-  it.skipIf(MISSING !== null)('runs 10 samples to pore statistics; a repaired corrupted file re-runs exactly its chain', async () => {
+  notebooks.it('runs 10 samples to pore statistics; a repaired corrupted file re-runs exactly its chain', async () => {
     ws = await tempWorkspace('meow-foam-');
     // The example as it is in the repository: definitions and generator, no data, no state.
     await cp(EXAMPLE, ws.root, { recursive: true, filter: (src) => !/[/\\](data|\.meow)$/.test(src) });
@@ -141,5 +137,5 @@ describe('the CT foam pipeline (examples/foam-ct)', () => {
     expect([fresh[1].cause, fresh[2].cause]).toEqual([fresh[0].id, fresh[1].id]);
     await expectStatsMatchTruth(ws, corrupt);
     for (const name of good) expect((await stat(ws.path(`data/stats/${name}.json`))).mtimeMs, name).toBe(statsBefore.get(name));
-  }, 600_000);
+  }, scaled(600_000));
 });

@@ -110,12 +110,11 @@ describe('JsPool', () => {
       '});',
     ].join('\n'));
     const controller = new AbortController();
-    const running = open(20_000).run(file, 'v1', {}, ctx(controller.signal));
+    // A grace longer than the test: only the abort can end the run in time.
+    const running = open(600_000).run(file, 'v1', {}, ctx(controller.signal));
     await waitFor('the function to start', async () => (await readFile(join(dir, 'job', 'stdout.log'), 'utf8')).includes('started'));
-    const t0 = Date.now();
     controller.abort();
     const out = await running;
-    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(out).toEqual({ ok: false, error: expect.stringMatching(/job j-1 was cancelled/) });
   });
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { requireComponent } from '../helpers/components.js';
 import { meow, meowJson, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
 
 interface JobJson {
@@ -16,17 +17,14 @@ interface JobJson {
   variables: Record<string, unknown>;
 }
 
-function hasJupyter(): boolean {
+const jupyter = requireComponent('Jupyter', () => {
   try {
     execFileSync('/usr/bin/python3', ['-c', 'import nbclient, ipykernel'], { stdio: 'ignore' });
-    return true;
+    return null;
   } catch {
-    return false;
+    return '/usr/bin/python3 cannot import nbclient and ipykernel; install them with: apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel';
   }
-}
-const JUPYTER = hasJupyter();
-if (!JUPYTER && process.env.CI) throw new Error('CI: Jupyter is missing (apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel)');
-if (!JUPYTER) console.warn('SKIPPING notebook recipe tests: /usr/bin/python3 cannot import nbclient and ipykernel');
+});
 
 const cell = (source: string, tags: string[] = []) => ({ cell_type: 'code', metadata: { tags }, source, outputs: [], execution_count: null });
 const notebook = (...cells: object[]) =>
@@ -36,7 +34,7 @@ describe('recipes through the engine', () => {
   let ws: TempWorkspace;
   afterEach(async () => ws?.cleanup());
 
-  it.skipIf(!JUPYTER)('runs a parameterised notebook on a real kernel and keeps output.ipynb', async () => {
+  jupyter.it('runs a parameterised notebook on a real kernel and keeps output.ipynb', async () => {
     ws = await tempWorkspace();
     await ws.write(
       'recipes/double.ipynb',
@@ -58,7 +56,7 @@ describe('recipes through the engine', () => {
     expect(JSON.stringify(out.cells.at(-1)?.outputs)).toContain('wrote 87');
   });
 
-  it.skipIf(!JUPYTER)('fails a notebook at the raising cell, naming it, and runs nothing after it', async () => {
+  jupyter.it('fails a notebook at the raising cell, naming it, and runs nothing after it', async () => {
     ws = await tempWorkspace();
     await ws.write('recipes/boom.ipynb', notebook(cell('x = 1', ['parameters']), cell('y = 2'), cell('raise ValueError("bad frame")'), cell('open("after.txt", "w").write("ran")')));
     await ws.write('patterns/boom.yaml', 'recipe: boom\ntrigger: {paths: "in/*"}\n');

@@ -8,10 +8,12 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { alive, startLive, type LiveEngine } from '../helpers/engine.js';
-import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
+import { describe, expect, it } from 'vitest';
+import { alive, type LiveEngine } from '../helpers/engine.js';
+import { meow, meowJson, waitFor, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
+import { useLiveWorkspace } from '../helpers/live-workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 interface JobJson {
   id: string;
@@ -43,15 +45,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('crash recovery', () => {
   let ws: TempWorkspace;
   let engine: EngineProcess | null = null;
-  let live: LiveEngine | null = null;
-  afterEach(async () => {
-    await engine?.stop('SIGKILL');
-    engine = null;
-    await live?.close();
-    live = null;
-    if (ws) for (const pids of jobProcesses(ws.root).values()) for (const p of pids) process.kill(p, 'SIGKILL');
-    await ws?.cleanup();
-  });
+  const fx = useLiveWorkspace();
 
   async function killEngine(): Promise<void> {
     engine?.child.kill('SIGKILL');
@@ -63,7 +57,7 @@ describe('crash recovery', () => {
     const seed = Number(process.env.MEOW_FAULT_SEED ?? Date.now() % 1_000_000);
     const rand = random(seed);
     const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo));
-    ws = await tempWorkspace('meow-fault-');
+    ws = await fx.workspace('meow-fault-');
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
     await ws.write('recipes/ledger.sh', 'printf "%s\\n" "$(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\n');
     // Attempts a crash interrupts before they could be re-attached are queued again: three crashes, three more attempts.
@@ -79,27 +73,27 @@ describe('crash recovery', () => {
     const kills: string[] = [];
 
     // 1: during start-up catch-up (1,000 existing files).
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await sleep(between(0, 800));
     kills.push(`1 after ${(await lines(ledger)).length} ledger lines`);
     await killEngine();
     // Files created while the engine is down are caught up at the next start.
     await writeRange(1000, 1500);
     // 2: while live, after some hundreds more jobs.
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await writeRange(1500, 2000);
     const target = (await lines(ledger)).length + between(50, 600);
     await waitFor(async () => (await lines(ledger)).length >= target, `${target} ledger lines`, 120_000, 5);
     kills.push(`2 after ${(await lines(ledger)).length} ledger lines`);
     await killEngine();
     // 3: a few jobs after a restart.
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     const third = (await lines(ledger)).length + between(1, 300);
     await waitFor(async () => (await lines(ledger)).length >= third, `${third} ledger lines`, 120_000, 5);
     kills.push(`3 after ${(await lines(ledger)).length} ledger lines`);
     await killEngine();
 
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await waitFor(async () => {
       const s = await meowJson<{ jobs: Record<string, number> }>(['status', '-w', ws.root]);
       return s.jobs.succeeded + s.jobs.failed + s.jobs.cancelled === N && s.jobs.queued === 0 && s.jobs.running === 0;
@@ -135,10 +129,10 @@ describe('crash recovery', () => {
       db.close();
     }
     expect(jobProcesses(ws.root).size).toBe(0);
-  }, 300_000);
+  }, scaled(300_000));
 
   it('runs an attempt whose process vanished without an exit status again, from a clean job dir, or fails it when no retries are left', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
     const recipe = [
       'name=$(basename "$input_file")',
@@ -158,12 +152,12 @@ describe('crash recovery', () => {
     await ws.write('wrappers/.keep', '');
     await ws.write('data/again', '1');
     await ws.write('data/never', '2');
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await waitFor(async () => (await readdir(ws.path('wrappers'))).length === 3, 'both jobs running');
     await killEngine();
     // The machine "rebooted": the recipes are gone too, and no exit status was written.
     for (const n of ['again', 'never']) process.kill(-Number(readFileSync(ws.path(`wrappers/${n}`), 'utf8')), 'SIGKILL');
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     const jobs = await waitFor(async () => {
       const js = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
       return js.every((j) => j.status === 'succeeded' || j.status === 'failed') ? js : null;
@@ -179,12 +173,12 @@ describe('crash recovery', () => {
   });
 
   it('adopts an attempt whose handle never reached the database (the engine died right after the fork)', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
     await ws.write('recipes/hold.sh', 'echo "run $(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\nwhile [ ! -e "$MEOW_WORKSPACE/go" ]; do sleep 0.05; done\nexit 0\n');
     await ws.write('patterns/hold.yaml', 'recipe: hold\ntrigger: {paths: "data/*"}\nretries: 2\n');
     await ws.write('data/a', 'a');
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await waitFor(async () => (await lines(ws.path('ledger.txt'))).length === 1, 'the job to run');
     await killEngine();
     const db = new Database(ws.path('.meow/state.db'));
@@ -193,7 +187,7 @@ describe('crash recovery', () => {
     } finally {
       db.close();
     }
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await writeFile(ws.path('go'), '');
     const [job] = await waitFor(async () => {
       const js = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
@@ -205,7 +199,7 @@ describe('crash recovery', () => {
   });
 
   it('kills at restart the processes a crash orphaned (leftovers of re-queued attempts); an offline cancel stops its job\'s processes at once', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
     // A child that left the job's session, then the recipe waits.
     await ws.write('recipes/fork.sh', 'setsid sleep 300 &\necho "$! $$ $PPID" > "$MEOW_WORKSPACE/pids/$(basename "$input_file")"\nsleep 300\n');
@@ -213,7 +207,7 @@ describe('crash recovery', () => {
     await ws.write('pids/.keep', '');
     await ws.write('data/requeued', '1');
     await ws.write('data/cancelled', '2');
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await waitFor(async () => (await readdir(ws.path('pids'))).length === 3, 'both jobs running');
     const pids = (n: string) => readFileSync(ws.path(`pids/${n}`), 'utf8').trim().split(' ').map(Number);
     const [escapedA, recipeA, wrapperA] = pids('requeued');
@@ -228,7 +222,7 @@ describe('crash recovery', () => {
     expect([escapedB, recipeB].some(alive)).toBe(false);
     expect(alive(escapedA)).toBe(true);
     await writeFile(ws.path('pids/requeued'), ''); // the new attempt writes it again
-    engine = await startEngineProcess(ws.root);
+    engine = await fx.process(ws.root);
     await waitFor(() => !alive(escapedA), 'the orphan to be killed');
     expect(engine.output()).toMatch(/queued again as a new attempt, 0 failed \(no retries left\), [1-9] orphaned process\(es\) killed/);
     const requeued = await waitFor(async () => (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/requeued' && j.status === 'running' && j.attempt === 2), 'the second attempt');
@@ -239,21 +233,16 @@ describe('crash recovery', () => {
 describe('resource faults', () => {
   let ws: TempWorkspace;
   let live: LiveEngine | null = null;
-  afterEach(async () => {
-    await live?.close();
-    live = null;
-    if (ws) for (const pids of jobProcesses(ws.root).values()) for (const p of pids) process.kill(p, 'SIGKILL');
-    await ws?.cleanup();
-  });
+  const fx = useLiveWorkspace();
 
   it('caps each log at max_log_size, noting the cut and keeping the end of the output', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'max_log_size: 256KiB\n');
     // 24 MB on stdout over about a second, 8 MB on stderr, then the line that says what went wrong.
     await ws.write('recipes/loud.sh', 'for i in $(seq 24); do head -c 1000000 /dev/zero | tr "\\0" o; sleep 0.04; done\nhead -c 8000000 /dev/zero | tr "\\0" e >&2\necho "the real error" >&2\nexit 2\n');
     await ws.write('patterns/loud.yaml', 'recipe: loud\ntrigger: {paths: "data/*"}\n');
     await ws.write('data/a', 'a');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     const job = await waitFor(() => live?.finished.find((j) => j.status === 'failed'), 'the loud job to fail', 60_000);
     const dir = ws.path(job.jobDir);
     for (const [log, total] of [['stdout', 24_000_000], ['stderr', 8_000_015]] as const) {
@@ -275,7 +264,7 @@ describe('resource faults', () => {
   });
 
   it('reaps the children a recipe forked, wherever they went, on cancel and on timeout', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 500ms\n');
     const recipe = [
       'out="$MEOW_WORKSPACE/pids/$(basename "$input_file")"',
@@ -291,7 +280,7 @@ describe('resource faults', () => {
     await ws.write('pids/.keep', '');
     await ws.write('data/cancel', '1');
     await ws.write('data/timeout', '2');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(async () => (await readdir(ws.path('pids'))).length === 7, 'both recipes and their children');
     const pids = await Promise.all((await readdir(ws.path('pids'))).filter((n) => n !== '.keep').map(async (n) => Number(await readFile(ws.path(`pids/${n}`), 'utf8'))));
     expect(pids.every(alive)).toBe(true);
@@ -306,7 +295,7 @@ describe('resource faults', () => {
   });
 
   it('SIGKILLs a recipe that ignores SIGTERM after kill_grace, and lets one that handles it clean up', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 1500ms\n');
     await ws.write('recipes/stubborn.sh', `trap '' TERM\necho "$$" > "$MEOW_WORKSPACE/stubborn.pid"\nwhile :; do sleep 0.1; done\n`);
     await ws.write('recipes/tidy.sh', `trap 'echo tidied > "$MEOW_WORKSPACE/tidied"; exit 0' TERM\nsleep 300 &\nwait\n`);
@@ -314,7 +303,7 @@ describe('resource faults', () => {
     await ws.write('patterns/tidy.yaml', 'recipe: tidy\ntrigger: {paths: "data/tidy"}\ntimeout: 1s\n');
     await ws.write('data/stubborn', '1');
     await ws.write('data/tidy', '2');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(() => existsSync(ws.path('stubborn.pid')), 'the stubborn recipe');
     const pid = Number(readFileSync(ws.path('stubborn.pid'), 'utf8'));
     const done = await waitFor(() => (live && live.finished.length === 2 ? live.finished : null), 'both timeouts', 15_000);

@@ -2,14 +2,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { requireComponent } from '../helpers/components.js';
 import { track } from '../helpers/resources.js';
 import { MEOW, meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace } from '../helpers/workspace.js';
 
 // `meow tui` in a real terminal: tmux gives it a pty of 80×24; keys go in
 // with send-keys and the screen comes back with capture-pane.
 
-const HAVE_TMUX = spawnSync('tmux', ['-V']).status === 0;
-const IN_CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
+const tmux = requireComponent('tmux', () => (spawnSync('tmux', ['-V']).status === 0 ? null : 'tmux is not installed (apt-get install tmux)'));
 
 interface JobRow {
   id: string;
@@ -116,11 +116,7 @@ describe('meow tui in a real terminal', () => {
     untrack();
   });
 
-  const e2e = HAVE_TMUX || IN_CI ? it : it.skip;
-  if (!HAVE_TMUX) console.warn(`SKIPPING the tmux end-to-end test of meow tui: tmux is not installed (apt-get install tmux)${IN_CI ? ' — and in CI that is a failure' : ''}`);
-
-  e2e('switches views, creates a pattern through the form, confirms its plan, watches its jobs succeed, cancels a running job, follows a resize, quits', async () => {
-    if (!HAVE_TMUX) throw new Error('tmux is required in CI for the terminal UI test: apt-get install tmux');
+  tmux.it('switches views, creates a pattern through the form, confirms its plan, watches its jobs succeed, cancels a running job, follows a resize, quits', async () => {
     ws = await tempWorkspace();
     await ws.write('meow.yaml', 'cpus: 2\n');
     await ws.write('recipes/hello.sh', 'echo "hello $(basename "$input_file")"\n');

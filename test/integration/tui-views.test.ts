@@ -7,9 +7,10 @@ import { connectEngine } from '../../src/api/client.js';
 import { newJobId } from '../../src/core/ids.js';
 import { App, type AppProps } from '../../tui/App.js';
 import { TuiClient } from '../../tui/api/tui-client.js';
-import { startLive, type LiveEngine } from '../helpers/engine.js';
+import { type LiveEngine } from '../helpers/engine.js';
 import { track } from '../helpers/resources.js';
-import { tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { useLiveWorkspace } from '../helpers/live-workspace.js';
 
 // Component tests: the real App, rendered to a fake 80×24 terminal, against a
 // real engine running in this process and reached through its socket.
@@ -68,18 +69,16 @@ describe('the terminal UI, against a live engine', () => {
   let ws: TempWorkspace;
   let live: LiveEngine | null = null;
   let screen: Screen | null = null;
-  afterEach(async () => {
+  const fx = useLiveWorkspace();
+  afterEach(() => {
     screen?.close();
     screen = null;
-    await live?.close();
-    live = null;
-    await ws?.cleanup();
   });
 
   const count = (status: string, pattern?: string) => live?.engine.store.listJobs({ status: status as 'queued', pattern }).length ?? 0;
 
   it('Overview: jobs by state, rates, running jobs with elapsed time and backend, failures with their first error line; fits and follows resizes', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 4\n');
     await ws.write('recipes/hello.sh', HELLO);
     await ws.write('recipes/bad.sh', 'echo "boom: cannot read $(basename "$input_file")" >&2\nexit 3\n');
@@ -88,7 +87,7 @@ describe('the terminal UI, against a live engine', () => {
     await ws.write('patterns/broken.yaml', 'recipe: bad\ntrigger: {paths: "data/*.bad"}\n');
     await ws.write('patterns/hold.yaml', 'recipe: slow\ntrigger: {paths: "data/*.slow"}\n');
     for (const f of ['a.txt', 'b.txt', 'x.bad', 'long.slow']) await ws.write(`data/${f}`, f);
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(() => count('succeeded') === 2 && count('failed') === 1 && count('running') === 1, 'jobs to settle');
     screen = await mount(ws.root);
     const f = await screen.until((s) => s.includes('succeeded 2') && s.includes('long.slow') && s.includes('boom: cannot read x.bad'), 'the overview');
@@ -110,10 +109,10 @@ describe('the terminal UI, against a live engine', () => {
   });
 
   it('switches views with number keys and Tab, shows help, and quits with q', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('recipes/hello.sh', HELLO);
     await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     let quit = 0;
     screen = await mount(ws.root, { onQuit: () => quit++ });
     await screen.until((s) => s.includes('Running (0)'), 'the overview');
@@ -142,12 +141,12 @@ describe('the terminal UI, against a live engine', () => {
   });
 
   it('Patterns: creates a pattern through the form — match preview, inline validation, plan, confirm — and its jobs run', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('recipes/hello.sh', HELLO);
     await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
     await ws.write('patterns/later.yaml', 'recipe: not_yet\ntrigger: {paths: "data/*.txt"}\n');
     for (const f of ['a.csv', 'b.csv', 'c.csv', 'x.txt']) await ws.write(`data/${f}`, f);
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(() => count('succeeded') === 1, 'the greet job');
     screen = await mount(ws.root, { initialView: 'patterns' });
     const table = await screen.until((s) => s.includes('later') && /greet +linked +hello +data\/\*\.txt +0 +0 +1 +0 +0/.test(s), 'the patterns table with job counts');
@@ -177,11 +176,11 @@ describe('the terminal UI, against a live engine', () => {
   });
 
   it('Patterns: an edit and a delete show the running job they cancel before they apply', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('recipes/slow.sh', 'sleep 60\n');
     await ws.write('patterns/hold.yaml', '# keep this comment\nrecipe: slow\ntrigger:\n  paths: "data/*.hold"\n');
     await ws.write('data/one.hold', '1');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(() => count('running') === 1, 'the running job');
     screen = await mount(ws.root, { initialView: 'patterns' });
     await screen.until((s) => s.includes('hold'), 'the table');
@@ -206,12 +205,12 @@ describe('the terminal UI, against a live engine', () => {
   });
 
   it('Recipes: kind, file and the patterns using each; E opens $EDITOR', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('recipes/hello.sh', HELLO);
     await ws.write('recipes/idle.js', 'export default async () => 1;\n');
     await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
     await ws.write('patterns/wave.yaml', 'recipe: hello\ntrigger: {paths: "data/*.wav"}\n');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     const opened: string[] = [];
     screen = await mount(ws.root, { initialView: 'recipes', openEditor: (f) => void opened.push(f) });
     const f = await screen.until((s) => s.includes('idle'), 'the recipes');
@@ -223,14 +222,14 @@ describe('the terminal UI, against a live engine', () => {
   });
 
   it('Jobs: filters by state and pattern, searches input paths, shows a detail pane with a live log tail, cancels and retries', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 3\n');
     await ws.write('recipes/hello.sh', HELLO);
     await ws.write('recipes/ticker.sh', 'echo "tick one"\necho "warn two" >&2\nsleep 60\n');
     await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\nvariables: {mood: calm}\n');
     await ws.write('patterns/tick.yaml', 'recipe: ticker\ntrigger: {paths: "data/*.tick"}\n');
     for (const f of ['a.txt', 'b.txt', 'clock.tick']) await ws.write(`data/${f}`, f);
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(() => count('succeeded') === 2 && count('running') === 1, 'two done, one running');
     screen = await mount(ws.root, { initialView: 'jobs' });
     await screen.until((s) => s.includes('1–3 of 3'), 'all three jobs');
@@ -262,10 +261,10 @@ describe('the terminal UI, against a live engine', () => {
   });
 
   it('Events: follows the live stream and pauses it', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('recipes/hello.sh', HELLO);
     await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     screen = await mount(ws.root, { initialView: 'events' });
     await screen.until((s) => s.includes('following'), 'the events view');
     await ws.write('data/one.txt', '1');
@@ -282,11 +281,11 @@ describe('the terminal UI, against a live engine', () => {
   });
 
   it('stays responsive with 100,000 jobs: the Jobs view loads one window, the engine filters and counts', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('recipes/hello.sh', HELLO);
     await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
     await ws.write('data/seed.txt', 'seed');
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(() => count('succeeded') === 1, 'a template job');
     const { store } = live.engine;
     const [template] = store.listJobs({ status: 'succeeded' });

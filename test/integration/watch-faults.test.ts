@@ -1,7 +1,9 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startLive, type LiveEngine } from '../helpers/engine.js';
-import { tempWorkspace, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
+import { describe, expect, it } from 'vitest';
+import { type LiveEngine } from '../helpers/engine.js';
+import { waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
+import { useLiveWorkspace } from '../helpers/live-workspace.js';
+import { scaled } from '../helpers/pace.js';
 
 const LEDGER_SH = 'printf "%s %s\\n" "$ev" "${input_file#$MEOW_WORKSPACE/}" >> "$MEOW_WORKSPACE/ledger.txt"\n';
 
@@ -10,19 +12,15 @@ const ledger = (ws: TempWorkspace) => readLines(ws.path('ledger.txt'));
 describe('watching through faults', () => {
   let ws: TempWorkspace;
   let live: LiveEngine | null = null;
-  afterEach(async () => {
-    await live?.close();
-    live = null;
-    await ws?.cleanup();
-  });
+  const fx = useLiveWorkspace();
 
   it('loses none of a burst far beyond the kernel queue (16,384 events), with the reconcile scan', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('meow.yaml', 'scan_interval: 2s\n');
     await ws.write('recipes/noop.mjs', 'export default async () => null;\n');
     await ws.write('patterns/burst.yaml', 'recipe: noop\ntrigger: {paths: "burst/**/*.dat"}\n');
     await mkdir(ws.path('burst'));
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     // Paused, the pattern's jobs are recorded but not run: this measures what the watcher and scans catch.
     live.engine.setPaused('burst', true);
     const N = 20_000;
@@ -34,16 +32,16 @@ describe('watching through faults', () => {
     const jobs = live.engine.store.listJobs({ pattern: 'burst' });
     expect(jobs).toHaveLength(N);
     expect(new Set(jobs.map((j) => j.input)).size).toBe(N);
-  }, 180_000);
+  }, scaled(180_000));
 
   it('survives symlink loops, a directory deleted and re-created, and one replaced by a symlink', async () => {
-    ws = await tempWorkspace();
+    ws = await fx.workspace();
     await ws.write('recipes/ledger.sh', LEDGER_SH);
     await ws.write('patterns/seen.yaml', 'recipe: ledger\ntrigger: {paths: "data/**", events: [created, deleted]}\nvariables: {ev: "{event}"}\n');
     await ws.write('data/sub/a.txt', 'a');
     await ws.write('elsewhere/b.txt', 'b');
     await symlink('..', ws.path('data/sub/loop')); // data/sub/loop → data
-    live = await startLive(ws.root);
+    live = await fx.start(ws.root);
     await waitFor(async () => (await ledger(ws)).includes('created data/sub/a.txt'), 'the first file');
 
     await rm(ws.path('data/sub'), { recursive: true });

@@ -126,7 +126,10 @@ describe('one engine per workspace', () => {
       expect(lines.filter((l) => l.startsWith('start'))).toHaveLength(10);
       let running = 0;
       let most = 0;
-      for (const l of lines) (running += l.startsWith('start') ? 1 : -1), (most = Math.max(most, running));
+      for (const l of lines) {
+        running += l.startsWith('start') ? 1 : -1;
+        most = Math.max(most, running);
+      }
       expect(most).toBeLessThanOrEqual(2);
       // A failed job while it waits: exit 1, as a local --until-idle.
       await ws.write('data/x.bad', 'x');

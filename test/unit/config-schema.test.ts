@@ -16,6 +16,8 @@ const DEFAULTS: WorkspaceConfig = {
   killGraceMs: 2000,
   hash: 'sha256',
   maxLogSize: 100 * 1024 ** 2,
+  maxDefinitionSize: 1024 ** 2,
+  stateAccess: 'private',
   backends: { local: { name: 'local', type: 'local', options: { cpus: 4 } } },
 };
 

@@ -7,16 +7,15 @@ import {
   parameterisePercentScript,
   parameteriseScript,
 } from '../../src/runner/python-params.js';
+import { requireComponent } from '../helpers/components.js';
 
 const PYTHON = '/usr/bin/python3';
-const pythonMissing = spawnSync(PYTHON, ['-c', 'pass']).status === 0 ? null : `${PYTHON} is not installed (apt-get install python3)`;
-if (pythonMissing && !process.env.CI) console.warn(`SKIPPING the Python round-trip tests: ${pythonMissing}`);
 /** Needs a real Python: fails in CI when it is missing, skips loudly elsewhere. */
-const withPython = pythonMissing && !process.env.CI ? it.skip : it;
+const python3 = requireComponent('Python 3', () => (spawnSync(PYTHON, ['-c', 'pass']).status === 0 ? null : `${PYTHON} is not installed (apt-get install python3)`));
 
 /** Runs a Python program and returns its stdout. */
 function python(code: string): string {
-  if (pythonMissing) throw new Error(pythonMissing);
+  if (python3.missing) throw new Error(python3.missing);
   const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}\n--- program ---\n${code}`);
   return r.stdout;
@@ -57,18 +56,18 @@ describe('pythonLiteral', () => {
     true, false, null, [], {}, [1, [2, [3, 'x']]], { a: 1, b: [true, null], 'k"ey': { 'it\'s': 0.25 } },
   ];
 
-  withPython('evaluates in Python to the very same values', () => {
+  python3.it('evaluates in Python to the very same values', () => {
     const program = `import json\nvals = [\n${samples.map((v) => `    ${pythonLiteral(v)},`).join('\n')}\n]\nprint(json.dumps(vals))`;
     expect(JSON.parse(python(program))).toEqual(samples);
   });
 
-  withPython('escapes strings exactly as repr() does', () => {
+  python3.it('escapes strings exactly as repr() does', () => {
     const strings = samples.filter((v): v is string => typeof v === 'string' && !v.includes('\ud800'));
     const program = `import json\nprint(json.dumps([repr(s) for s in [${strings.map(pythonLiteral).join(', ')}]]))`;
     expect(JSON.parse(python(program))).toEqual(strings.map(pythonLiteral));
   });
 
-  withPython('keeps ints ints and floats floats', () => {
+  python3.it('keeps ints ints and floats floats', () => {
     const program = `print(' '.join(type(v).__name__ for v in [${[3, 3.5, 1e21, -0, 2 ** 53 - 1].map((v) => pythonLiteral(v)).join(', ')}]))`;
     expect(python(program).trim()).toBe('int float float float int');
   });
@@ -111,7 +110,7 @@ describe('parameteriseScript', () => {
     const vars: Variables = { limit: 7, opts: { z: [true] }, total: 0.5 };
     const { text } = parameteriseScript(src, vars);
     expect(text).toContain("limit = 7\nopts = {'z': [True]}\ntotal = 0.5\ndoc = \"\"\"\nlimit = 99\n\"\"\"\n");
-    if (!pythonMissing) expect(runScript(text)).toEqual([7, { z: [true] }, 0.5, '\nlimit = 99\n']);
+    if (python3.ready()) expect(runScript(text)).toEqual([7, { z: [true] }, 0.5, '\nlimit = 99\n']);
   });
 
   it('inserts unassigned variables after shebang, encoding, docstring and __future__ imports', () => {
@@ -135,7 +134,7 @@ describe('parameteriseScript', () => {
       '# Parameters (injected by meowflow)',
       "input_file = '/data/a b.txt'",
     ]);
-    if (!pythonMissing) expect(runScript(text)).toEqual(['/data/a b.txt', 'indented, not top level']);
+    if (python3.ready()) expect(runScript(text)).toEqual(['/data/a b.txt', 'indented, not top level']);
   });
 
   it('handles chained and semicolon statements and reports reassignments and bad names', () => {
@@ -145,7 +144,7 @@ describe('parameteriseScript', () => {
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/"my-var" is not a Python identifier.*MEOW_PARAMS/);
     expect(warnings[1]).toMatch(/line 3 assigns "d" again/);
-    if (!pythonMissing) expect(runScript(text)).toEqual([10, 1, 30, 4]);
+    if (python3.ready()) expect(runScript(text)).toEqual([10, 1, 30, 4]);
   });
 
   it('does not mistake comparisons or strings for assignments', () => {

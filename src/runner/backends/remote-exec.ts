@@ -2,8 +2,14 @@
  * Runs the command-line tools of the remote backends (sbatch, squeue, ssh,
  * rsync, …) as argv arrays, and quotes values for the few places where text
  * is read by bash.
+ *
+ * Starting, buffering, timing out and killing are execa's: a tool that does
+ * not answer in time (or whose caller aborts) gets SIGTERM, then SIGKILL
+ * after a grace period; output past a limit stops the tool instead of
+ * filling memory. What stays here is the project's view of the result: a
+ * `CommandResult` that never rejects, and one line saying why a run failed.
  */
-import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 
 /** How a tool run ended. `spawnError` is set when it could not start at all. */
 export interface CommandResult {
@@ -13,47 +19,77 @@ export interface CommandResult {
   stderr: string;
   spawnError: string | null;
   timedOut: boolean;
+  /** The caller's `signal` aborted the run (the tool was stopped). */
+  cancelled: boolean;
+  /** The tool printed more than `maxBuffer` bytes on stdout or stderr and was stopped. */
+  outputLimited: boolean;
 }
 
 /** Options of {@link runCommand}. */
 export interface CommandOptions {
   /** Written to the tool's stdin (then closed). */
   input?: string | Buffer;
-  /** Killed (SIGKILL) after this long. @default 120000 */
+  /** Stopped (SIGTERM, then SIGKILL after `killGraceMs`) after this long. @default 120000 */
   timeoutMs?: number;
+  /** Stops the tool the same way when aborted. */
+  signal?: AbortSignal;
+  /** How long a tool asked to stop (SIGTERM) has before SIGKILL. @default 5000 */
+  killGraceMs?: number;
+  /** Most bytes kept of stdout and of stderr; past it the tool is stopped. @default 64 MiB */
+  maxBuffer?: number;
   /** Replaces the environment. @default process.env */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
 
+/** Default of {@link CommandOptions.maxBuffer}: far above any squeue/sacct listing, far below memory trouble. */
+export const COMMAND_MAX_BUFFER = 64 * 1024 * 1024;
+
 /** Runs a program to its end and collects its output; never rejects. */
-export function runCommand(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    let spawnError: string | null = null;
-    const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), options.timeoutMs ?? 120_000);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.stdin.on('error', () => undefined); // a tool that exits without reading its input
-    child.once('error', (e: NodeJS.ErrnoException) => {
-      spawnError = e.code === 'ENOENT' ? `${file}: command not found` : `${file}: ${e.message}`;
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), spawnError, timedOut });
-    });
-    child.stdin.end(options.input ?? '');
+export async function runCommand(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+  const r = await execa(file, args, {
+    input: options.input ?? '',
+    env: options.env ?? process.env,
+    extendEnv: false,
+    cwd: options.cwd,
+    timeout: options.timeoutMs ?? 120_000,
+    cancelSignal: options.signal,
+    killSignal: 'SIGTERM',
+    forceKillAfterDelay: options.killGraceMs ?? 5000,
+    maxBuffer: options.maxBuffer ?? COMMAND_MAX_BUFFER,
+    stripFinalNewline: false,
+    reject: false,
   });
+  const started = r.exitCode !== undefined || r.signal !== undefined;
+  let spawnError: string | null = null;
+  if (!started && !r.timedOut && !r.isCanceled) {
+    const code = (r as { code?: string }).code ?? (r.cause as NodeJS.ErrnoException | undefined)?.code;
+    spawnError = code === 'ENOENT' ? `${file}: command not found` : `${file}: ${(r.cause as Error | undefined)?.message ?? r.shortMessage}`;
+  }
+  return {
+    code: r.exitCode ?? null,
+    signal: (r.signal as NodeJS.Signals | undefined) ?? null,
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    stderr: typeof r.stderr === 'string' ? r.stderr : '',
+    spawnError,
+    timedOut: r.timedOut,
+    cancelled: r.isCanceled,
+    outputLimited: r.isMaxBuffer,
+  };
 }
 
 /** One line saying why a tool run failed, for error messages. */
 export function commandFailure(file: string, args: readonly string[], r: CommandResult): string {
   if (r.spawnError) return r.spawnError;
   const what = `${file} ${args.slice(0, 3).join(' ')}${args.length > 3 ? ' …' : ''}`;
-  const how = r.timedOut ? 'did not answer in time' : r.code === null ? `was killed by ${r.signal ?? 'a signal'}` : `exited ${r.code}`;
+  const how = r.timedOut
+    ? 'did not answer in time'
+    : r.cancelled
+      ? 'was stopped (cancelled)'
+      : r.outputLimited
+        ? 'printed more output than is kept and was stopped'
+        : r.code === null
+          ? `was killed by ${r.signal ?? 'a signal'}` : `exited ${r.code}`;
   const detail = r.stderr.trim().split('\n').slice(-3).join(' / ');
   return `${what} ${how}${detail ? `: ${detail}` : ''}`;
 }

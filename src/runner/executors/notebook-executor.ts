@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { stateJson } from '../../core/exact-json.js';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageFile, packageRoot } from '../../core/package-root.js';
 import type { RecipeKind } from '../../core/types.js';
 import { MeowError, errorMessage } from '../../core/errors.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
@@ -26,14 +27,8 @@ let version: string | undefined;
  */
 export function notebookDriver(): string {
   if (driver) return driver;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'runtime', 'nb_runner.py');
-    if (existsSync(candidate)) return (driver = candidate);
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
+  const found = packageFile(join('runtime', 'nb_runner.py'));
+  if (found) return (driver = found);
   throw new MeowError('MEOW_NOT_FOUND', `runtime/nb_runner.py not found above ${fileURLToPath(import.meta.url)}; the meowflow installation is incomplete, reinstall it`);
 }
 
@@ -41,7 +36,7 @@ export function notebookDriver(): string {
 export function runnerVersion(): string {
   if (version) return version;
   try {
-    const pkg: unknown = JSON.parse(readFileSync(join(dirname(dirname(notebookDriver())), 'package.json'), 'utf8'));
+    const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
     const v = typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
     return (version = `meowflow ${v}`);
   } catch {

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageFile } from '../../../core/package-root.js';
 import { Worker } from 'node:worker_threads';
 import { openJobLogs, processStart } from '../../process-tree.js';
 import { errorMessage } from '../../../core/errors.js';
@@ -22,15 +23,8 @@ function findWorker(): URL | null {
   const sibling = new URL('./process-spawner-worker.js', import.meta.url);
   if (existsSync(sibling)) return sibling;
   // From the .ts sources (vitest), the thread must still run compiled JavaScript: use the build.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const built = join(dir, 'dist', 'src', 'runner', 'backends', 'local', 'process-spawner-worker.js');
-    if (existsSync(built)) return pathToFileURL(built);
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return null;
+  const built = packageFile(join('dist', 'src', 'runner', 'backends', 'local', 'process-spawner-worker.js'));
+  return built ? pathToFileURL(built) : null;
 }
 
 /**
