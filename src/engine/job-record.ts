@@ -23,7 +23,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
   }
   return {
     id,
-    key: jobKey(rule.version, event.path, event.version, sweepPoint),
+    key: jobKey(rule.version, event.path, event.version, sweepPoint, rule.epoch),
     pattern: rule.name,
     recipe: rule.recipe.name,
     ruleVersion: rule.version,
