@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MeowError } from '../core/errors.js';
@@ -46,7 +46,7 @@ export class WorkspaceLock {
    * Takes the workspace's lock, or throws MEOW_ENGINE_RUNNING naming the
    * engine that holds it. Creates `.meow/` when missing.
    */
-  static acquire(root: string): WorkspaceLock {
+  static acquire(root: string, retried = false): WorkspaceLock {
     mkdirSync(join(root, '.meow'), { recursive: true });
     const db = new Database(lockPath(root));
     try {
@@ -57,6 +57,12 @@ export class WorkspaceLock {
     } catch (err) {
       db.close();
       if (isBusy(err)) throw runningError(root, awaitHolder(root));
+      if ((err as { code?: unknown }).code === 'SQLITE_NOTADB' && !retried) {
+        // The lock holds no data, and no engine can hold a lock on a file that is not a database:
+        // emptied in place (the same inode, so a racing engine locks the same file), it serves again.
+        truncateSync(lockPath(root), 0);
+        return WorkspaceLock.acquire(root, true);
+      }
       throw new MeowError('MEOW_CONFLICT', `.meow/engine.lock: cannot take the workspace lock: ${(err as Error).message}`, { cause: err });
     }
     const lock = new WorkspaceLock(db, root);

@@ -48,6 +48,18 @@ describe('the workspace lock', () => {
     WorkspaceLock.acquire(ws.root).release();
   });
 
+  it('serves again after its file was overwritten with garbage; a garbled engine.pid still gives a clear refusal', async () => {
+    ws = await tempWorkspace();
+    await ws.write('.meow/engine.lock', 'not a database at all, just some bytes that are long enough to be read as a header');
+    const lock = WorkspaceLock.acquire(ws.root);
+    try {
+      await writeFile(ws.path('.meow/engine.pid'), '{"pid": "oops"');
+      expect(() => WorkspaceLock.acquire(ws.root)).toThrow(/another engine \(it has not written \.meow\/engine\.pid yet\) holds \.meow\/engine\.lock/);
+    } finally {
+      lock.release();
+    }
+  });
+
   it('vanishes with its process: kill -9 leaves no stale lock', async () => {
     ws = await tempWorkspace();
     const script = `import { WorkspaceLock } from ${JSON.stringify(join(process.cwd(), 'dist/src/store/workspace-lock.js'))};\nWorkspaceLock.acquire(process.argv[1]);\nconsole.log('held');\nsetInterval(() => {}, 1000);\n`;
