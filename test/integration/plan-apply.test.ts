@@ -138,6 +138,13 @@ describe('plan equals apply', () => {
         } else if (r < 0.3) {
           // A restart: the plan of `meow plan` (a read-only engine) is what the next start applies.
           await open.close();
+          // Edited while no engine runs: the next start applies it.
+          if (rand() < 0.7) {
+            const f = `patterns/${pick(PATTERNS)}.yaml`;
+            const text = patternText(f.slice(9, 11), Math.floor(rand() * 4));
+            await ws.write(f, text);
+            await set(f, text);
+          }
           const reader = await Engine.open(ws.root, { readonly: true });
           const [defs, tree] = await Promise.all([reader.loadDefinitions(), reader.scan()]);
           const predicted = reader.plan(defs, tree.keys());
