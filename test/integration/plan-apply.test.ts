@@ -228,7 +228,7 @@ describe('plan equals apply', () => {
     expect(run.stdout).not.toContain('started');
     const jobs = await meowJson<{ status: string }[]>(['jobs', '-w', ws.root]);
     expect(jobs.filter((j) => j.status === 'succeeded')).toHaveLength(9);
-  });
+  }, 180_000);
 
   it('a workspace from before registration epochs upgrades without running anything again', async () => {
     ws = await tempWorkspace();
@@ -254,5 +254,5 @@ describe('plan equals apply', () => {
     await ws.write('patterns/p.yaml', 'recipe: r\ntrigger:\n  paths: "data/*.txt"\n');
     expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
     expect(await readLines(ws.path('runs.log'))).toHaveLength(6);
-  });
+  }, 180_000);
 });

@@ -95,7 +95,7 @@ describe('one engine per workspace', () => {
     await waitFor(async () => (await meowJson<{ engine: string; jobs: { succeeded: number } }>(['status', '-w', ws.root])).jobs.succeeded === 1, 'the job of the engine that runs', 30_000);
     winner.child.kill('SIGINT');
     expect(await winner.exited).toBe(0);
-  });
+  }, 120_000);
 
   it('a second `meow run` while the first registers a 20,000-file pattern exits 2 naming it', async () => {
     ws = await tempWorkspace();
@@ -152,5 +152,5 @@ describe('one engine per workspace', () => {
     }
     const log = await readFile(ws.path('runs.log'), 'utf8');
     expect(log.match(/^start/gm)).toHaveLength(10);
-  });
+  }, 180_000);
 });
