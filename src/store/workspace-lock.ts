@@ -63,10 +63,15 @@ export class WorkspaceLock {
         truncateSync(lockPath(root), 0);
         return WorkspaceLock.acquire(root, true);
       }
-      throw new MeowError('MEOW_CONFLICT', `.meow/engine.lock: cannot take the workspace lock: ${(err as Error).message}`, { cause: err });
+      throw new MeowError('MEOW_CONFLICT', `.meow/engine.lock: cannot take the workspace lock: ${(err as Error).message}; check that .meow is writable by this user`, { cause: err });
     }
     const lock = new WorkspaceLock(db, root);
-    writeHolder(root, { pid: process.pid, host: hostname(), startedAt: nowIso() });
+    try {
+      writeHolder(root, { pid: process.pid, host: hostname(), startedAt: nowIso() });
+    } catch (err) {
+      lock.release();
+      throw new MeowError('MEOW_CONFLICT', `.meow/engine.pid: cannot record this engine: ${(err as Error).message}; check that .meow is writable by this user`, { cause: err });
+    }
     return lock;
   }
 
