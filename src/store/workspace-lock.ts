@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MeowError } from '../core/errors.js';
@@ -46,7 +46,7 @@ export class WorkspaceLock {
    * Takes the workspace's lock, or throws MEOW_ENGINE_RUNNING naming the
    * engine that holds it. Creates `.meow/` when missing.
    */
-  static acquire(root: string): WorkspaceLock {
+  static acquire(root: string, retried = false): WorkspaceLock {
     mkdirSync(join(root, '.meow'), { recursive: true, mode: 0o700 });
     const db = new Database(lockPath(root));
     try {
@@ -57,10 +57,21 @@ export class WorkspaceLock {
     } catch (err) {
       db.close();
       if (isBusy(err)) throw runningError(root, awaitHolder(root));
-      throw new MeowError('MEOW_CONFLICT', `.meow/engine.lock: cannot take the workspace lock: ${(err as Error).message}`, { cause: err });
+      if ((err as { code?: unknown }).code === 'SQLITE_NOTADB' && !retried) {
+        // The lock holds no data, and no engine can hold a lock on a file that is not a database:
+        // emptied in place (the same inode, so a racing engine locks the same file), it serves again.
+        truncateSync(lockPath(root), 0);
+        return WorkspaceLock.acquire(root, true);
+      }
+      throw new MeowError('MEOW_CONFLICT', `.meow/engine.lock: cannot take the workspace lock: ${(err as Error).message}; check that .meow is writable by this user`, { cause: err });
     }
     const lock = new WorkspaceLock(db, root);
-    writeHolder(root, { pid: process.pid, host: hostname(), startedAt: nowIso() });
+    try {
+      writeHolder(root, { pid: process.pid, host: hostname(), startedAt: nowIso() });
+    } catch (err) {
+      lock.release();
+      throw new MeowError('MEOW_CONFLICT', `.meow/engine.pid: cannot record this engine: ${(err as Error).message}; check that .meow is writable by this user`, { cause: err });
+    }
     return lock;
   }
 

@@ -138,6 +138,13 @@ describe('plan equals apply', () => {
         } else if (r < 0.3) {
           // A restart: the plan of `meow plan` (a read-only engine) is what the next start applies.
           await open.close();
+          // Edited while no engine runs: the next start applies it.
+          if (rand() < 0.7) {
+            const f = `patterns/${pick(PATTERNS)}.yaml`;
+            const text = patternText(f.slice(9, 11), Math.floor(rand() * 4));
+            await ws.write(f, text);
+            await set(f, text);
+          }
           const reader = await Engine.open(ws.root, { readonly: true });
           const [defs, tree] = await Promise.all([reader.loadDefinitions(), reader.scan()]);
           const predicted = reader.plan(defs, tree.keys());
@@ -221,7 +228,7 @@ describe('plan equals apply', () => {
     expect(run.stdout).not.toContain('started');
     const jobs = await meowJson<{ status: string }[]>(['jobs', '-w', ws.root]);
     expect(jobs.filter((j) => j.status === 'succeeded')).toHaveLength(9);
-  });
+  }, 180_000);
 
   it('a workspace from before registration epochs upgrades without running anything again', async () => {
     ws = await tempWorkspace();
@@ -247,5 +254,5 @@ describe('plan equals apply', () => {
     await ws.write('patterns/p.yaml', 'recipe: r\ntrigger:\n  paths: "data/*.txt"\n');
     expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
     expect(await readLines(ws.path('runs.log'))).toHaveLength(6);
-  });
+  }, 180_000);
 });

@@ -38,7 +38,7 @@ describe('a lost state.db', () => {
     expect(r.stderr).toContain(`.meow/state.db ${how === 'missing' ? 'is missing' : 'is empty (0 bytes)'}, but .meow/jobs/ holds 3 job directories`);
     expect(r.stderr).toContain('meow run --rebuild-state');
     expect(await readLines(ws.path('runs.log'))).toHaveLength(3);
-  });
+  }, 120_000);
 
   it('`meow run --rebuild-state` marks the inputs already processed as done and runs only the rest', async () => {
     ws = await processed();
@@ -58,7 +58,7 @@ describe('a lost state.db', () => {
     const again = await meow(['run', '--until-idle', '--rebuild-state', '-w', ws.root]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('--rebuild-state rebuilds a missing or empty database');
-  });
+  }, 180_000);
 
   it('an empty state.db in a new workspace (no jobs yet) is a new workspace', async () => {
     ws = await tempWorkspace();

@@ -48,6 +48,18 @@ describe('the workspace lock', () => {
     WorkspaceLock.acquire(ws.root).release();
   });
 
+  it('serves again after its file was overwritten with garbage; a garbled engine.pid still gives a clear refusal', async () => {
+    ws = await tempWorkspace();
+    await ws.write('.meow/engine.lock', 'not a database at all, just some bytes that are long enough to be read as a header');
+    const lock = WorkspaceLock.acquire(ws.root);
+    try {
+      await writeFile(ws.path('.meow/engine.pid'), '{"pid": "oops"');
+      expect(() => WorkspaceLock.acquire(ws.root)).toThrow(/another engine \(it has not written \.meow\/engine\.pid yet\) holds \.meow\/engine\.lock/);
+    } finally {
+      lock.release();
+    }
+  });
+
   it('vanishes with its process: kill -9 leaves no stale lock', async () => {
     ws = await tempWorkspace();
     const script = `import { WorkspaceLock } from ${JSON.stringify(join(process.cwd(), 'dist/src/store/workspace-lock.js'))};\nWorkspaceLock.acquire(process.argv[1]);\nconsole.log('held');\nsetInterval(() => {}, 1000);\n`;
@@ -83,7 +95,7 @@ describe('one engine per workspace', () => {
     await waitFor(async () => (await meowJson<{ engine: string; jobs: { succeeded: number } }>(['status', '-w', ws.root])).jobs.succeeded === 1, 'the job of the engine that runs', 30_000);
     winner.child.kill('SIGINT');
     expect(await winner.exited).toBe(0);
-  });
+  }, 120_000);
 
   it('a second `meow run` while the first registers a 20,000-file pattern exits 2 naming it', async () => {
     ws = await tempWorkspace();
@@ -143,5 +155,5 @@ describe('one engine per workspace', () => {
     }
     const log = await readFile(ws.path('runs.log'), 'utf8');
     expect(log.match(/^start/gm)).toHaveLength(10);
-  });
+  }, 180_000);
 });
