@@ -275,10 +275,33 @@ async def shutdown(client, km, now):
         pass
 
 
+def new_kernel_manager(kernel_name):
+    return AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=MeowKernelSpecs())
+
+
+async def start_kernel(client, cwd):
+    """Starts the kernel, and once more, with a new manager, if it dies on the
+    way up: two kernels starting at once, in two jobs, can be handed the same
+    free port. Returns the kernel manager in use."""
+    for attempt in (1, 2):
+        try:
+            await client.async_start_new_kernel(cwd=cwd)
+            await client.async_start_new_kernel_client()
+            return client.km
+        except RuntimeError as exc:
+            if attempt == 2:
+                raise
+            print(f"[meowflow] the kernel did not start ({exc}); starting it once more", file=sys.stderr, flush=True)
+            if client.km is not None:
+                await shutdown(client, client.km, now=True)
+            client.kc = None
+            client.km = new_kernel_manager(client.kernel_name)
+
+
 async def execute(args, nb, parameters, outdir, numbers):
     state = {"cell": None, "result": None}
     kernel_name = kernel_name_of(nb)
-    km = AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=MeowKernelSpecs())
+    km = new_kernel_manager(kernel_name)
     client = None
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -301,8 +324,7 @@ async def execute(args, nb, parameters, outdir, numbers):
             resources={"metadata": {"path": args.cwd}},
         )
         client.reset_execution_trackers()
-        await client.async_start_new_kernel(cwd=args.cwd)
-        await client.async_start_new_kernel_client()
+        km = await start_kernel(client, args.cwd)
         await run_cells(client, nb, state, numbers)
     except asyncio.CancelledError:
         error = {"ename": "Terminated", "evalue": f"stopped by signal {terminated[0] if terminated else '?'}", "traceback": ""}
@@ -320,6 +342,9 @@ async def execute(args, nb, parameters, outdir, numbers):
         # action would orphan it); the backend's SIGKILL after its grace still can.
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, terminated.append, signum)
+        # The manager in use: a second start attempt has a new one.
+        if client is not None and client.km is not None:
+            km = client.km
         await asyncio.shield(shutdown(client, km, now=bool(terminated) or error is not None))
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -10,6 +10,7 @@ import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../../s
 import { NotebookExecutor } from '../../src/runner/executors/notebook-executor.js';
 import { PythonExecutor } from '../../src/runner/executors/python-executor.js';
 import { parseRecipe } from '../../src/core/recipe-schema.js';
+import { clearKernelCache } from '../../src/runner/notebook-params/kernels.js';
 import { detectPython } from '../../src/runner/python-detect.js';
 import { requireComponent } from '../helpers/components.js';
 
@@ -217,6 +218,36 @@ jupyter.describe('NotebookExecutor on a real kernel', () => {
     ctx2.rule.recipe.parameterize = parsed?.parameterize;
     ctx2.rule.pattern.parameterize = 'papermill';
     expect(await runJob(new NotebookExecutor(), ctx2)).toMatchObject({ error: null, result: 20 });
+  });
+
+  it('runs the kernel the notebook names, and starts it once more when it dies on the way up', async () => {
+    // A kernelspec whose first start exits at once, as a kernel that lost a port race does.
+    const kernels = join(root, 'jupyter', 'kernels', 'flaky');
+    await mkdir(kernels, { recursive: true });
+    await writeFile(join(kernels, 'launch.py'), [
+      'import os, sys',
+      `marker = ${JSON.stringify(join(root, 'flaky-started-once'))}`,
+      'if not os.path.exists(marker):',
+      '    open(marker, "w").close()',
+      '    sys.exit(1)',
+      'os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", sys.argv[1]])',
+    ].join('\n'));
+    await writeFile(join(kernels, 'kernel.json'), JSON.stringify({ argv: [SYSTEM_PYTHON, join(kernels, 'launch.py'), '{connection_file}'], display_name: 'Flaky', language: 'python' }));
+    const nb = JSON.parse(notebook([{ source: 'x = 1', tags: ['parameters'] }, { source: 'import os\nx * 2', tags: ['result'] }])) as { metadata: Record<string, unknown> };
+    nb.metadata.kernelspec = { name: 'flaky', display_name: 'Flaky', language: 'python' };
+    await writeFile(join(root, 'recipes', 'flaky.ipynb'), JSON.stringify(nb));
+    const saved = process.env.JUPYTER_PATH;
+    process.env.JUPYTER_PATH = join(root, 'jupyter');
+    clearKernelCache();
+    try {
+      const ctx = await context('recipes/flaky.ipynb', 'notebook', { x: 21 }, 'j-nb-flaky');
+      expect(await runJob(new NotebookExecutor(), ctx)).toMatchObject({ error: null, result: 42 });
+      expect(await readFile(join(ctx.jobDir, 'stderr.log'), 'utf8')).toMatch(/the kernel did not start .*; starting it once more/);
+    } finally {
+      if (saved === undefined) delete process.env.JUPYTER_PATH;
+      else process.env.JUPYTER_PATH = saved;
+      clearKernelCache();
+    }
   });
 
   it('on SIGTERM stops the kernel, writes output.ipynb and reports the cell', async () => {
