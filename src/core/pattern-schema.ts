@@ -25,6 +25,7 @@ const PATTERN_KEYS = [
   'timeout',
   'retries',
   'loop',
+  'cascade_cancelled',
 ] as const;
 const TRIGGER_KEYS = ['paths', 'events', 'ignore', 'settle'] as const;
 const RESOURCE_KEYS = ['cpus', 'gpus', 'memory'] as const;
@@ -76,6 +77,7 @@ export function parsePattern(
   const timeoutMs = doc.timeout === undefined || doc.timeout === null ? null : readTimeout(f, doc.timeout);
   const retries = doc.retries === undefined ? 0 : f.int('retries', doc.retries, 0);
   const loop = doc.loop === undefined ? false : f.boolean('loop', doc.loop);
+  const cascadeCancelled = doc.cascade_cancelled === undefined ? false : f.boolean('cascade_cancelled', doc.cascade_cancelled);
 
   // Checked even when other keys are broken, so one pass reports every error; a
   // broken input name falls back to what was written so its placeholder still resolves.
@@ -94,7 +96,8 @@ export function parsePattern(
     resources === undefined ||
     timeoutMs === undefined ||
     retries === undefined ||
-    loop === undefined
+    loop === undefined ||
+    cascadeCancelled === undefined
   ) {
     return { pattern: null, errors: f.errors };
   }
@@ -114,6 +117,8 @@ export function parsePattern(
     timeoutMs,
     retries,
     loop,
+    // Present only when set: a pattern without the key parses as before.
+    ...(cascadeCancelled ? { cascadeCancelled } : {}),
   };
   return { pattern, errors: [] };
 }

@@ -103,6 +103,12 @@ export interface ParsedPattern {
   retries: number;
   /** An intended loop: silences cycle warnings. @default false */
   loop: boolean;
+  /**
+   * Whether files a job of this pattern wrote before it was cancelled for a
+   * rule change or removal trigger other patterns (absent in definitions
+   * registered before the key existed: false). @default false
+   */
+  cascadeCancelled?: boolean;
 }
 
 /** A command recipe (`*.yaml` under recipes/). */
