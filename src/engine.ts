@@ -227,8 +227,8 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
    * Records settled file events and creates the jobs they trigger, in one
    * transaction; queues the jobs after the commit. Returns the jobs created.
    */
-  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>): number {
-    return this.createJobs(this.intake.triggersOf(events, this.ruleSet, states));
+  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>, trigger = true): number {
+    return this.createJobs(this.intake.triggersOf(events, this.ruleSet, states, trigger));
   }
 
   private createJobs(triggers: readonly Trigger[], before?: () => void): number {
@@ -343,9 +343,9 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     this.state?.release();
   }
 
-  /** A second signal while closing: running attempts are stopped now. */
+  /** A second signal while closing: running attempts are stopped now, and queued again for the next start. */
   stopNow(): void {
-    this.scheduler.cancelAll('cancelled at shutdown');
+    this.scheduler.interruptAll();
   }
 
   // ---- the API's reads and commands ----

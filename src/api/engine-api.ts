@@ -74,7 +74,7 @@ export interface EngineLifecycle extends EngineApi {
   statusJson(): StatusJson;
   startLive(): Promise<void>;
   runUntilIdle(): Promise<void>;
-  /** A second signal during `close()`: running attempts are stopped now. */
+  /** A second signal during `close()`: running attempts are stopped now and queued again for the next start. */
   stopNow(): void;
   close(options?: { cancelRunning?: boolean }): Promise<void>;
 }

@@ -28,6 +28,7 @@ const PATTERN_KEYS = [
   'retries',
   'loop',
   'parameterize',
+  'cascade_cancelled',
 ] as const;
 const TRIGGER_KEYS = ['paths', 'events', 'ignore', 'settle'] as const;
 const RESOURCE_KEYS = ['cpus', 'gpus', 'memory'] as const;
@@ -82,6 +83,7 @@ export function parsePattern(
   const retries = doc.retries === undefined ? 0 : f.int('retries', doc.retries, 0);
   const loop = doc.loop === undefined ? false : f.boolean('loop', doc.loop);
   const parameterize = doc.parameterize === undefined ? undefined : f.oneOf('parameterize', doc.parameterize, PARAMETERIZE_MODES);
+  const cascadeCancelled = doc.cascade_cancelled === undefined ? false : f.boolean('cascade_cancelled', doc.cascade_cancelled);
 
   // Checked even when other keys are broken, so one pass reports every error; a
   // broken input name falls back to what was written so its placeholder still resolves.
@@ -101,7 +103,8 @@ export function parsePattern(
     resources === undefined ||
     timeoutMs === undefined ||
     retries === undefined ||
-    loop === undefined
+    loop === undefined ||
+    cascadeCancelled === undefined
   ) {
     return { pattern: null, errors: f.errors };
   }
@@ -122,6 +125,8 @@ export function parsePattern(
     retries,
     loop,
     ...(parameterize === undefined ? {} : { parameterize }),
+    // Present only when set: a pattern without the key parses as before.
+    ...(cascadeCancelled ? { cascadeCancelled } : {}),
   };
   return { pattern, errors: [] };
 }

@@ -120,6 +120,12 @@ export interface ParsedPattern {
   loop: boolean;
   /** Notebooks: how variables arrive; absent when the pattern makes no choice (the recipe's, else papermill's). */
   parameterize?: ParameterizeMode;
+  /**
+   * Whether files a job of this pattern wrote before it was cancelled for a
+   * rule change or removal trigger other patterns (absent in definitions
+   * registered before the key existed: false). @default false
+   */
+  cascadeCancelled?: boolean;
 }
 
 /** A command recipe (`*.yaml` under recipes/). */

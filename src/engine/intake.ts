@@ -40,12 +40,14 @@ export class Intake {
   ) {}
 
   /** Settled file events, attributed to the job that wrote them when it did, matched against the rules. */
-  triggersOf(events: readonly FileEvent[], rules: RuleSet, states?: ReadonlyMap<string, FileState>): Trigger[] {
+  triggersOf(events: readonly FileEvent[], rules: RuleSet, states?: ReadonlyMap<string, FileState>, trigger = true): Trigger[] {
     return events.map((raw) => {
       // A file a job wrote without declaring it is its (inferred) output.
       const by = this.outputs.attribute(raw);
       const event = by ? { ...raw, cause: by.jobId, generation: by.generation } : raw;
-      return { event, rules: matchEvent(event, rules), ino: states?.get(event.path)?.ino ?? null, record: true, inferred: by !== null };
+      // What a job cancelled for a rule change wrote is recorded, and triggers nothing.
+      const matched = trigger && this.outputs.cascades(event.cause) ? matchEvent(event, rules) : [];
+      return { event, rules: matched, ino: states?.get(event.path)?.ino ?? null, record: true, inferred: by !== null };
     });
   }
 

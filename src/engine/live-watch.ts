@@ -14,7 +14,6 @@ import type { Store } from '../store/store.js';
 
 /** What the live watcher hands on. */
 export interface LiveTarget extends EventSink {
-  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>): number;
   /** The definitions on disk changed: re-read and apply them. */
   definitionsChanged(): void;
   /** The compiled rules now (for the settle time of a path). */

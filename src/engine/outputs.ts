@@ -12,7 +12,8 @@ import type { Store } from '../store/store.js';
 
 /** Where the outputs an attempt wrote go: recorded as file events caused by the job. */
 export interface EventSink {
-  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>): number;
+  /** Records the events; with `trigger` false they trigger no rule (the outputs of a job cancelled for a rule change). */
+  handleEvents(events: readonly FileEvent[], states?: ReadonlyMap<string, FileState>, trigger?: boolean): number;
 }
 
 /**
@@ -23,7 +24,9 @@ export interface EventSink {
  * without declaring them are attributed to it by its output window.
  */
 export class Outputs implements AttemptOutputs {
-  private readonly claims = new Map<string, { globs: string[]; test: (path: string) => boolean }>();
+  private readonly claims = new Map<string, { globs: string[]; test: (path: string) => boolean; cascadeCancelled: boolean }>();
+  /** Jobs cancelled for a rule change or removal whose outputs trigger nothing. */
+  private readonly quiet = new Set<string>();
   private readonly windows = new OutputWindows();
   /** Claims hold back the watcher's events only while a live watcher runs. */
   live = false;
@@ -46,12 +49,27 @@ export class Outputs implements AttemptOutputs {
     return this.windows.attribute(e);
   }
 
+  /**
+   * A running job was cancelled because its rule was removed or changed:
+   * what it wrote is recorded as its output but triggers nothing, unless its
+   * pattern says `cascade_cancelled: true`.
+   */
+  cancelledByRule(jobId: string): void {
+    const c = this.claims.get(jobId);
+    if (c && !c.cascadeCancelled) this.quiet.add(jobId);
+  }
+
+  /** True when the outputs of this job may trigger rules. */
+  cascades(jobId: string | null): boolean {
+    return jobId === null || !this.quiet.has(jobId);
+  }
+
   claim(job: JobRecord, rule: Rule, placeholders: Record<string, string>): void {
     if (rule.pattern.outputs.length === 0) return;
     const prefix = `${this.root}/`;
     const globs = expandAll(rule.pattern.outputs, placeholders).map((g) => (g.startsWith(prefix) ? g.slice(prefix.length) : g));
     this.windows.open(job.id, job.generation, globs);
-    this.claims.set(job.id, { globs, test: this.live ? compileGlobs(globs) : () => false });
+    this.claims.set(job.id, { globs, test: this.live ? compileGlobs(globs) : () => false, cascadeCancelled: rule.pattern.cascadeCancelled ?? false });
   }
 
   /**
@@ -80,7 +98,7 @@ export class Outputs implements AttemptOutputs {
       if (known && known.version === st.version) continue;
       events.push({ kind: known ? 'modified' : 'created', path, oldPath: null, version: st.version, generation: job.generation + 1, cause: job.id });
     }
-    this.sink.handleEvents(events, found);
+    this.sink.handleEvents(events, found, this.cascades(job.id));
     this.claims.delete(job.id);
     this.windows.close(job.id);
   }

@@ -87,7 +87,8 @@ export class AttemptRunner {
     const executor = this.executors.get(rule.recipe.kind);
     try {
       // Each attempt starts from a clean job dir (but for its logs): nothing a crashed or failed attempt left is read as this one's.
-      if (job.attempt > 1) await cleanAttemptDir(dir);
+      // (A first attempt may follow one the engine lost, which does not count: the dir is cleaned whenever it exists.)
+      await cleanAttemptDir(dir);
       await createJobDir(config.root, job, runtime, rule.recipe.kind !== 'javascript');
       const backend = this.backends.get(rule.pattern.backend);
       if (!executor) throw new Error(`no executor for ${rule.recipe.kind} recipes`);

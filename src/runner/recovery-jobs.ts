@@ -23,9 +23,9 @@ export interface RecoveryDeps {
 export interface RecoveryReport {
   /** Attempts handed to their backend to follow (`reattach`). */
   adopted: number;
-  /** Attempts that could not be followed, queued again. */
+  /** Attempts that could not be followed, queued again (a lost attempt does not count against retries). */
   requeued: number;
-  /** Attempts that could not be followed, with no retries left. */
+  /** Attempts that could not be followed nor queued again (their job changed state meanwhile). */
   failed: number;
   /** Orphaned processes killed. */
   killed: number;
@@ -35,8 +35,8 @@ export interface RecoveryReport {
  * After an engine stop (a crash, `kill -9`, a reboot), before definitions are
  * registered: every job still `running` in the database is either adopted —
  * its backend can re-attach to it by the handle it reported and the job dir
- * holds its attempt record — or queued again as a new attempt (failed when
- * its retries are spent). Then every process on this machine that belongs to
+ * holds its attempt record — or queued again: the attempt was lost by the
+ * engine, not ended by the recipe, so it does not count against `retries`. Then every process on this machine that belongs to
  * a job of this workspace on a local backend (found by its environment) and
  * is not part of an adopted attempt is killed: the leftovers of attempts
  * queued again, and of jobs that ended or were cancelled while the engine

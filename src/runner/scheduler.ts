@@ -34,6 +34,8 @@ export interface AttemptOutputs {
   claim(job: JobRecord, rule: Rule, placeholders: Record<string, string>): void;
   /** An attempt ended, before its state is recorded: the outputs it wrote become file events (cascades). */
   collect(job: JobRecord, rule: Rule, placeholders: Record<string, string>): Promise<void>;
+  /** A running job was cancelled for a rule change or removal (its outputs need not cascade). */
+  cancelledByRule(jobId: string): void;
 }
 
 /** The parts the scheduler works with. */
@@ -139,6 +141,8 @@ export class Scheduler {
   cancel(id: string, note: string, release = false): JobRecord | null {
     const job = this.parts.transitions.cancel(id, note, release);
     if (!job) return null;
+    // `release` is a cancel for a rule removed or changed (MEOW rules 5 and 6).
+    if (release) this.parts.outputs.cancelledByRule(id);
     this.queue.remove(id);
     this.running.get(id)?.controller.abort();
     this.pump();
@@ -148,6 +152,20 @@ export class Scheduler {
   /** Cancels every running job. */
   cancelAll(note: string): void {
     for (const id of [...this.running.keys()]) this.cancel(id, note);
+  }
+
+  /**
+   * Stops every running attempt for a shutdown (a second signal,
+   * `--cancel-running`): each job is queued again for the next start, and the
+   * stopped attempt does not count against its retries.
+   */
+  interruptAll(): void {
+    const note = "stopped by the engine's shutdown; queued again for the next start";
+    for (const [id, entry] of [...this.running]) {
+      const job = this.parts.store.getJob(id);
+      if (!job || job.status !== 'running') continue;
+      if (this.parts.transitions.requeue(id, Math.max(0, job.attempt - 1), note, note)) entry.controller.abort();
+    }
   }
 
   /** Resolves when nothing is queued or running. */
@@ -160,7 +178,7 @@ export class Scheduler {
   async stop(cancelRunning: boolean): Promise<void> {
     this.accepting = false;
     this.release();
-    if (cancelRunning) this.cancelAll('cancelled at shutdown');
+    if (cancelRunning) this.interruptAll();
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
@@ -282,6 +300,7 @@ export class Scheduler {
     this.parts.outputs.claim(job, rule, site.placeholders);
     const { outcome, proc } = await this.runner.run(job, rule, site, signal, entry.allocation, this.onHandle(job.id));
     if (outcome.kind === 'not-started' && outcome.diskFull) {
+      if (signal.aborted) return null; // cancelled, or queued again by a shutdown, meanwhile
       // A full disk is no fault of the job: this attempt is given back, and waits for space.
       const space = this.parts.space.full(new Error(outcome.error));
       return this.whileDiskFull(() => this.parts.transitions.requeue(job.id, queuedJob.attempt, `not started: ${outcome.error}`), space);
@@ -324,17 +343,14 @@ export class Scheduler {
   }
 
   /**
-   * An attempt the engine lost track of (it stopped while the attempt ran):
-   * queued again as a new attempt, or failed when its retries are spent.
-   * Resolves with the job when queued (for the caller to enqueue).
+   * An attempt the engine lost track of (it stopped while the attempt ran,
+   * before the attempt's own outcome was recorded): the engine's failure, not
+   * the recipe's, so it does not count against the job's retries. The job is
+   * queued again; resolves with it (for the caller to enqueue).
    */
   interrupted(job: JobRecord, why: string): JobRecord | null {
-    const retry = job.attempt <= job.retries;
-    const note = `the engine stopped while attempt ${job.attempt} ran, and ${why}`;
-    const after = retry
-      ? this.parts.transitions.interrupt(job.id, 'queued', {}, `${note}; queued as attempt ${job.attempt + 1}`)
-      : this.parts.transitions.interrupt(job.id, 'failed', { error: `${note}; no retries left (retries: ${job.retries})` }, note);
-    return retry ? after : null;
+    const note = `the engine stopped while attempt ${job.attempt} ran, and ${why}; queued again (an attempt the engine lost does not count against retries)`;
+    return this.parts.transitions.interrupt(job.id, 'queued', { attempt: Math.max(0, job.attempt - 1) }, note);
   }
 
   /** Records how an attempt ended (after collecting its outputs); resolves with the job when it goes back to the queue. */

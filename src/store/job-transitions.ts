@@ -50,7 +50,8 @@ const FINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const TRANSITIONS: Readonly<Record<JobOperation, TransitionRule>> = {
   create: { from: [], to: ['queued', 'failed'], conflicts: [] },
   start: { from: ['queued'], to: ['running'], conflicts: ['cancelled'] },
-  handle: { from: ['running'], to: ['running'], conflicts: ['cancelled'] },
+  // A shutdown may have queued the job again before its backend reported the handle.
+  handle: { from: ['running'], to: ['running'], conflicts: ['cancelled', 'queued'] },
   finish: { from: ['running'], to: ['succeeded', 'failed', 'queued'], conflicts: ['cancelled'] },
   requeue: { from: ['running'], to: ['queued'], conflicts: ['cancelled'] },
   interrupt: { from: ['running'], to: ['queued', 'failed'], conflicts: ['cancelled'] },
@@ -159,8 +160,8 @@ export class JobTransitions {
    * start (disk full), failed for want of disk space, or was stopped by the
    * engine's shutdown. `attempt` is the number of attempts that did count.
    */
-  requeue(id: string, attempt: number, note: string): JobRecord | null {
-    return this.apply('requeue', id, 'queued', { attempt, startedAt: null, finishedAt: null, pid: null, handle: null, error: null, exitCode: null }, note);
+  requeue(id: string, attempt: number, note: string, error: string | null = null): JobRecord | null {
+    return this.apply('requeue', id, 'queued', { attempt, startedAt: null, finishedAt: null, pid: null, handle: null, error, exitCode: null }, note);
   }
 
   /**

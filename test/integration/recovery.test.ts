@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
@@ -131,7 +131,7 @@ describe('crash recovery', () => {
     expect(jobProcesses(ws.root).size).toBe(0);
   }, scaled(300_000));
 
-  it('runs an attempt whose process vanished without an exit status again, from a clean job dir, or fails it when no retries are left', async () => {
+  it('runs an attempt whose process vanished without an exit status again, from a clean job dir, without counting it against retries', async () => {
     ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
     const recipe = [
@@ -164,12 +164,62 @@ describe('crash recovery', () => {
     }, 'both jobs to end');
     const again = jobs.find((j) => j.input === 'data/again');
     const never = jobs.find((j) => j.input === 'data/never');
-    expect(again).toMatchObject({ status: 'succeeded', attempt: 2, result: null });
-    // The second attempt did not read what the first left behind.
+    // The lost attempt was the engine's failure: it does not count, with retries: 1 or retries: 0.
+    expect(again).toMatchObject({ status: 'succeeded', attempt: 1, result: null });
+    // The new attempt did not read what the lost one left behind.
     expect(existsSync(ws.path(join(again?.job_dir ?? '', 'meow_result.json')))).toBe(false);
-    expect(never).toMatchObject({ status: 'failed', attempt: 1 });
-    expect(never?.error).toBe('the engine stopped while attempt 1 ran, and its process ended without recording an exit status; no retries left (retries: 0)');
-    expect((await lines(ws.path('ledger.txt'))).sort()).toEqual(['run again', 'run again', 'run never']);
+    expect(never).toMatchObject({ status: 'succeeded', attempt: 1, result: null, error: null });
+    expect(existsSync(ws.path(join(never?.job_dir ?? '', 'meow_result.json')))).toBe(false);
+    expect((await lines(ws.path('ledger.txt'))).sort()).toEqual(['run again', 'run again', 'run never', 'run never']);
+  });
+
+  it('queues again, without counting, attempts lost while a JavaScript function ran inside the engine or before a process existed (retries: 0)', async () => {
+    ws = await fx.workspace();
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
+    await ws.write(
+      'recipes/hold.mjs',
+      [
+        "import { appendFileSync, existsSync, writeFileSync } from 'node:fs';",
+        'export default async (vars, ctx) => {',
+        "  appendFileSync(ctx.workspace + '/ledger.txt', 'run js\\n');",
+        "  writeFileSync(ctx.workspace + '/js-started', '');",
+        "  while (!existsSync(ctx.workspace + '/go')) await new Promise((r) => setTimeout(r, 50));",
+        '  return 7;',
+        '};',
+        '',
+      ].join('\n'),
+    );
+    await ws.write('recipes/wait.sh', 'echo "run sh" >> "$MEOW_WORKSPACE/ledger.txt"\necho "$PPID" > "$MEOW_WORKSPACE/wrapper"\nwhile [ ! -e "$MEOW_WORKSPACE/go" ]; do sleep 0.05; done\n');
+    await ws.write('patterns/js.yaml', 'recipe: hold\ntrigger: {paths: "data/j"}\n');
+    await ws.write('patterns/sh.yaml', 'recipe: wait\ntrigger: {paths: "data/s"}\n');
+    await ws.write('data/j', '1');
+    await ws.write('data/s', '2');
+    engine = await fx.process(ws.root);
+    await waitFor(() => existsSync(ws.path('js-started')) && existsSync(ws.path('wrapper')), 'both attempts running');
+    await killEngine(); // the function dies with the engine
+    // The shell attempt is put back to where the engine would be had it died before the fork: no process, no handle, no attempt record.
+    process.kill(-Number(readFileSync(ws.path('wrapper'), 'utf8')), 'SIGKILL');
+    const sh = (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/s');
+    await rm(ws.path(join(sh?.job_dir ?? 'none', 'attempt.json')), { force: true });
+    const db = new Database(ws.path('.meow/state.db'));
+    try {
+      expect(db.prepare("UPDATE jobs SET handle = NULL, pid = NULL WHERE status = 'running'").run().changes).toBe(2);
+    } finally {
+      db.close();
+    }
+    await writeFile(ws.path('go'), '');
+    engine = await fx.process(ws.root);
+    const jobs = await waitFor(async () => {
+      const js = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+      return js.every((j) => j.status === 'succeeded' || j.status === 'failed') ? js : null;
+    }, 'both jobs to end');
+    expect(jobs.map((j) => [j.input, j.status, j.attempt])).toEqual([
+      ['data/j', 'succeeded', 1],
+      ['data/s', 'succeeded', 1],
+    ]);
+    expect(jobs.find((j) => j.input === 'data/j')?.result).toBe(7);
+    expect((await lines(ws.path('ledger.txt'))).sort()).toEqual(['run js', 'run js', 'run sh', 'run sh']);
+    expect(engine?.output()).toMatch(/2 queued again as a new attempt, 0 failed/);
   });
 
   it('adopts an attempt whose handle never reached the database (the engine died right after the fork)', async () => {
@@ -198,35 +248,46 @@ describe('crash recovery', () => {
     expect(await lines(ws.path('ledger.txt'))).toEqual(['run a']);
   });
 
-  it('kills at restart the processes a crash orphaned (leftovers of re-queued attempts); an offline cancel stops its job\'s processes at once', async () => {
+  it('kills at restart the processes a crash orphaned: leftovers of re-queued attempts and of jobs cancelled meanwhile; an offline cancel stops its job\'s processes at once', async () => {
     ws = await fx.workspace();
-    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
+    await ws.write('meow.yaml', 'cpus: 3\nkill_grace: 300ms\n');
     // A child that left the job's session, then the recipe waits.
     await ws.write('recipes/fork.sh', 'setsid sleep 300 &\necho "$! $$ $PPID" > "$MEOW_WORKSPACE/pids/$(basename "$input_file")"\nsleep 300\n');
     await ws.write('patterns/fork.yaml', 'recipe: fork\ntrigger: {paths: "data/*"}\nretries: 1\ntimeout: 5m\n');
     await ws.write('pids/.keep', '');
     await ws.write('data/requeued', '1');
     await ws.write('data/cancelled', '2');
+    await ws.write('data/by-hand', '3');
     engine = await fx.process(ws.root);
-    await waitFor(async () => (await readdir(ws.path('pids'))).length === 3, 'both jobs running');
+    await waitFor(async () => (await readdir(ws.path('pids'))).length === 4, 'three jobs running');
     const pids = (n: string) => readFileSync(ws.path(`pids/${n}`), 'utf8').trim().split(' ').map(Number);
     const [escapedA, recipeA, wrapperA] = pids('requeued');
     const [escapedB, recipeB] = pids('cancelled');
+    const [escapedC, recipeC] = pids('by-hand');
     await killEngine();
-    // The first job's attempt vanishes (its escaped child stays); the second is cancelled while no engine runs.
+    // The first job's attempt vanishes (its escaped child stays); the second is cancelled with `meow job cancel`
+    // while no engine runs; the third is marked cancelled in the database by hand (its processes are left).
     process.kill(-wrapperA, 'SIGKILL');
     const cancelled = (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/cancelled');
     expect((await meow(['job', 'cancel', cancelled?.id ?? '', '-w', ws.root])).code).toBe(0);
+    // The offline cancel found the cancelled job's processes by their environment, its escaped child included.
+    await waitFor(() => ![escapedB, recipeB].some(alive), 'the cancelled job\'s processes to be stopped');
+    const db = new Database(ws.path('.meow/state.db'));
+    try {
+      expect(db.prepare("UPDATE jobs SET status = 'cancelled' WHERE input = 'data/by-hand'").run().changes).toBe(1);
+    } finally {
+      db.close();
+    }
     await waitFor(() => !alive(recipeA), 'the vanished attempt to be gone');
-    // The cancel found the cancelled job's processes by their environment, its escaped child included.
-    expect([escapedB, recipeB].some(alive)).toBe(false);
-    expect(alive(escapedA)).toBe(true);
+    expect([escapedA, escapedC, recipeC].every(alive)).toBe(true);
     await writeFile(ws.path('pids/requeued'), ''); // the new attempt writes it again
     engine = await fx.process(ws.root);
-    await waitFor(() => !alive(escapedA), 'the orphan to be killed');
-    expect(engine.output()).toMatch(/queued again as a new attempt, 0 failed \(no retries left\), [1-9] orphaned process\(es\) killed/);
-    const requeued = await waitFor(async () => (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/requeued' && j.status === 'running' && j.attempt === 2), 'the second attempt');
-    expect(requeued.attempt).toBe(2);
+    await waitFor(() => [escapedA, escapedC, recipeC].every((p) => !alive(p)), 'the orphans to be killed');
+    expect(engine.output()).toMatch(/queued again as a new attempt, 0 failed \(no retries left\), [3-9] orphaned process\(es\) killed/);
+    // The vanished attempt runs again, and (lost by the engine) it does not count against retries.
+    await waitFor(async () => readFileSync(ws.path('pids/requeued'), 'utf8').trim() !== '', 'the new attempt');
+    const requeued = (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/requeued');
+    expect(requeued).toMatchObject({ status: 'running', attempt: 1 });
   });
 });
 
