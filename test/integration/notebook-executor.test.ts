@@ -11,6 +11,7 @@ import { NotebookExecutor } from '../../src/runner/executors/notebook-executor.j
 import { PythonExecutor } from '../../src/runner/executors/python-executor.js';
 import { detectPython } from '../../src/runner/python-detect.js';
 import { requireComponent } from '../helpers/components.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 
 const SYSTEM_PYTHON = '/usr/bin/python3';
 /** Needs real Jupyter: fails in CI when it is missing, skips loudly elsewhere. */
@@ -102,15 +103,9 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Polls until `check` returns a value, or fails after `ms`. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Polls until `check` returns a value, or fails after `ms` (stretched on a loaded machine). */
+function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<NonNullable<T>> {
+  return waitUntil(() => check().catch(() => undefined), what, ms, 50);
 }
 
 function alive(pid: number): boolean {
