@@ -2,9 +2,10 @@
  * What a test leaves running at the process level, found in /proc rather
  * than in a list of objects registered by hand: child processes of the test
  * process, job processes (a `MEOW_JOB_ID` in their environment) of the
- * workspaces the tests made — wherever they were re-parented — and files
- * under those workspaces still open in this process (a Store's database, a
- * log). The setup file compares them with what was there before the test.
+ * workspaces the tests made — wherever they were re-parented — files under
+ * those workspaces still open in this process (a Store's database, a log),
+ * and threads beyond those there were (a worker pool's). The setup file
+ * compares them with what was there before the test.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { sep } from 'node:path';
@@ -137,14 +138,24 @@ export function openNow(testRoots: readonly string[] = []): Open[] {
   return out;
 }
 
+/** Threads of this process: worker threads (a JsPool's, a spawner's) among them. */
+function threads(): number {
+  try {
+    return readdirSync('/proc/self/task').length;
+  } catch {
+    return 0;
+  }
+}
+
 /** What was open before a test, and which workspaces existed then. */
 export interface Baseline {
   keys: Set<string>;
   roots: number;
+  threads: number;
 }
 
 export function baseline(): Baseline {
-  return { keys: new Set(openNow().map((o) => o.key)), roots: roots.size };
+  return { keys: new Set(openNow().map((o) => o.key)), roots: roots.size, threads: threads() };
 }
 
 /**
@@ -155,7 +166,12 @@ export function baseline(): Baseline {
  */
 export async function leakedSince(before: Baseline, graceMs = 5000): Promise<string[]> {
   const made = [...roots].slice(before.roots);
-  const fresh = () => openNow(made).filter((o) => !before.keys.has(o.key));
+  const fresh = () => {
+    const now = openNow(made).filter((o) => !before.keys.has(o.key));
+    const extra = threads() - before.threads;
+    if (extra > 0) now.push({ key: 'threads', what: `${extra} more thread${extra === 1 ? '' : 's'} than before the test (a worker pool not closed?)` });
+    return now;
+  };
   let left = fresh();
   if (left.length > 0) {
     await waitFor(() => (left = fresh()).length === 0, 'leaked processes and files to go', graceMs).catch(() => undefined);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JsPool, type JsJobContext } from '../../src/runner/js-pool.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 
 /*
  * Worker threads cannot load TypeScript, so the worker is compiled from its
@@ -55,12 +56,9 @@ function ctx(signal = new AbortController().signal, jobId = 'j-1'): JsJobContext
   return { jobId, jobDir: join(dir, 'job'), workspace: dir, signal };
 }
 
+/** Polls until `check` is true, or fails after `ms` (stretched on a loaded machine). */
 async function waitFor(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntil(() => check().catch(() => false), what, ms);
 }
 
 describe('JsPool', () => {

@@ -51,10 +51,13 @@ describe('the live engine', () => {
     await mkdir(ws.path('pids'));
     for (let i = 0; i < 8; i++) await ws.write(`data/f${i}`, String(i));
     live = await fx.start(ws.root);
-    await waitFor(async () => (await readdir(ws.path('pids'))).length === 3, '3 running jobs');
-    const pids = (await Promise.all((await readdir(ws.path('pids'))).map((f) => readFile(ws.path(`pids/${f}`), 'utf8'))))
-      .flatMap((l) => l.trim().split(' '))
-      .map(Number);
+    // A pid file exists before the recipe's echo has written it: wait for all six pids, not three files.
+    const readPids = async () =>
+      (await Promise.all((await readdir(ws.path('pids'))).map((f) => readFile(ws.path(`pids/${f}`), 'utf8'))))
+        .flatMap((l) => l.trim().split(' ').filter(Boolean))
+        .map(Number);
+    await waitFor(async () => (await readPids()).length === 6, '3 running jobs and their children');
+    const pids = await readPids();
     expect(pids).toHaveLength(6);
     expect(live.engine.store.countJobs()).toMatchObject({ running: 3, queued: 5 });
 

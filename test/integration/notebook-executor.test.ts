@@ -13,6 +13,7 @@ import { parseRecipe } from '../../src/core/recipe-schema.js';
 import { clearKernelCache } from '../../src/runner/notebook-params/kernels.js';
 import { detectPython } from '../../src/runner/python-detect.js';
 import { requireComponent } from '../helpers/components.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 
 const SYSTEM_PYTHON = '/usr/bin/python3';
 /** Needs real Jupyter: fails in CI when it is missing, skips loudly elsewhere. */
@@ -104,15 +105,9 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Polls until `check` returns a value, or fails after `ms`. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Polls until `check` returns a value, or fails after `ms` (stretched on a loaded machine). */
+function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<NonNullable<T>> {
+  return waitUntil(() => check().catch(() => undefined), what, ms, 50);
 }
 
 function alive(pid: number): boolean {
