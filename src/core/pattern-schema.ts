@@ -301,7 +301,7 @@ function checkPlaceholders(
     const key = singleOutput ? 'outputs' : joinKey('outputs', i);
     checkTemplate(f, key, glob, known);
     for (const name of findEnvPlaceholders(glob)) {
-      f.error(key, `{env:${name}}: only variables may read the environment; add a variable (e.g. "${name.toLowerCase()}: "{env:${name}}"") and write {${name.toLowerCase()}} here`);
+      f.error(key, `{env:${name}}: only variables may read the environment; add a variable (${name.toLowerCase()}: "{env:${name}}") and write {${name.toLowerCase()}} here`);
     }
   });
 }

@@ -4,6 +4,11 @@
  * so one broken definition never stops the engine.
  */
 import { open, readdir } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseExact } from '../core/exact-json.js';
+import type { ParseJob } from './definition-parse-worker.js';
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_DEFAULTS, CONFIG_FILE, parseConfig } from '../core/config-schema.js';
@@ -103,14 +108,16 @@ export async function readDefinitions(
       });
       continue;
     }
-    const result = parsePattern(file, text, opts);
+    const result = text.length > OFF_THREAD_BYTES ? await parseOffThread<ParsedPattern>({ kind: 'pattern', file, text, opts }) : parsePattern(file, text, opts);
     errors.push(...result.errors);
     if (result.pattern) patterns.push(result.pattern);
   }
 
   const recipes: ParsedRecipe[] = [];
   for (const { file, text } of recipeFiles) {
-    const result = parseRecipe(file, text);
+    // Only command recipes (YAML) are slow to parse.
+    const slow = text.length > OFF_THREAD_BYTES && /\.ya?ml$/i.test(file);
+    const result = slow ? await parseOffThread<ParsedRecipe>({ kind: 'recipe', file, text, opts }) : parseRecipe(file, text);
     errors.push(...result.errors);
     if (result.recipe) recipes.push(result.recipe);
   }
@@ -184,6 +191,35 @@ function rejectDuplicates<T extends { name: string; file: string }>(
     }
   }
   return kept.sort((a, b) => compare(a.name, b.name));
+}
+
+/** Files larger than this are parsed in a worker thread, so the engine's event loop never waits on a parse. */
+const OFF_THREAD_BYTES = 64 * 1024;
+
+/** The compiled worker: beside this module, or (running from the .ts sources under vitest) in the build. */
+function parseWorkerUrl(): URL {
+  const sibling = new URL('./definition-parse-worker.js', import.meta.url);
+  if (existsSync(sibling)) return sibling;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const built = path.join(dir, 'dist', 'src', 'monitor', 'definition-parse-worker.js');
+    if (existsSync(built)) return pathToFileURL(built);
+    const parent = path.dirname(dir);
+    if (parent === dir) return sibling;
+    dir = parent;
+  }
+}
+
+/** Parses one definition in a worker thread (definition-parse-worker.ts). */
+function parseOffThread<T>(job: ParseJob): Promise<{ pattern?: T | null; recipe?: T | null; errors: DefinitionError[] } & Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(parseWorkerUrl(), { workerData: job });
+    worker.once('message', (text: string) => {
+      resolve(parseExact(text) as never);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
 }
 
 /** A definition file above the size limit: refused unread. */

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { toJsValue, type JsValue } from '../core/exact-number.js';
+import { fromJsValue, toJsValue, type JsValue } from '../core/exact-number.js';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { packageFile } from '../core/package-root.js';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { Variables } from '../core/types.js';
+import type { Variables, VarValue } from '../core/types.js';
 import { MeowError, errorMessage } from '../core/errors.js';
 import type { WorkerReply, WorkerTask } from './js-worker.js';
 
@@ -36,7 +36,7 @@ export interface JsJobContext {
 }
 
 /** The outcome of one JavaScript job. */
-export type JsRunOutcome = WorkerReply;
+export type JsRunOutcome = { ok: true; result: VarValue | null } | { ok: false; error: string };
 
 function findWorker(explicit: string | URL | undefined): string {
   if (explicit !== undefined) return explicit instanceof URL ? explicit.href : pathToFileURL(explicit).href;
@@ -98,7 +98,9 @@ export class JsPool {
         workspace: ctx.workspace,
         port: port2,
       };
-      return await this.#pool.run(task, { transferList: [port2], signal: terminate.signal });
+      const reply = (await this.#pool.run(task, { transferList: [port2], signal: terminate.signal })) as WorkerReply;
+      // A bigint the recipe returned becomes an exact int, as YAML's large ints are.
+      return reply.ok ? { ok: true, result: fromJsValue(reply.result) } : reply;
     } catch (err) {
       if (terminate.signal.aborted) {
         return { ok: false, error: `job ${ctx.jobId} was cancelled; the function ignored its abort signal for ${this.#graceMs} ms, so its worker thread was terminated` };

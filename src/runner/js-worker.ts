@@ -30,8 +30,12 @@ export interface WorkerTask {
   port: MessagePort;
 }
 
-/** What the worker replies: the recipe's JSON result, or why it failed. */
-export type WorkerReply = { ok: true; result: VarValue | null } | { ok: false; error: string };
+/**
+ * What the worker replies: the recipe's JSON result, or why it failed. A
+ * result may hold bigints (a recipe returning an exact int it was given);
+ * the pool turns them back into exact numbers.
+ */
+export type WorkerReply = { ok: true; result: VarValue | JsValue | null } | { ok: false; error: string };
 
 /** What a recipe function gets as its second argument. */
 export interface RecipeContext {
@@ -64,11 +68,20 @@ function describe(err: unknown): string {
   return `the recipe threw a non-Error value: ${format(err)}`;
 }
 
-/** Round-trips through JSON so only what a job record can hold comes back. */
+// A bigint inside the result, carried through the JSON round trip as a one-key marker object.
+const BIGINT_MARK = '\u0000bigint';
+
+/** Round-trips through JSON so only what a job record can hold comes back; bigints survive as bigints. */
 function toJson(value: unknown, modulePath: string): WorkerReply {
   if (value === undefined) return { ok: true, result: null };
   try {
-    return { ok: true, result: JSON.parse(JSON.stringify(value)) as VarValue };
+    const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? { [BIGINT_MARK]: v.toString() } : v));
+    const result = JSON.parse(text, (_k, v: unknown) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as Record<string, unknown>)[BIGINT_MARK] === 'string'
+        ? BigInt((v as Record<string, string>)[BIGINT_MARK])
+        : v,
+    ) as JsValue;
+    return { ok: true, result };
   } catch (err) {
     return { ok: false, error: `${modulePath}: the function returned a value that is not JSON (${describe(err).split('\n')[0]}); return plain data` };
   }

@@ -10,6 +10,8 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { socketPath } from '../../src/api/client.js';
+import { ExactNumber } from '../../src/core/exact-number.js';
+import { readConfig, readDefinitions } from '../../src/monitor/definitions-reader.js';
 import { parseSinfo, slurmRefusalMessage, sshGpuSource } from '../../src/runner/backends/remote-errors.js';
 import { stateError } from '../../src/store/open-db.js';
 import { Store } from '../../src/store/store.js';
@@ -100,6 +102,20 @@ describe('definitions are checked completely', () => {
     await ws.write('meow.yaml', 'max_definition_size: 100MiB\n');
     const raised = await meow(['-w', ws.root, 'validate']);
     expect(raised.stderr).toContain('patterns/data.yaml: expected a mapping with keys like "recipe:" and "trigger:", got the string');
+  });
+
+  it('a large pattern file is parsed off the main thread, with the same result and exact numbers', async () => {
+    const padding = Array.from({ length: 4000 }, (_, i) => `  pad${i}: "${'x'.repeat(20)}"\n`).join('');
+    const text = `${TRIGGER}variables:\n  ts: 1733322222123456789\n  f: 3.0\n${padding}`;
+    await workspace({ ...SEG, 'patterns/big.yaml': text, 'patterns/bad.yaml': `${TRIGGER}retries: often\n${'#'.repeat(70_000)}\n` });
+    const { config } = await readConfig(ws.root);
+    const defs = await readDefinitions(ws.root, config);
+    expect(defs.errors.map((e) => `${e.file}: ${e.key}: ${e.message}`)).toEqual(['patterns/bad.yaml: retries: expected a whole number of at least 0, got the string "often"']);
+    const [big] = defs.patterns;
+    expect(big.variables.ts).toEqual(new ExactNumber('1733322222123456789', 'int'));
+    expect(big.variables.f).toEqual(new ExactNumber('3.0', 'float'));
+    expect(big.variables.ts).toBeInstanceOf(ExactNumber);
+    expect(Object.keys(big.variables)).toHaveLength(4002);
   });
 
   it('meow.yaml backend options: unknown keys with did-you-mean, types and durations, at validation and at start', async () => {

@@ -151,6 +151,7 @@ describe('exact values through every recipe kind', () => {
 export default async (vars, ctx) => {
   const out = Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith('v')));
   writeFileSync(ctx.jobDir + '/got.json', JSON.stringify(out, (_k, x) => (typeof x === 'bigint' ? 'bigint:' + x : typeof x === 'number' && !Number.isFinite(x) ? 'number:' + x : x)));
+  return { ts: vars.v0, next: vars.v0 + 1n };
 };
 `,
     );
@@ -195,6 +196,9 @@ export default async (vars, ctx) => {
     // JavaScript: bigints beyond the safe range, numbers otherwise.
     const gotJs = await readFile(join(dir('js'), 'got.json'), 'utf8');
     expect(gotJs, `js recipe, seed ${seed}`).toBe(jsCanon(toJsValue(expected)));
+    // A bigint the function returns is recorded exactly.
+    const jsJob = jobs.find((j) => j.pattern === 'js') as unknown as { result: unknown };
+    expect(canon(jsJob.result)).toBe('{"ts":1733322222123456789,"next":1733322222123456790}');
     // Bash: every variable as text, exactly as placeholders render it; MEOW_PARAMS with exact numbers.
     for (const v of finite) {
       expect(await readFile(join(dir('sh'), `env_${v.name}`), 'utf8'), `bash ${v.name} = ${v.yaml}, seed ${seed}`).toBe(renderValue(v.value));

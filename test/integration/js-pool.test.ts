@@ -1,4 +1,5 @@
 import { getEventListeners } from 'node:events';
+import { ExactNumber } from '../../src/core/exact-number.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,8 +89,11 @@ describe('JsPool', () => {
   it('says what is wrong with a module without a default function or a non-JSON result', async () => {
     const none = await recipe('none.mjs', 'export const x = 1;\n');
     expect(await open().run(none, 'v1', {}, ctx())).toEqual({ ok: false, error: expect.stringMatching(/none\.mjs: expected "export default async function \(vars, ctx\)"/) });
-    const big = await recipe('big.mjs', 'export default () => ({ n: 1n });\n');
-    expect(await pool?.run(big, 'v1', {}, ctx())).toEqual({ ok: false, error: expect.stringMatching(/not JSON/) });
+    const loop = await recipe('loop.mjs', 'const o = {};\no.self = o;\nexport default () => o;\n');
+    expect(await pool?.run(loop, 'v1', {}, ctx())).toEqual({ ok: false, error: expect.stringMatching(/not JSON/) });
+    // A bigint is a value a job record holds exactly (an exact int), not an error.
+    const big = await recipe('big.mjs', 'export default () => ({ n: 1n, m: 1733322222123456789n });\n');
+    expect(await pool?.run(big, 'v1', {}, ctx())).toEqual({ ok: true, result: { n: 1, m: new ExactNumber('1733322222123456789', 'int') } });
   });
 
   it('re-imports an edited recipe under a new version', async () => {

@@ -84,6 +84,18 @@ slurm.describe('Slurm backend (real cluster)', () => {
     expect(info).toMatch(/TimeLimit=00:05:00/);
   });
 
+  it("translates Slurm's refusal of a request no node can satisfy: what was asked, what the partition offers, which key to change", async () => {
+    const ws = await workspace();
+    const a = await processRequest(ws.root, ['true'], { resources: { gpus: 3 } });
+    const o = await backend(ws).run(a.req);
+    expect(o.error).toMatch(
+      new RegExp(
+        `^backend cluster: Slurm refused the job: pattern "${a.req.job.pattern}" asks for 1 cpu, 3 GPUs, but partition "debug" offers at most 2 GPUs, \\d+ cpus and \\d+ MB per node; ` +
+          `lower resources\\.gpus of pattern "${a.req.job.pattern}" to at most 2, or choose a partition with more \\(backends\\.cluster\\.partition in meow\\.yaml\\) \\(Slurm said: .+\\)$`,
+      ),
+    );
+  });
+
   it('reports a failure with its exit code', async () => {
     const ws = await workspace();
     const o = await backend(ws).run((await processRequest(ws.root, ['bash', '-c', 'echo bad >&2; exit 3'])).req);

@@ -34,7 +34,7 @@ describe('Store', () => {
     const db = new Database(path);
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
-    expect(() => new Store(path)).toThrow(/newer than this meowflow understands/);
+    expect(() => new Store(path)).toThrow(/the state database is newer than this version of meowflow/);
   });
 
   it('inserts a job once per key, records transitions, and frees the key of a released job', async () => {

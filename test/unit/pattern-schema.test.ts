@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import { parsePattern } from '../../src/core/pattern-schema.js';
+import { ExactNumber } from '../../src/core/exact-number.js';
 import type { DefinitionError } from '../../src/core/types.js';
 
 const FILE = 'patterns/seg.yaml';
@@ -218,9 +219,27 @@ describe('parsePattern: errors', () => {
     ]);
   });
 
-  it('rejects values JSON cannot carry', () => {
-    expect(errorsOf(`${MINIMAL}variables: {big: .inf}\n`)).toEqual([
-      'variables.big | expected a string, number, boolean, null, list or mapping, got Infinity, which JSON cannot carry',
+  it('keeps numbers exactly as written: big ints, floats written 3.0, .inf and .nan', () => {
+    const { pattern, errors } = parsePattern('patterns/p.yaml', `${MINIMAL}variables: {ts: 1733322222123456789, n: -9007199254740993, f: 3.0, e: 1e3, i: .inf, m: -.inf, x: .nan, s: 7, h: 0.5}\n`, OPTS);
+    expect(errors).toEqual([]);
+    const v = pattern?.variables ?? {};
+    expect(Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x instanceof ExactNumber ? `${x.kind}:${x.text}` : x]))).toEqual({
+      ts: 'int:1733322222123456789',
+      n: 'int:-9007199254740993',
+      f: 'float:3.0',
+      e: 'float:1000.0',
+      i: 'float:inf',
+      m: 'float:-inf',
+      x: 'float:nan',
+      s: 7,
+      h: 0.5,
+    });
+  });
+
+  it('reports variable cycles and placeholders reading the environment outside variables', () => {
+    expect(errorsOf(`${MINIMAL}variables: {a: "{b}", b: "{c}", c: "{a}"}\noutputs: ["out/{env:HOME}"]\n`)).toEqual([
+      'outputs[0] | {env:HOME}: only variables may read the environment; add a variable (home: "{env:HOME}") and write {home} here',
+      'variables.a | circular reference: a → b → c → a; each of them waits for the next, so none has a value; replace one of the references with a value',
     ]);
   });
 
