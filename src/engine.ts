@@ -17,7 +17,7 @@ import micromatch from 'micromatch';
 import { errorMessage } from './core/errors.js';
 import { newJobId, nowIso } from './core/ids.js';
 import { readConfig, readDefinitions } from './monitor/definitions-reader.js';
-import { scanTree, statFile } from './monitor/scanner.js';
+import { WatchedTree } from './monitor/watched-tree.js';
 import { jobKey } from './rules/job-key.js';
 import { linkRules } from './rules/linker.js';
 import { compileGlobs, compileRules, matchEvent, triggersRetroactively } from './rules/matcher.js';
@@ -111,6 +111,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   private ruleSet: RuleSet = compileRules([]);
   private rulesByVersion = new Map<string, Rule>();
   private scopeTest: WatchScope;
+  /** The watched tree: scope, bounds and symlink policy, with each problem reported once. */
+  private readonly tree: WatchedTree;
+  /** A reconcile scan requested and not started yet: later requests join it. */
+  private pendingReconcile: Promise<number> | null = null;
   /** Patterns registered whose recipe is missing. */
   waiting: ParsedPattern[] = [];
   patterns: ParsedPattern[] = [];
@@ -132,7 +136,6 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly hasher: FileHasher;
   private readonly windows = new OutputWindows();
   private readonly host = hostname();
-  private readonly reported = new Set<string>();
   /** Resolves when the disk has room again; set while it is full. */
   private space: { promise: Promise<void>; timer: NodeJS.Timeout; resolve: () => void } | null = null;
   /** Paused patterns: their jobs are created and kept queued, and start when the pattern resumes. */
@@ -150,6 +153,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const memory = readonly && !existsSync(db);
     this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory });
     this.scopeTest = watchScope(config);
+    this.tree = new WatchedTree(config, this.scopeTest, (message) => this.emit('log', 'warn', message));
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));
     this.scheduler = new Scheduler({
       store: this.store,
@@ -193,15 +197,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Scans the watched tree. */
   async scan(): Promise<Map<string, FileState>> {
-    const { files, problems } = await scanTree(this.config.root, this.scopeTest);
-    // Each problem is reported once, not at every periodic scan.
-    for (const p of problems) {
-      const key = `${p.path}\0${p.message}`;
-      if (this.reported.has(key)) continue;
-      this.reported.add(key);
-      this.emit('log', 'warn', `scan: ${p.path}: ${p.message}`);
-    }
-    return files;
+    return this.tree.scan();
   }
 
   /** The plan that the given definitions make against what is registered (nothing changes). */
@@ -432,12 +428,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const g of globs) {
       const scan = micromatch.scan(g);
       if (!scan.isGlob) {
-        const st = await statFile(join(this.config.root, g));
+        const st = await this.tree.stat(g);
         if (st && this.scopeTest.includes(g)) found.set(g, st);
         continue;
       }
       const isMatch = micromatch.matcher(g);
-      const { files } = await scanTree(this.config.root, this.scopeTest, scan.base);
+      const files = await this.tree.scan(scan.base);
       for (const [p, st] of files) if (isMatch(p)) found.set(p, st);
     }
     const events: FileEvent[] = [];
@@ -484,7 +480,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         return ms;
       },
       known: (path) => this.store.getFile(path),
-      stat: (path) => statFile(join(root, path)),
+      stat: (path) => this.tree.stat(path),
       claimed: (path) => {
         for (const test of this.claims.values()) if (test(path)) return true;
         return false;
@@ -494,7 +490,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
     await this.start();
     this.monitor = new FileMonitor(
-      { root, scope: this.scopeTest, poll: this.config.watchMode === 'poll', pollIntervalMs: this.config.pollIntervalMs },
+      { tree: this.tree, poll: this.config.watchMode === 'poll', pollIntervalMs: this.config.pollIntervalMs },
       {
         file: (path) => this.settler?.observe(path),
         dirGone: (dir) => {
@@ -517,6 +513,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       poll: this.config.watchMode === 'poll',
       pollIntervalMs: this.config.pollIntervalMs,
       debounceMs: 100,
+      warn: (message) => this.emit('log', 'warn', message),
     });
     await this.defsWatcher.start();
     await this.reconcileLive();
@@ -538,7 +535,10 @@ export class Engine extends EventEmitter<EngineEvents> {
    * (overflow, a watcher attached late). Paths still settling are left to the settler.
    */
   reconcileLive(): Promise<number> {
-    return this.serialize(async () => {
+    // Coalesced: one scan running and at most one waiting, which serves every request made meanwhile.
+    if (this.pendingReconcile) return this.pendingReconcile;
+    const next = this.serialize(async () => {
+      this.pendingReconcile = null;
       if (this.closed) return 0;
       const tree = await this.scan();
       const busy = (p: string | null) => p !== null && (this.settler?.isPending(p) ?? false);
@@ -546,12 +546,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (events.length) this.emit('log', 'info', `reconcile scan: ${events.length} change(s) the watcher had not reported`);
       return this.handleEvents(events, tree);
     });
+    this.pendingReconcile = next;
+    return next;
   }
 
   /** Hands every file under a directory to the settler (which ignores what did not change). */
   private async observeTree(dir: string): Promise<void> {
     if (this.closed || !this.settler) return;
-    const { files } = await scanTree(this.config.root, this.scopeTest, dir);
+    const files = await this.tree.scan(dir);
     for (const path of files.keys()) this.settler?.observe(path);
   }
 

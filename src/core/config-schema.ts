@@ -23,6 +23,9 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   killGraceMs: 2000,
   hash: 'sha256',
   maxLogSize: 100 * 1024 ** 2,
+  followSymlinks: 'inside',
+  maxDepth: 64,
+  maxPathLength: 1024,
 });
 
 const CONFIG_KEYS = [
@@ -38,6 +41,9 @@ const CONFIG_KEYS = [
   'kill_grace',
   'hash',
   'max_log_size',
+  'follow_symlinks',
+  'max_depth',
+  'max_path_length',
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
@@ -80,6 +86,9 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     hash: read('hash', (v) => f.oneOf('hash', v, ['none', 'sha256'] as const), d.hash),
     maxLogSize: read('max_log_size', (v) => (v === null ? 0 : f.size('max_log_size', v)), d.maxLogSize),
     backends: readBackends(f, doc.backends, cpus),
+    followSymlinks: read('follow_symlinks', (v) => f.oneOf('follow_symlinks', v, ['inside', 'all', 'none'] as const), d.followSymlinks),
+    maxDepth: read('max_depth', (v) => f.int('max_depth', v, 1), d.maxDepth),
+    maxPathLength: read('max_path_length', (v) => f.int('max_path_length', v, 16), d.maxPathLength),
   };
   return { config, errors: f.errors };
 }
