@@ -84,14 +84,14 @@ export class WatchedTree {
 
   /** Why a link resolving to `target` (null: dangling or a loop, so nothing to read) is not followed; null when it is. */
   private linkRefusal(target: string | null): string | null {
-    if (this.follow === 'all' || target === null) return null;
+    if (target === null) return null;
     if (this.follow === 'none') return 'a symbolic link: not followed (follow_symlinks: none in meow.yaml)';
     const rel = target.startsWith(`${this.realRoot}/`) ? target.slice(this.realRoot.length + 1) : null;
-    if (rel === null) {
-      return `a symbolic link to ${target}, outside the workspace: not followed, no job (follow_symlinks: inside; "follow_symlinks: all" in meow.yaml follows it)`;
-    }
-    if (rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`)) {
+    if (rel !== null && (rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`))) {
       return `a symbolic link into the engine's state (${rel}): never followed`;
+    }
+    if (rel === null && this.follow === 'inside') {
+      return `a symbolic link to ${target}, outside the workspace: not followed, no job (follow_symlinks: inside; "follow_symlinks: all" in meow.yaml follows it)`;
     }
     return null;
   }
