@@ -27,6 +27,7 @@ export class DefinitionsWatcher {
   private timer: NodeJS.Timeout | null = null;
   private polling: boolean;
   private closed = false;
+  private ready: (() => void) | null = null;
 
   constructor(
     private readonly root: string,
@@ -36,7 +37,15 @@ export class DefinitionsWatcher {
     this.polling = opts.poll;
   }
 
+  /** Starts watching; resolves once the watcher (or, past a kernel limit, its polling successor) is ready. */
   start(): Promise<void> {
+    return new Promise((resolve) => {
+      this.ready = resolve;
+      this.open();
+    });
+  }
+
+  private open(): void {
     const w = watch([join(this.root, PATTERNS_DIR), join(this.root, RECIPES_DIR)], {
       ignoreInitial: true,
       depth: 0,
@@ -46,10 +55,13 @@ export class DefinitionsWatcher {
     });
     this.watcher = w;
     for (const e of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) w.on(e, () => this.fire());
+    // A watcher whose watch was refused never becomes ready: its successor's readiness counts.
     w.on('error', (err: unknown) => {
       if (w === this.watcher) this.failed(err);
     });
-    return new Promise((resolve) => w.once('ready', () => resolve()));
+    w.once('ready', () => {
+      if (w === this.watcher) this.ready?.();
+    });
   }
 
   private fire(): void {
@@ -72,18 +84,18 @@ export class DefinitionsWatcher {
     this.polling = true;
     this.opts.warn?.(`patterns/ and recipes/: ${inotifyLimitMessage(code, 2, this.opts.pollIntervalMs)}`);
     const old = this.watcher;
-    void (async () => {
-      await old?.close();
-      if (this.closed) return;
-      await this.start();
-      this.fire();
-    })();
+    this.open();
+    // Not awaited: a watcher whose watch was refused may never finish closing.
+    void old?.close();
+    this.fire();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.watcher?.close();
+    const w = this.watcher;
     this.watcher = null;
+    this.ready?.();
+    await w?.close();
   }
 }

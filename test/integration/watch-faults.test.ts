@@ -35,7 +35,11 @@ describe.each(['native', 'poll'] as const)('watching through faults (watch_mode:
     for (let d = 0; d < 4; d++) await mkdir(ws.path(`burst/d${d}`));
     // Written while the engine (in this process) cannot read its events: the kernel's queue overflows for sure.
     for (let i = 0; i < N; i++) writeFileSync(ws.path(`burst/d${i % 4}/f${i}.dat`), 'x');
-    await waitFor(() => live?.engine.store.countJobs().queued === N, `${N} queued jobs`, 120_000, 250);
+    await waitFor(() => {
+      const queued = live?.engine.store.countJobs().queued;
+      if (queued === N) return true;
+      throw new Error(`${queued} queued; the log ends: ${live?.logs.slice(-3).join(' | ')}`);
+    }, `${N} queued jobs`, 150_000, 250);
     const jobs = live.engine.store.listJobs({ pattern: 'burst' });
     expect(jobs).toHaveLength(N);
     expect(new Set(jobs.map((j) => j.input)).size).toBe(N);
