@@ -39,12 +39,12 @@ describe.each(['native', 'poll'] as const)('watching through faults (watch_mode:
       const queued = live?.engine.store.countJobs().queued;
       if (queued === N) return true;
       throw new Error(`${queued} queued; the log ends: ${live?.logs.slice(-3).join(' | ')}`);
-    }, `${N} queued jobs`, 150_000, 250);
+    }, `${N} queued jobs`, 240_000, 250);
     const jobs = live.engine.store.listJobs({ pattern: 'burst' });
     expect(jobs).toHaveLength(N);
     expect(new Set(jobs.map((j) => j.input)).size).toBe(N);
     if (mode === 'native') expect(live.logs.some((l) => l.includes('may have overflowed'))).toBe(true);
-  }, 180_000);
+  }, 300_000);
 
   it('survives symlink loops, a directory deleted and re-created, and one replaced by a symlink', async () => {
     ws = await tempWorkspace();
