@@ -89,10 +89,10 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     this.store = new Store(memory ? ':memory:' : db, { readonly: readonly && !memory, dirMode: STATE_DIR_MODES[config.stateAccess] });
     this.transitions = new JobTransitions(this.store, { emit });
     this.definitions = new Definitions(config, this.store);
-    this.tree = new WorkspaceTree(config.root, watchScope(config), this.store, emit);
+    this.tree = new WorkspaceTree(config, watchScope(config), this.store, emit);
     this.provenance = new Provenance(this.store, config, emit);
     this.lineage = this.provenance.lineage;
-    this.outputs = new Outputs(config.root, this.tree.scope, this.store, this);
+    this.outputs = new Outputs(config.root, this.tree, this.store, this);
     this.intake = new Intake(config, this.store, this.transitions, this.provenance, this.outputs, emit);
     this.disk = new DiskGate(config.root, this.timings.diskCheckIntervalMs, emit);
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));

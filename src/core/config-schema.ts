@@ -25,6 +25,9 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   maxLogSize: 100 * 1024 ** 2,
   maxDefinitionSize: 1024 ** 2,
   stateAccess: 'private',
+  followSymlinks: 'inside',
+  maxDepth: 64,
+  maxPathLength: 1024,
 });
 
 const CONFIG_KEYS = [
@@ -42,6 +45,9 @@ const CONFIG_KEYS = [
   'max_log_size',
   'max_definition_size',
   'state_access',
+  'follow_symlinks',
+  'max_depth',
+  'max_path_length',
   'backends',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
@@ -87,6 +93,9 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     stateAccess: read('state_access', (v) => f.oneOf('state_access', v, ['private', 'group'] as const), d.stateAccess),
     maxDefinitionSize: read('max_definition_size', (v) => positiveSize(f, 'max_definition_size', v), d.maxDefinitionSize),
     backends: readBackends(f, doc.backends, cpus),
+    followSymlinks: read('follow_symlinks', (v) => f.oneOf('follow_symlinks', v, ['inside', 'all', 'none'] as const), d.followSymlinks),
+    maxDepth: read('max_depth', (v) => f.int('max_depth', v, 1), d.maxDepth),
+    maxPathLength: read('max_path_length', (v) => f.int('max_path_length', v, 16), d.maxPathLength),
   };
   return { config, errors: f.errors };
 }

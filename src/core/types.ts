@@ -242,6 +242,12 @@ export interface WorkspaceConfig {
   maxDefinitionSize: number;
   /** Bytes each of a job's stdout.log and stderr.log may hold; 0 for no cap (`max_log_size: null`). @default 100 MiB */
   maxLogSize: number;
+  /** Which symbolic links in the watched tree are followed (docs/configuration.md#follow_symlinks). @default 'inside' */
+  followSymlinks: 'inside' | 'all' | 'none';
+  /** Directory levels below the workspace that are watched and scanned. @default 64 */
+  maxDepth: number;
+  /** Bytes of a workspace-relative path beyond which it is neither watched nor scanned. @default 1024 */
+  maxPathLength: number;
 }
 
 /** A job as stored and shown (`meow jobs --json`). */

@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import { DefinitionsWatcher } from '../monitor/definitions-watcher.js';
 import { FileMonitor } from '../monitor/file-monitor.js';
 import { Settler } from '../monitor/settler.js';
-import { scanTree, statFile } from '../monitor/scanner.js';
-import { diffTree, type FileState } from '../rules/tree-diff.js';
+import { diffTree } from '../rules/tree-diff.js';
 import type { EngineTimings } from './timings.js';
 import type { EventSink, Outputs } from './outputs.js';
 import type { WorkspaceTree } from './tree.js';
-import type { FileEvent, WorkspaceConfig } from '../core/types.js';
+import type { WorkspaceConfig } from '../core/types.js';
 import type { RuleSet } from '../rules/matcher.js';
 import type { EmitEvent } from '../store/job-transitions.js';
 import type { Store } from '../store/store.js';
@@ -36,6 +34,8 @@ export class LiveWatch {
   private readonly timers = new Set<NodeJS.Timeout>();
   private serial: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** A reconcile scan requested and not started yet: later requests join it. */
+  private pendingReconcile: Promise<number> | null = null;
 
   constructor(
     private readonly config: WorkspaceConfig,
@@ -54,7 +54,6 @@ export class LiveWatch {
 
   /** The settler first (catch-up at start may already claim outputs), before the engine's start. */
   prepare(): void {
-    const { root } = this.config;
     this.outputs.live = true;
     this.settler = new Settler({
       settleFor: (path) => {
@@ -63,7 +62,7 @@ export class LiveWatch {
         return ms;
       },
       known: (path) => this.store.getFile(path),
-      stat: (path) => statFile(join(root, path)),
+      stat: (path) => this.tree.stat(path),
       claimed: (path) => this.outputs.isClaimed(path),
       onEvents: (events, states) => this.target.handleEvents(events, states),
       moveWindowMs: this.timings.moveWindowMs,
@@ -74,7 +73,7 @@ export class LiveWatch {
   async start(): Promise<void> {
     const { root } = this.config;
     this.monitor = new FileMonitor(
-      { root, scope: this.tree.scope, poll: this.config.watchMode === 'poll', pollIntervalMs: this.config.pollIntervalMs },
+      { tree: this.tree.watched, poll: this.config.watchMode === 'poll', pollIntervalMs: this.config.pollIntervalMs },
       {
         file: (path) => this.settler?.observe(path),
         dirGone: (dir) => {
@@ -102,6 +101,7 @@ export class LiveWatch {
       poll: this.config.watchMode === 'poll',
       pollIntervalMs: this.config.pollIntervalMs,
       debounceMs: this.timings.definitionsDebounceMs,
+      warn: (message) => this.log('log', 'warn', message),
     });
     await this.defsWatcher.start();
     await this.reconcile();
@@ -123,7 +123,10 @@ export class LiveWatch {
    * (overflow, a watcher attached late). Paths still settling are left to the settler.
    */
   reconcile(): Promise<number> {
-    return this.serialize(async () => {
+    // Coalesced: one scan running and at most one waiting, which serves every request made meanwhile.
+    if (this.pendingReconcile) return this.pendingReconcile;
+    const next = this.serialize(async () => {
+      this.pendingReconcile = null;
       if (this.closed) return 0;
       const tree = await this.tree.scan();
       const busy = (p: string | null) => p !== null && (this.settler?.isPending(p) ?? false);
@@ -131,6 +134,8 @@ export class LiveWatch {
       if (events.length) this.log('log', 'info', `reconcile scan: ${events.length} change(s) the watcher had not reported`);
       return this.target.handleEvents(events, tree);
     });
+    this.pendingReconcile = next;
+    return next;
   }
 
   /** Something happened at a path; false when no settler runs (not live). */
@@ -143,7 +148,7 @@ export class LiveWatch {
   /** Hands every file under a directory to the settler (which ignores what did not change). */
   private async observeTree(dir: string): Promise<void> {
     if (this.closed || !this.settler) return;
-    const { files } = await scanTree(this.config.root, this.tree.scope, dir);
+    const files = await this.tree.scan(dir);
     for (const path of files.keys()) this.settler?.observe(path);
   }
 

@@ -1,13 +1,11 @@
 import micromatch from 'micromatch';
-import { join } from 'node:path';
 import { OutputWindows } from '../monitor/output-windows.js';
-import { scanTree, statFile } from '../monitor/scanner.js';
 import { compileGlobs } from '../rules/matcher.js';
 import { expandAll } from '../rules/variables.js';
 import type { FileEvent, JobRecord, Rule } from '../core/types.js';
 import type { AttemptOutputs } from '../runner/scheduler.js';
 import type { FileState } from '../rules/tree-diff.js';
-import type { WatchScope } from '../rules/scope.js';
+import type { WorkspaceTree } from './tree.js';
 import type { Store } from '../store/store.js';
 
 /** Where the outputs an attempt wrote go: recorded as file events caused by the job. */
@@ -33,7 +31,7 @@ export class Outputs implements AttemptOutputs {
 
   constructor(
     private readonly root: string,
-    private readonly scope: WatchScope,
+    private readonly tree: WorkspaceTree,
     private readonly store: Store,
     private readonly sink: EventSink,
   ) {}
@@ -84,12 +82,12 @@ export class Outputs implements AttemptOutputs {
     for (const g of globs) {
       const scan = micromatch.scan(g);
       if (!scan.isGlob) {
-        const st = await statFile(join(this.root, g));
-        if (st && this.scope.includes(g)) found.set(g, st);
+        const st = await this.tree.stat(g);
+        if (st && this.tree.scope.includes(g)) found.set(g, st);
         continue;
       }
       const isMatch = micromatch.matcher(g);
-      const { files } = await scanTree(this.root, this.scope, scan.base);
+      const files = await this.tree.scan(scan.base);
       for (const [p, st] of files) if (isMatch(p)) found.set(p, st);
     }
     const events: FileEvent[] = [];

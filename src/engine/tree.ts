@@ -1,33 +1,36 @@
-import { scanTree } from '../monitor/scanner.js';
+import { WatchedTree } from '../monitor/watched-tree.js';
 import type { EmitEvent } from '../store/job-transitions.js';
 import type { FileState } from '../rules/tree-diff.js';
 import type { WatchScope } from '../rules/scope.js';
 import type { Store } from '../store/store.js';
+import type { WorkspaceConfig } from '../core/types.js';
 
 /**
- * The watched tree as scanned (truth) and as last recorded (the files
+ * The watched tree as scanned (truth: scope, depth and path bounds, the
+ * symlink policy; monitor/watched-tree.ts) and as last recorded (the files
  * table). A scan problem is reported once, not at every periodic scan.
  */
 export class WorkspaceTree {
-  private readonly reported = new Set<string>();
+  /** Scans and stats within the scope and the symlink policy. */
+  readonly watched: WatchedTree;
 
   constructor(
-    private readonly root: string,
+    config: Pick<WorkspaceConfig, 'root' | 'followSymlinks'>,
     readonly scope: WatchScope,
     private readonly store: Store,
-    private readonly log: EmitEvent,
-  ) {}
+    log: EmitEvent,
+  ) {
+    this.watched = new WatchedTree(config, scope, (message) => log('log', 'warn', message));
+  }
 
   /** Scans the watched tree (or the part under `under`). */
-  async scan(under?: string): Promise<Map<string, FileState>> {
-    const { files, problems } = await scanTree(this.root, this.scope, under);
-    for (const p of problems) {
-      const key = `${p.path}\0${p.message}`;
-      if (this.reported.has(key)) continue;
-      this.reported.add(key);
-      this.log('log', 'warn', `scan: ${p.path}: ${p.message}`);
-    }
-    return files;
+  scan(under?: string): Promise<Map<string, FileState>> {
+    return this.watched.scan(under);
+  }
+
+  /** The state of one workspace-relative path, or null when it is not a file the policy lets the engine read. */
+  stat(path: string): Promise<FileState | null> {
+    return this.watched.stat(path);
   }
 
   /** Known files with their last state, from the database. */

@@ -51,20 +51,26 @@ interface Entry {
   key: string;
   path: string;
   dir: boolean;
+  link: boolean;
 }
+
+/** How a scan treats symbolic links to files: null to follow one, else why it is not followed. */
+export type LinkCheck = (path: string) => string | null;
 
 /**
  * Walks the watched tree and returns every regular file in scope with its
  * state, in path order (so jobs of a scan are created, and run, in path
- * order). Symlinks to files are followed; symlinks to directories are not
- * descended (no loops). Unreadable directories are reported and skipped.
+ * order). Symlinks to files are followed when `links` allows it (else
+ * reported); symlinks to directories are never descended (no loops).
+ * Unreadable directories, and paths beyond the scope's depth and length
+ * bounds, are reported and skipped.
  *
  * Stats run synchronously, in slices of a few milliseconds between which the
  * event loop runs: on a local disk that is several times faster than a
  * promise per file. A stat that takes long (a network filesystem) moves the
  * rest of the scan to the thread pool, so a slow server never stalls the engine.
  */
-export async function scanTree(root: string, scope: WatchScope, under = ''): Promise<{ files: Map<string, FileState>; problems: ScanProblem[] }> {
+export async function scanTree(root: string, scope: WatchScope, under = '', links: LinkCheck = () => null): Promise<{ files: Map<string, FileState>; problems: ScanProblem[] }> {
   const files = new Map<string, FileState>();
   const problems: ScanProblem[] = [];
   let offThread = false;
@@ -87,11 +93,14 @@ export async function scanTree(root: string, scope: WatchScope, under = ''): Pro
     const entries: Entry[] = [];
     for (const d of dirents) {
       const path = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) {
-        if (!scope.prunes(path)) entries.push({ key: `${d.name}/`, path, dir: true });
-      } else if ((d.isFile() || d.isSymbolicLink()) && scope.includes(path)) {
-        entries.push({ key: d.name, path, dir: false });
+      const dir = d.isDirectory();
+      if (!dir && !d.isFile() && !d.isSymbolicLink()) continue;
+      if (dir ? !scope.prunes(path) : scope.includes(path)) {
+        entries.push({ key: dir ? `${d.name}/` : d.name, path, dir, link: d.isSymbolicLink() });
+        continue;
       }
+      const beyond = scope.beyond(path, dir);
+      if (beyond) problems.push({ path, message: beyond });
     }
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (let i = 0; i < entries.length; i++) {
@@ -100,10 +109,16 @@ export async function scanTree(root: string, scope: WatchScope, under = ''): Pro
         await walk(e.path);
         continue;
       }
+      const refused = e.link ? links(e.path) : null;
+      if (refused) {
+        problems.push({ path: e.path, message: refused });
+        continue;
+      }
       if (offThread) {
         // The files up to the next directory, a batch at a time.
         let j = i;
-        while (j < entries.length && !entries[j].dir && j - i < STAT_BATCH) j++;
+        while (j < entries.length && !entries[j].dir && !entries[j].link && j - i < STAT_BATCH) j++;
+        j = Math.max(j, i + 1);
         const batch = entries.slice(i, j);
         const states = await Promise.all(batch.map((f) => statFile(join(root, f.path))));
         batch.forEach((f, k) => record(f.path, states[k]));

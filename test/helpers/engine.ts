@@ -9,6 +9,8 @@ export interface LiveEngine {
   events: FileEvent[];
   started: JobRecord[];
   finished: JobRecord[];
+  /** Every log line, as "level: message", from the start on. */
+  logs: string[];
   close(options?: { cancelRunning?: boolean }): Promise<void>;
 }
 
@@ -21,6 +23,7 @@ export async function startLive(root: string): Promise<LiveEngine> {
     events: [],
     started: [],
     finished: [],
+    logs: [],
     // Closing twice (a test, then its fixture) closes once.
     close(options) {
       untrack();
@@ -30,6 +33,7 @@ export async function startLive(root: string): Promise<LiveEngine> {
   engine.on('file:event', (e) => live.events.push(e));
   engine.on('job:started', (j) => live.started.push(j));
   engine.on('job:finished', (j) => live.finished.push(j));
+  engine.on('log', (level, message) => live.logs.push(`${level}: ${message}`));
   const untrack = track(live, `live engine in ${root}`, () => engine.close({ cancelRunning: true }));
   await engine.startLive();
   return live;

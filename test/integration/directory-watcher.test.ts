@@ -2,6 +2,7 @@ import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirectoryWatcher } from '../../src/monitor/directory-watcher.js';
 import type { MonitorHandlers } from '../../src/monitor/file-monitor.js';
+import { WatchedTree } from '../../src/monitor/watched-tree.js';
 import { watchScope } from '../../src/rules/scope.js';
 import { track } from '../helpers/resources.js';
 import { waitFor } from '../helpers/wait.js';
@@ -16,6 +17,12 @@ interface Reports {
 }
 
 /** The directory watcher on a real temp dir: real inotify, real renames. */
+
+/** The watched tree of a workspace with every file in scope but `ignore`. */
+function treeOf(root: string, ignore: string[]): WatchedTree {
+  return new WatchedTree({ root, followSymlinks: 'inside' }, watchScope({ watch: ['**'], ignore }), () => undefined);
+}
+
 describe('DirectoryWatcher', () => {
   let ws: TempWorkspace;
   let watcher: DirectoryWatcher | null = null;
@@ -35,7 +42,7 @@ describe('DirectoryWatcher', () => {
       dirGone: (p) => r.gone.push(p),
       error: (m) => r.errors.push(m),
     };
-    const w = new DirectoryWatcher(ws.root, watchScope({ watch: ['**'], ignore }), on);
+    const w = new DirectoryWatcher(treeOf(ws.root, ignore), on, { poll: false, pollIntervalMs: 1000 });
     watcher = w;
     untrack = track(w, `directory watcher on ${ws.root}`, () => w.close());
     await w.start();
@@ -114,7 +121,7 @@ describe('DirectoryWatcher', () => {
     await mkdir(ws.path('later'));
     // A second, independent watcher sees these: the first one has had every chance to report them.
     const other: string[] = [];
-    const w2 = new DirectoryWatcher(ws.root, watchScope({ watch: ['**'], ignore: [] }), { file: (p) => other.push(p), dirAdded: () => undefined, dirGone: () => undefined, error: () => undefined });
+    const w2 = new DirectoryWatcher(treeOf(ws.root, []), { file: (p: string) => other.push(p), dirAdded: () => undefined, dirGone: () => undefined, error: () => undefined }, { poll: false, pollIntervalMs: 1000 });
     const untrack2 = track(w2, 'second watcher', () => w2.close());
     try {
       await w2.start();

@@ -18,6 +18,9 @@ const DEFAULTS: WorkspaceConfig = {
   maxLogSize: 100 * 1024 ** 2,
   maxDefinitionSize: 1024 ** 2,
   stateAccess: 'private',
+  followSymlinks: 'inside',
+  maxDepth: 64,
+  maxPathLength: 1024,
   backends: { local: { name: 'local', type: 'local', options: { cpus: 4 } } },
 };
 
@@ -49,6 +52,9 @@ scan_interval: 0
 kill_grace: 5s
 hash: none
 max_log_size: 1MiB
+follow_symlinks: none
+max_depth: 8
+max_path_length: 200
 backends:
   local: {gpus: auto, memory: 8GiB}
   cluster: {type: slurm, partition: gpu, sbatch_args: ["--account=xyz"]}
@@ -73,6 +79,9 @@ backends:
       maxLogSize: 1024 ** 2,
       maxDefinitionSize: 1024 ** 2,
       stateAccess: 'private',
+      followSymlinks: 'none',
+      maxDepth: 8,
+      maxPathLength: 200,
       backends: {
         local: { name: 'local', type: 'local', options: { gpus: 'auto', memory: '8GiB', cpus: 8 } },
         cluster: { name: 'cluster', type: 'slurm', options: { partition: 'gpu', sbatch_args: ['--account=xyz'] } },
@@ -83,16 +92,18 @@ backends:
   });
 
   it('reports bad keys and falls back to their defaults', () => {
-    const text = 'cpus: 0\nwatch_mode: polling\npoll_interval: 0\nmax_sweep: many\nmax_generaton: 3\nkill_grace: soon\n';
+    const text = 'cpus: 0\nwatch_mode: polling\npoll_interval: 0\nmax_sweep: many\nmax_generaton: 3\nkill_grace: soon\nfollow_symlinks: outside\nmax_depth: 0\n';
     const { config, errors } = parseConfig('/ws', text, 4);
     expect(config).toEqual(DEFAULTS);
     expect(errors.map((e) => `${e.key} | ${e.message}`)).toEqual([
-      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, backends',
+      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, backends',
       'cpus | expected a positive whole number, got the number 0',
       'watch_mode | expected one of native or poll, got the string "polling" (did you mean "poll"?)',
       'poll_interval | expected a positive duration like "500ms" or "2s", got 0',
       'max_sweep | expected a positive whole number, got the string "many"',
       'kill_grace | expected a duration like "250ms", "30s", "30m", "2h" or a number of seconds, got "soon"',
+      'follow_symlinks | expected one of inside, all or none, got the string "outside"',
+      'max_depth | expected a positive whole number, got the number 0',
     ]);
   });
 

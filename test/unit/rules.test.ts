@@ -138,6 +138,24 @@ describe('watchScope', () => {
     expect(s.prunes('data/scratch')).toBe(true);
     expect(watchScope({ watch: ['**'], ignore: [] }).includes('recipes/x.py')).toBe(false);
   });
+
+  it('prunes directories past max_depth and paths past max_path_length (in UTF-8 bytes), saying why', () => {
+    const s = watchScope({ watch: ['data/**'], ignore: ['data/scratch'], maxDepth: 3, maxPathLength: 20 });
+    expect(s.prunes('data/a/b')).toBe(false);
+    expect(s.prunes('data/a/b/c')).toBe(true);
+    expect(s.beyond('data/a/b/c', true)).toBe('4 directory levels below the workspace, more than max_depth 3: neither watched nor scanned, nor anything below it (raise max_depth in meow.yaml to include it)');
+    expect(s.beyond('data/a/b', true)).toBeNull();
+    expect(s.includes('data/a/b/1234567.txt')).toBe(true); // 20 bytes
+    expect(s.includes('data/a/b/123456é.txt')).toBe(false); // 20 characters, 21 bytes
+    expect(s.beyond('data/a/b/123456é.txt', false)).toBe('a path of 21 bytes, more than max_path_length 20: neither watched nor scanned (shorten the names, or raise max_path_length in meow.yaml)');
+    // Ignored anyway: not worth a word.
+    expect(s.beyond('data/scratch', true)).toBeNull();
+    expect(s.beyond('other/way/too/deep/for/anything.txt', false)).toBeNull();
+    // The default bounds.
+    const d = watchScope({ watch: ['**'], ignore: [] });
+    expect(d.prunes(Array.from({ length: 64 }, () => 'd').join('/'))).toBe(false);
+    expect(d.prunes(Array.from({ length: 65 }, () => 'd').join('/'))).toBe(true);
+  });
 });
 
 describe('resolveVariables', () => {
