@@ -34,6 +34,7 @@ import { isDiskFull, spaceAvailable } from './runner/disk-space.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';
 import { Store } from './store/store.js';
+import { startSources, type Sources } from './sources/sources.js';
 import type { EngineEvents } from './core/engine-events.js';
 import type { DefinitionError, FileEvent, JobRecord, ParsedPattern, ParsedRecipe, Rule, Variables, WorkspaceConfig } from './core/types.js';
 import type { RuleSet } from './rules/matcher.js';
@@ -124,6 +125,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private monitor: FileMonitor | null = null;
   private defsWatcher: DefinitionsWatcher | null = null;
   private api: ApiServer | null = null;
+  private sources: Sources | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
   /** Declared outputs of running jobs: their file events wait for the job to report them. */
   private readonly claims = new Map<string, (path: string) => boolean>();
@@ -524,6 +526,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.scanTimer = setInterval(() => void this.reconcileLive(), this.config.scanIntervalMs);
       this.scanTimer.unref();
     }
+    this.sources = startSources(this.config, { root, scope: this.scopeTest, observe: (p) => this.observe(p), committed: (p) => this.store.getFile(p)?.version ?? null, log: (l, m) => this.emit('log', l, m) });
   }
 
   /** Runs `fn` after every earlier definition change or scan (they must not interleave). */
@@ -709,6 +712,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.scanTimer) clearInterval(this.scanTimer);
     if (this.space) clearInterval(this.space.timer);
     this.hasher.close();
+    await this.sources?.close();
     await this.defsWatcher?.close();
     await this.monitor?.close();
     this.settler?.close();

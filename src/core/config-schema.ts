@@ -6,6 +6,7 @@
 import { Fields, isVarValue, joinKey, listWords, type Mapping } from './definition-fields.js';
 import { describe } from './durations.js';
 import type { BackendConfig, DefinitionError, VarValue, WorkspaceConfig } from './types.js';
+import { parseSources } from '../sources/source-config.js';
 
 /** The config file's name, relative to the workspace. */
 export const CONFIG_FILE = 'meow.yaml';
@@ -39,6 +40,7 @@ const CONFIG_KEYS = [
   'hash',
   'max_log_size',
   'backends',
+  'sources',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
 const PYTHON_EXPECTED = 'a Python interpreter (a string) or null to detect one';
@@ -81,6 +83,7 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     maxLogSize: read('max_log_size', (v) => (v === null ? 0 : f.size('max_log_size', v)), d.maxLogSize),
     backends: readBackends(f, doc.backends, cpus),
   };
+  if (doc.sources !== undefined) config.sources = parseSources(f, doc.sources);
   return { config, errors: f.errors };
 }
 

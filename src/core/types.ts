@@ -1,3 +1,5 @@
+import type { SourceConfig } from '../sources/source-types.js';
+
 /**
  * The vocabulary of meowflow. The code uses these words for these things only.
  *
@@ -204,6 +206,8 @@ export interface WorkspaceConfig {
   hash: 'none' | 'sha256';
   /** Bytes each of a job's stdout.log and stderr.log may hold; 0 for no cap (`max_log_size: null`). @default 100 MiB */
   maxLogSize: number;
+  /** Remote event sources (`sources:`, docs/remote.md); absent when meow.yaml has none. */
+  sources?: SourceConfig[];
 }
 
 /** A job as stored and shown (`meow jobs --json`). */
