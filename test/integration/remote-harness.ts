@@ -73,6 +73,20 @@ export class Deployment {
     await run('bash', [join(REPO, 'scripts/start-nats.sh'), 'start', this.natsDir, '0.0.0.0:4222'], { NETNS: this.ns('bus'), ...secrets() });
   }
 
+  /** Kills the bus outright (SIGKILL); its JetStream store stays on disk. */
+  async killBus(): Promise<void> {
+    const pid = Number.parseInt(await run('cat', [join(this.natsDir, 'nats.pid')]), 10);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the bus to die', 30_000, 50);
+  }
+
   async stopBus(): Promise<void> {
     await run('bash', [join(REPO, 'scripts/start-nats.sh'), 'stop', this.natsDir]);
   }

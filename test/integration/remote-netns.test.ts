@@ -75,7 +75,7 @@ describe.skipIf(why !== null && !ci)('remote events across network namespaces', 
   const outbox = () => meowJson<OutboxStatus>(['forward', d.instrument, '--status', '--state', d.outbox]);
   const succeeded = async () => (await meowJson<JobJson[]>(['jobs', '--status', 'succeeded', '-w', d.ws])).length;
 
-  it(`${N} files with the link cut twice and the forwarder and the engine each killed once: ${N} succeeded jobs, one each, an empty outbox`, async () => {
+  it(`${N} files with the link cut twice and the forwarder and the engine each killed once, and the bus killed too: ${N} succeeded jobs, one each, an empty outbox`, async () => {
     const chunk = Math.ceil(N / 5);
     let engine = await d.engine();
     let fwd = d.forwarder();
@@ -100,7 +100,12 @@ describe.skipIf(why !== null && !ci)('remote events across network namespaces', 
     await engine.kill('SIGKILL');
     await d.restore('eng');
     engine = await d.engine();
+
+    // The bus is killed outright while files come, and started again on its store.
+    await d.killBus();
     await writeFiles(4 * chunk, N);
+    await waitFor(async () => (await outbox()).backlog > 0, 'a backlog while the bus is down', 120_000, 200);
+    await d.startBus();
 
     await waitFor(async () => (await succeeded()) >= N && (await outbox()).backlog === 0, `${N} succeeded jobs and an empty outbox`, 600_000, 1000);
     const jobs = allJobs();
