@@ -32,7 +32,9 @@ function parseSource(f: Fields, name: string, value: unknown): SourceConfig | un
   const m = f.mapping(key, value, '{type: nats, servers: ["nats://host:4222"], ...}');
   if (!m) return undefined;
   const before = f.errors.length;
-  f.checkKeys(key, m, SOURCE_KEYS, 'a source');
+  // A password written here gets its own message (below), not "unknown key".
+  const { password: _password, ...rest } = m;
+  f.checkKeys(key, rest, SOURCE_KEYS, 'a source');
   if (m.type !== 'nats') f.error(joinKey(key, 'type'), `expected "nats" (the only kind of source), got ${describe(m.type)}`);
   const k = (s: string) => joinKey(key, s);
   const opt = <T>(s: string, parse: (v: unknown) => T | undefined, fallback: T): T => (m[s] === undefined || m[s] === null ? fallback : (parse(m[s]) ?? fallback));
