@@ -9,7 +9,8 @@
  * MEOW_REMOTE_FILES sets the size of the stream test (default 2000).
  */
 import Database from 'better-sqlite3';
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO, meow, meowJson, waitFor } from '../helpers/workspace.js';
@@ -158,16 +159,44 @@ describe.skipIf(why !== null && !ci)('remote events across network namespaces', 
     expect(jobs).toEqual([]);
     await engine.kill('SIGINT');
   }, 300_000);
+
+  it('runs no job on a partial file: the announced size and SHA-256 are waited for, then the job runs once', async () => {
+    const engine = await d.engine();
+    const full = 'x'.repeat(4096);
+    const sha = createHash('sha256').update(full).digest('hex');
+    await mkdir(join(d.ws, 'incoming'), { recursive: true });
+    // The transfer has written only part of the file when its event arrives.
+    await writeFile(join(d.ws, 'incoming/slow.dat'), full.slice(0, 1000));
+    await writeFile(join(d.ws, 'incoming/quick.dat'), 'q');
+    const ev = (path: string, size: number, sha256: string | null) => ({ v: 1, path, size, mtime_ns: String(BigInt(Date.now()) * 1_000_000n), sha256, host: 'instrument-host' });
+    await run('ip', ['netns', 'exec', d.ns('inst'), process.execPath, '-e', PUBLISH, BUS_FOR_INSTRUMENT, 'instrument', INSTRUMENT_PASSWORD, JSON.stringify([ev('incoming/slow.dat', 4096, sha), ev('incoming/quick.dat', 1, null)])]);
+    // The later event is handled while the partial file waits.
+    await waitFor(() => allJobs().some((j) => j.input === 'incoming/quick.dat' && j.status === 'succeeded'), 'the complete file\'s job', 60_000, 100);
+    expect(allJobs().filter((j) => j.input === 'incoming/slow.dat')).toEqual([]);
+    // Same size, other content: still not the announced file.
+    await writeFile(join(d.ws, 'incoming/slow.dat'), 'y'.repeat(4096));
+    await waitFor(async () => (await stat(join(d.ws, 'incoming/slow.dat'))).size === 4096, 'the rewrite', 10_000);
+    expect(allJobs().filter((j) => j.input === 'incoming/slow.dat')).toEqual([]);
+    await writeFile(join(d.ws, 'incoming/slow.dat'), full);
+    await waitFor(() => allJobs().some((j) => j.input === 'incoming/slow.dat' && j.status === 'succeeded'), 'the job of the file once complete', 60_000, 100);
+    const slow = allJobs().filter((j) => j.input === 'incoming/slow.dat');
+    expect(slow).toHaveLength(1);
+    expect(engine.output()).not.toContain('refused');
+    await engine.kill('SIGINT');
+  }, 300_000);
 });
 
-/** A raw client: `node -e PUBLISH URL USER PASS PATHS_JSON` publishes one event per path. */
+/** A raw client (events as paths, or whole event objects): `node -e PUBLISH URL USER PASS PATHS_JSON` publishes one event per path. */
 const PUBLISH = `
 const { connect } = require(${JSON.stringify(require_('nats'))});
 const [url, user, pass, paths] = process.argv.slice(1);
 (async () => {
   const nc = await connect({ servers: url, user: user || undefined, pass: pass || undefined, timeout: 5000, maxReconnectAttempts: 0 });
   const js = nc.jetstream();
-  for (const p of JSON.parse(paths)) await js.publish('meow.files.attacker', JSON.stringify({ v: 1, path: p, size: 1, mtime_ns: '1', sha256: null, host: 'attacker' }));
+  for (const p of JSON.parse(paths)) {
+    const event = typeof p === 'string' ? { v: 1, path: p, size: 1, mtime_ns: '1', sha256: null, host: 'attacker' } : p;
+    await js.publish('meow.files.attacker', JSON.stringify(event));
+  }
   await nc.close();
 })().catch((e) => { console.error(String(e && e.message || e)); process.exit(1); });
 `;
