@@ -38,6 +38,7 @@ export interface ForwardFlags {
   poll?: boolean;
   sshPort?: string;
   identity?: string;
+  sshOption?: string[];
 }
 
 /** The default outbox of a watched directory: under the user's state directory, named after the directory. */
@@ -100,7 +101,7 @@ export async function forwardCommand(dirArg: string, o: ForwardFlags): Promise<n
   const as = (o.as ?? '').replace(/^\/+|\/+$/g, '');
   if (as.split('/').includes('..')) throw new MeowError('MEOW_USAGE', `--as ${o.as}: a subdirectory of the workspace, without ".."`);
   const sshPort = o.sshPort === undefined ? undefined : Number.parseInt(o.sshPort, 10);
-  const transfer = createTransfer(dir, parseDestination(o.to), as, { sshPort, identity: o.identity });
+  const transfer = createTransfer(dir, parseDestination(o.to), as, { sshPort, identity: o.identity, sshArgs: (o.sshOption ?? []).flatMap((opt) => ['-o', opt]) });
   const log = (level: string, message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${level}: ${message}\n`);
   const outboxIsInside = !state.startsWith(`${dir}/`) ? [] : [state.slice(dir.length + 1).replace(/[^/]+$/, '') + '**'];
   const fwd = new Forwarder({

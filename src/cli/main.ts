@@ -106,6 +106,7 @@ function program(setCode: (code: number) => void): Command {
     .option('--poll', 'poll instead of inotify')
     .option('--ssh-port <port>', 'ssh port for --to host:/path')
     .option('--identity <file>', 'ssh private key for --to host:/path')
+    .option('--ssh-option <opt>', 'an ssh -o option for --to host:/path, e.g. UserKnownHostsFile=… (repeatable)', many)
     .action(act(async (dir: string, o) => forwardCommand(dir, o)));
   cmd.command('demo').description('run the flagship example in a fresh temporary workspace').option('--keep', 'keep the workspace').action(act(async (o) => demoCommand(o)));
   return cmd;

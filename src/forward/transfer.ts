@@ -4,18 +4,27 @@
  *
  * - `shared`: the watched directory is inside the workspace path (both hosts
  *   mount the same filesystem): nothing moves.
- * - `copy`: the workspace is a local path elsewhere: rsync on this host.
+ * - `copy`: the workspace is a local path elsewhere (another mount): a copy
+ *   under a temporary name, renamed into place, with the source's mtime.
  * - `ssh`: `[user@]host:/path`: rsync over the SSH backend's multiplexed
  *   connection (src/runner/ssh-connection.ts).
  *
- * rsync writes each file under a temporary name and renames it, so the
- * engine never sees a partial file under the announced name.
+ * Both copies write each file under a temporary name in the workspace's
+ * `.meow/` and rename it into place.
  */
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MeowError } from '../core/errors.js';
-import { bashQuote, commandFailure, runCommand } from '../runner/remote-exec.js';
+import { bashQuote, commandFailure } from '../runner/remote-exec.js';
 import { SshConnection } from '../runner/ssh-connection.js';
+
+/**
+ * Temporary copies live in the workspace's `.meow/`, which the engine never
+ * watches, and are renamed into place (the same filesystem): a file the
+ * engine sees is complete, and never appears as moved from a temporary name.
+ */
+const TMP_DIR = '.meow/forward-tmp';
 
 /** Where the workspace is, as `--to` says. */
 export type Destination = { kind: 'local'; root: string } | { kind: 'ssh'; user: string | null; host: string; root: string };
@@ -46,7 +55,7 @@ export interface Transfer {
  * the workspace the files land in (ignored in shared mode, where a file's
  * place in the workspace is where it already is).
  */
-export function createTransfer(dir: string, dest: Destination, as: string, options: { sshPort?: number; identity?: string } = {}): Transfer {
+export function createTransfer(dir: string, dest: Destination, as: string, options: { sshPort?: number; identity?: string; sshArgs?: string[] } = {}): Transfer {
   const under = (rel: string) => (as === '' ? rel : `${as}/${rel}`);
   if (dest.kind === 'local') {
     const inside = relative(dest.root, dir);
@@ -59,15 +68,23 @@ export function createTransfer(dir: string, dest: Destination, as: string, optio
       mode: 'copy',
       target: under,
       send: async (files) => {
-        await mkdir(to, { recursive: true });
-        const r = await runCommand('rsync', ['-a', '--protect-args', '--from0', '--files-from=-', `${dir}/`, `${to}/`], { input: Buffer.from(files.map((f) => `${f}\0`).join('')), timeoutMs: 600_000 });
-        if (r.code !== 0) throw new MeowError('MEOW_BACKEND', `copying into ${to}: ${commandFailure('rsync', [], r)}`);
+        const tmp = join(dest.root, TMP_DIR);
+        await mkdir(tmp, { recursive: true });
+        // A few copies at once: small files are dominated by system-call latency, not bandwidth.
+        let next = 0;
+        const worker = async () => {
+          while (next < files.length) {
+            const f = files[next++];
+            await copyInto(join(dir, f), join(to, f), tmp);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
       },
       close: async () => undefined,
     };
   }
   const conn = new SshConnection(
-    { host: dest.host, user: dest.user, port: options.sshPort ?? null, identity: options.identity ?? null, workdir: dest.root, sharedFs: false, cpus: null, gpus: [], sshArgs: [], node: 'node', pollIntervalMs: 2000 },
+    { host: dest.host, user: dest.user, port: options.sshPort ?? null, identity: options.identity ?? null, workdir: dest.root, sharedFs: false, cpus: null, gpus: [], sshArgs: options.sshArgs ?? [], node: 'node', pollIntervalMs: 2000 },
     `forward to ${dest.host}`,
     `forward ${dir} ${dest.host}:${dest.root}`,
   );
@@ -78,13 +95,28 @@ export function createTransfer(dir: string, dest: Destination, as: string, optio
     target: under,
     send: async (files) => {
       if (!ready) {
-        const r = await conn.exec(`mkdir -p -- ${bashQuote(to)}`, 60_000);
+        const r = await conn.exec(`mkdir -p -- ${bashQuote(to)} ${bashQuote(`${dest.root}/${TMP_DIR}`)}`, 60_000);
         if (r.code !== 0) throw new MeowError('MEOW_BACKEND', `forward: cannot reach ${dest.host} over ssh or create ${to} there: ${commandFailure('ssh', [dest.host], r)}`);
         ready = true;
       }
-      const r = await conn.rsync(`${dir}/`, `remote:${to}/`, [...files]);
+      const r = await conn.rsync(`${dir}/`, `remote:${to}/`, [...files], ['--temp-dir', `${dest.root}/${TMP_DIR}`]);
       if (r.code !== 0) throw new MeowError('MEOW_BACKEND', `forward: rsync to ${dest.host}:${to}: ${commandFailure('rsync', [], r)}`);
     },
     close: () => conn.close(),
   };
+}
+
+/** Copies one file: a temporary name in the workspace's unwatched `.meow/`, the source's times, then a rename. */
+async function copyInto(from: string, to: string, tmpDir: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  const tmp = join(tmpDir, `${process.pid}-${basename(to)}`);
+  try {
+    const st = await stat(from);
+    await copyFile(from, tmp);
+    await utimes(tmp, st.atime, st.mtime);
+    await rename(tmp, to);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new MeowError('MEOW_BACKEND', `copying ${from} to ${to}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
