@@ -8,7 +8,7 @@
  * engine's job key makes the second delivery run nothing.
  */
 import { join } from 'node:path';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { errorMessage } from '../core/errors.js';
 import { statFile } from '../monitor/scanner.js';
 import { busError, connectBus, ensureStream } from './bus-connection.js';
@@ -73,8 +73,36 @@ export class NatsSource {
     }
     this.sink.log('info', `${this.label}: connected to the bus (stream ${c.stream})`);
     void this.watchStatus(this.nc);
-    const jsm = await this.nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager();
     await ensureStream(jsm, c);
+    // One pull subscription at a time; after a reconnect (a bus restarted, a link back) a new one is
+    // opened, since the pending pull requests died with the old server connection.
+    while (!this.closed) {
+      try {
+        await this.ensureConsumer(jsm);
+        const consumer = await nc.jetstream().consumers.get(c.stream, c.durable);
+        if (this.closed) return;
+        this.messages = await consumer.consume({ max_messages: 500 });
+      } catch (err) {
+        // A bus just restarted may not serve JetStream yet: try again shortly.
+        this.sink.log('warn', `${this.label}: cannot read the stream yet (${busError(err)}); retrying`);
+        await delay(1000);
+        continue;
+      }
+      for await (const m of this.messages) {
+        if (this.closed) break;
+        const p = this.handle(m).catch((err: unknown) => {
+          this.sink.log('error', `${this.label}: ${errorMessage(err)}; the event is delivered again`);
+          m.nak(1000);
+        });
+        this.inflight.add(p);
+        void p.finally(() => this.inflight.delete(p));
+      }
+    }
+  }
+
+  private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
+    const c = this.config;
     try {
       await jsm.consumers.info(c.stream, c.durable);
     } catch {
@@ -87,25 +115,16 @@ export class NatsSource {
         filter_subject: `${c.subject}.>`,
       });
     }
-    const consumer = await this.nc.jetstream().consumers.get(c.stream, c.durable);
-    if (this.closed) return;
-    this.messages = await consumer.consume({ max_messages: 500 });
-    for await (const m of this.messages) {
-      if (this.closed) break;
-      const p = this.handle(m).catch((err: unknown) => {
-        this.sink.log('error', `${this.label}: ${errorMessage(err)}; the event is delivered again`);
-        m.nak(1000);
-      });
-      this.inflight.add(p);
-      void p.finally(() => this.inflight.delete(p));
-    }
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (this.closed) return;
       if (s.type === 'disconnect') this.sink.log('warn', `${this.label}: lost the bus; reconnecting`);
-      else if (s.type === 'reconnect') this.sink.log('info', `${this.label}: reconnected to the bus`);
+      else if (s.type === 'reconnect') {
+        this.sink.log('info', `${this.label}: reconnected to the bus`);
+        this.messages?.stop();
+      }
       else if (s.type === 'error') this.sink.log('warn', `${this.label}: ${busError(s.data)}`);
     }
   }

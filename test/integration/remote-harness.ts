@@ -123,10 +123,14 @@ export class Deployment {
   /** The engine, live, in the engine namespace; resolves once its socket answers. */
   async engine(): Promise<NsProcess> {
     const p = this.spawn('eng', ['run', '--no-tui', '-w', this.ws], { MEOW_NATS_ENGINE_PASSWORD: ENGINE_PASSWORD });
-    await waitFor(async () => {
-      if (p.child.exitCode !== null) throw new Error(`engine exited ${p.child.exitCode}: ${p.output()}`);
-      return existsSync(join(this.ws, '.meow', 'engine.sock')) && p.output().includes('connected to the bus');
-    }, 'the engine and its source', 60_000, 50);
+    try {
+      await waitFor(async () => {
+        if (p.child.exitCode !== null) throw new Error(`engine exited ${p.child.exitCode}: ${p.output()}`);
+        return existsSync(join(this.ws, '.meow', 'engine.sock')) && p.output().includes('connected to the bus');
+      }, 'the engine and its source', 120_000, 50);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nengine output:\n${p.output().slice(-4000)}`);
+    }
     return p;
   }
 
