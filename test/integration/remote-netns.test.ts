@@ -35,7 +35,8 @@ sources:
     paths: ["incoming/**"]
     wait: 2m
 `;
-const PATTERN = `recipe: note\ntrigger:\n  paths: "incoming/*.dat"\n  settle: 0ms\n`;
+// retries: 1, so that an attempt running inside the engine when it is killed runs again (docs/guarantees.md).
+const PATTERN = `recipe: note\ntrigger:\n  paths: "incoming/*.dat"\n  settle: 0ms\nretries: 1\n`;
 const RECIPE = `export default async (vars) => ({ input: vars.input_file });\n`;
 
 interface JobJson {
