@@ -6,8 +6,9 @@ import { matching } from './matching.js';
 import { memory } from './memory.js';
 import { newPattern } from './new-pattern.js';
 import { notebooks } from './notebooks.js';
+import { remoteWorkload } from './remote.js';
 import { restart } from './restart.js';
 import type { Workload } from '../lib/types.js';
 
 /** The workloads of issue 6, in order (8 uses 1's figure as its baseline). */
-export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks];
+export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks, remoteWorkload];

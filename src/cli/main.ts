@@ -14,6 +14,7 @@ import { graphCommand } from './graph.js';
 import { traceCommand } from './trace.js';
 import { reportCommand } from './report.js';
 import { tuiCommand } from './tui.js';
+import { forwardCommand } from './forward.js';
 
 /** A flag value that must be a whole number ≥ 1; anything else is exit 2 with the reason. */
 function positiveInt(value: string): number {
@@ -91,6 +92,33 @@ function program(setCode: (code: number) => void): Command {
   cmd.command('plan').description('what the definitions on disk would trigger and cancel').option('--json').action(act(async (o) => planCommand(global(), o)));
   cmd.command('validate').description('check definitions; exit 2 on any error').option('--json').action(act(async (o) => validateCommand(global(), o)));
   cmd.command('tui').description('attach the terminal UI to the running engine').action(act(async () => tuiCommand(global())));
+  const many = (v: string, prev: string[] = []) => [...prev, v];
+  cmd
+    .command('forward <dir>')
+    .description('forward settled files from an instrument host into a workspace and announce them on the bus (docs/remote.md)')
+    .option('--to <workspace>', "the engine's workspace: a path, or [user@]host:/path (rsync over ssh)")
+    .option('--as <subdir>', 'the workspace subdirectory files land in (not with a shared filesystem)')
+    .option('--status', 'print the outbox: backlog, sent, last error')
+    .option('--json')
+    .option('--state <file>', 'the outbox database (default: under ~/.local/state/meowflow)')
+    .option('--server <url>', 'a NATS server URL (repeatable; default nats://127.0.0.1:4222)', many)
+    .option('--stream <name>', 'the JetStream stream (default MEOW)')
+    .option('--subject <prefix>', 'the subject prefix (default meow.files)')
+    .option('--user <name>', 'bus user')
+    .option('--password-env <var>', 'environment variable holding the bus password')
+    .option('--password-file <file>', 'file holding the bus password')
+    .option('--nkey-seed-file <file>', 'NKey seed file')
+    .option('--creds-file <file>', 'NATS credentials file')
+    .option('--tls-ca <file>', 'CA certificate the bus server must chain to')
+    .option('--host <name>', 'origin host named in events (default: this host)')
+    .option('--settle <duration>', 'quiet time before a file counts as written (default 250ms)')
+    .option('--ignore <glob>', 'never forward these (repeatable)', many)
+    .option('--sha256', "announce each file's SHA-256 (the engine checks it)")
+    .option('--poll', 'poll instead of inotify')
+    .option('--ssh-port <port>', 'ssh port for --to host:/path')
+    .option('--identity <file>', 'ssh private key for --to host:/path')
+    .option('--ssh-option <opt>', 'an ssh -o option for --to host:/path, e.g. UserKnownHostsFile=… (repeatable)', many)
+    .action(act(async (dir: string, o) => forwardCommand(dir, o)));
   cmd.command('demo').description('run the flagship example in a fresh temporary workspace').option('--keep', 'keep the workspace').action(act(async (o) => demoCommand(o)));
   return cmd;
 }

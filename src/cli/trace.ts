@@ -2,6 +2,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { MeowError } from '../core/errors.js';
 import { traceBack, traceForward, type ForwardNode, type TraceStep } from '../store/trace.js';
 import { printJson } from './format.js';
+import { originOf } from '../sources/origin-store.js';
 import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 
 /** A path argument as a workspace-relative path (relative paths are taken from the current directory). */
@@ -12,11 +13,11 @@ export function workspacePath(root: string, arg: string): string {
   return rel;
 }
 
-function printBack(steps: TraceStep[]): void {
+function printBack(steps: (TraceStep & { origin?: string })[]): void {
   steps.forEach((s, depth) => {
     const pad = '  '.repeat(depth);
     if (!s.job) {
-      console.log(`${pad}${s.path}  (from outside)`);
+      console.log(`${pad}${s.path}  (from outside${s.origin ? `, forwarded from ${s.origin}` : ''})`);
       return;
     }
     console.log(`${pad}${s.path}${s.inferred ? '  (undeclared output)' : ''}`);
@@ -49,7 +50,11 @@ export async function traceCommand(g: GlobalOptions, path: string, o: { forward?
         printForward(tree, 0);
       }
     } else {
-      const steps = traceBack(store, rel);
+      // A file that came from outside through a source names the host that forwarded it (docs/remote.md).
+      const steps = traceBack(store, rel).map((s) => {
+        const origin = s.job ? null : originOf(root, s.path);
+        return origin ? { ...s, origin: origin.host } : s;
+      });
       if (o.json) printJson(steps);
       else printBack(steps);
     }

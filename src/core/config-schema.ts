@@ -6,6 +6,7 @@
 import { Fields, isVarValue, joinKey, listWords, type Mapping } from './definition-fields.js';
 import { describe } from './durations.js';
 import type { BackendConfig, DefinitionError, VarValue, WorkspaceConfig } from './types.js';
+import { parseSources } from '../sources/source-config.js';
 
 /** The config file's name, relative to the workspace. */
 export const CONFIG_FILE = 'meow.yaml';
@@ -49,6 +50,7 @@ const CONFIG_KEYS = [
   'max_depth',
   'max_path_length',
   'backends',
+  'sources',
 ] as const;
 const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
 const LOCAL_KEYS = ['type', 'cpus', 'gpus', 'memory'] as const;
@@ -97,6 +99,7 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     maxDepth: read('max_depth', (v) => f.int('max_depth', v, 1), d.maxDepth),
     maxPathLength: read('max_path_length', (v) => f.int('max_path_length', v, 16), d.maxPathLength),
   };
+  if (doc.sources !== undefined) config.sources = parseSources(f, doc.sources);
   return { config, errors: f.errors };
 }
 

@@ -1,3 +1,5 @@
+import type { SourceConfig } from '../sources/source-types.js';
+
 /**
  * The vocabulary of meowflow. The code uses these words for these things only.
  *
@@ -248,6 +250,8 @@ export interface WorkspaceConfig {
   maxDepth: number;
   /** Bytes of a workspace-relative path beyond which it is neither watched nor scanned. @default 1024 */
   maxPathLength: number;
+  /** Remote event sources (`sources:`, docs/remote.md); absent when meow.yaml has none. */
+  sources?: SourceConfig[];
 }
 
 /** A job as stored and shown (`meow jobs --json`). */

@@ -1,6 +1,7 @@
 import { DefinitionsWatcher } from '../monitor/definitions-watcher.js';
 import { FileMonitor } from '../monitor/file-monitor.js';
 import { Settler } from '../monitor/settler.js';
+import { startSources, type Sources } from '../sources/sources.js';
 import { diffTree } from '../rules/tree-diff.js';
 import type { EngineTimings } from './timings.js';
 import type { EventSink, Outputs } from './outputs.js';
@@ -31,6 +32,8 @@ export class LiveWatch {
   private monitor: FileMonitor | null = null;
   private defsWatcher: DefinitionsWatcher | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
+  /** Remote event sources (`sources:` in meow.yaml, docs/remote.md). */
+  private sources: Sources | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   private serial: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -109,6 +112,14 @@ export class LiveWatch {
       this.scanTimer = setInterval(() => void this.reconcile(), this.config.scanIntervalMs);
       this.scanTimer.unref();
     }
+    // Events from other hosts enter where the watcher's do: the settler.
+    this.sources = startSources(this.config, {
+      root: this.config.root,
+      scope: this.tree.scope,
+      observe: (path) => void this.observe(path),
+      committed: (path) => this.store.getFile(path)?.version ?? null,
+      log: (level, message) => this.log('log', level, message),
+    });
   }
 
   /** Runs `fn` after every earlier definition change or scan (they must not interleave). */
@@ -155,6 +166,7 @@ export class LiveWatch {
   /** Stops watching; resolves once a scan or definition change in progress has ended. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.sources?.close();
     if (this.scanTimer) clearInterval(this.scanTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -96,7 +96,7 @@ backends:
     const { config, errors } = parseConfig('/ws', text, 4);
     expect(config).toEqual(DEFAULTS);
     expect(errors.map((e) => `${e.key} | ${e.message}`)).toEqual([
-      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, backends',
+      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, backends, sources',
       'cpus | expected a positive whole number, got the number 0',
       'watch_mode | expected one of native or poll, got the string "polling" (did you mean "poll"?)',
       'poll_interval | expected a positive duration like "500ms" or "2s", got 0',
