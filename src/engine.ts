@@ -19,6 +19,9 @@ import { newJobId, nowIso } from './core/ids.js';
 import { readConfig, readDefinitions } from './monitor/definitions-reader.js';
 import { scanTree, statFile } from './monitor/scanner.js';
 import { jobKey } from './rules/job-key.js';
+import { fanInOf } from './rules/collect-group.js';
+import { setEvent, type FiredSet } from './rules/collect-set.js';
+import { FanIn } from './runner/fan-in.js';
 import { linkRules } from './rules/linker.js';
 import { compileGlobs, compileRules, matchEvent, triggersRetroactively } from './rules/matcher.js';
 import { planChange } from './rules/planner.js';
@@ -78,6 +81,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
     ruleVersion: rule.version,
     status: 'queued',
     input: event.path,
+    inputs: null,
     inputVersion: event.version,
     event: event.kind,
     oldPath: event.oldPath,
@@ -137,6 +141,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private space: { promise: Promise<void>; timer: NodeJS.Timeout; resolve: () => void } | null = null;
   /** Paused patterns: their jobs are created and kept queued, and start when the pattern resumes. */
   private paused = new Set<string>();
+  /** Open fan-in groups (collect, batch) and their timer. */
+  readonly fanIn: FanIn;
 
   private constructor(
     readonly config: WorkspaceConfig,
@@ -168,6 +174,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
     this.lineage = new LineageStore(this.store.db);
     this.paused = this.store.pausedPatterns();
+    this.fanIn = new FanIn(this.store.db, (name) => this.ruleSet.byName.get(name)?.rule ?? null, () => this.fireDueSets());
     this.hasher = new FileHasher((id, hash) => this.recordHash(id, hash));
   }
 
@@ -245,15 +252,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     const fresh = plan.changes.filter((c) => c.after).map((c) => this.ruleSet.byName.get(c.name));
     const triggers: Trigger[] = [];
+    const sets: FiredSet[] = [];
+    const nowMs = Date.now();
+    this.store.transaction(() => {
+      for (const change of plan.changes) if (change.before && fanInOf(change.before.pattern)) this.fanIn.dropPattern(change.name);
+      for (const c of fresh) if (c && fanInOf(c.rule.pattern)) sets.push(...this.fanIn.retro(c.rule, files, nowMs));
+    });
     for (const c of fresh) {
-      if (!c) continue;
+      if (!c || fanInOf(c.rule.pattern)) continue;
       for (const [path, st] of files) {
         if (!triggersRetroactively(c, path)) continue;
         const event: FileEvent = { kind: 'created', path, oldPath: null, version: st.version, generation: st.generation ?? 0, cause: st.cause ?? null };
         triggers.push({ event, rules: [c.rule], ino: st.ino, record: false });
       }
     }
-    this.createJobs(triggers);
+    this.createJobs(triggers, sets);
+    this.fanIn.schedule();
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);
     if (plan.changes.length) this.emit('rules:changed', plan);
     return plan;
@@ -271,6 +285,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   async start(): Promise<Plan> {
     this.recoverInterrupted();
+    this.fanIn.load();
     const [defs, tree] = await Promise.all([this.loadDefinitions(), this.scan()]);
     // Rules see the current tree; the files table catches up from the same scan.
     const known = this.knownFiles();
@@ -321,14 +336,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.createJobs(triggers);
   }
 
-  private createJobs(triggers: readonly Trigger[]): number {
-    if (triggers.length === 0) return 0;
+  private createJobs(triggers: readonly Trigger[], sets: FiredSet[] = []): number {
+    if (triggers.length === 0 && sets.length === 0) return 0;
     const created: JobRecord[] = [];
     const now = nowIso();
     const max = this.config.maxGeneration;
     const stopped: JobRecord[] = [];
     try {
-      this.recordTriggers(triggers, created, stopped, now, max);
+      this.recordTriggers(triggers, created, stopped, now, max, sets);
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.
@@ -343,21 +358,39 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const job of created) {
       this.emit('job:queued', job);
       this.scheduler.enqueue(job);
-      if (this.config.hash === 'sha256' && job.event !== 'deleted') {
+      if (this.config.hash === 'sha256' && job.event !== 'deleted' && job.inputs === null) {
         this.hasher.add({ jobId: job.id, abs: join(this.config.root, job.input), version: job.inputVersion });
       }
     }
+    this.fanIn.schedule();
     return created.length;
   }
 
+  /** Fires the fan-in groups whose time has come (quiet, marker, max_wait, timeout). */
+  private fireDueSets(): void {
+    if (this.closed) return;
+    try {
+      const sets: FiredSet[] = [];
+      this.store.transaction(() => sets.push(...this.fanIn.due(Date.now())));
+      if (this.createJobs([], sets) === 0) this.fanIn.schedule();
+    } catch (err) {
+      this.emit('log', 'error', `fan-in timer: ${errorMessage(err)}`);
+      setTimeout(() => this.fanIn.schedule(), 1000).unref();
+    }
+  }
+
   /** Records events and their jobs in one transaction. */
-  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number): void {
+  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number, sets: FiredSet[]): void {
     this.store.transaction(() => {
+      const nowMs = Date.now();
+      const known = (p: string) => this.store.getFile(p) !== null;
       for (const t of triggers) {
         if (t.record) this.store.recordEvent(t.event, t.ino);
+        if (t.record) sets.push(...this.fanIn.observe(t.event, t.rules, nowMs, known));
         if (t.record && t.event.cause && t.event.kind !== 'deleted') this.lineage.recordOutput(t.event.cause, t.event.path, t.event.version, t.inferred ?? false);
         const guard = t.rules.length && t.event.generation > max ? this.loopError(t.event, max) : null;
         for (const rule of t.rules) {
+          if (fanInOf(rule.pattern)) continue;
           for (const point of expandSweep(rule.pattern.sweep)) {
             const job = newJobRecord(rule, t.event, Object.keys(point).length ? point : null, now, this.config.root);
             // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
@@ -368,7 +401,25 @@ export class Engine extends EventEmitter<EngineEvents> {
           }
         }
       }
+      for (const set of sets) this.recordSet(set, created, stopped, now, max);
     });
+  }
+
+  /** The jobs of one fired (or failed) set: one per sweep point, its members recorded in lineage. */
+  private recordSet(set: FiredSet, created: JobRecord[], stopped: JobRecord[], now: string, max: number): void {
+    const event = setEvent(set);
+    const guard = set.error ?? (event.generation > max ? this.loopError(event, max) : null);
+    const list = set.members.map((m) => m.path);
+    for (const point of expandSweep(set.rule.pattern.sweep)) {
+      const job = newJobRecord(set.rule, event, Object.keys(point).length ? point : null, now, this.config.root);
+      job.inputs = list;
+      job.variables[set.rule.pattern.input] = list;
+      if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
+      if (!this.store.insertJob(job)) continue;
+      this.lineage.insert(this.lineageOf(job, set.rule));
+      for (const m of set.members) this.lineage.recordInput(job.id, m.path, m.version, false);
+      (guard ? stopped : created).push(job);
+    }
   }
 
   /** Input hashes found since the last flush: written in one transaction, not one commit each. */
@@ -680,7 +731,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** `meow status --json` of a running engine. */
   statusJson() {
-    return { engine: 'running' as const, jobs: this.store.countJobs(), patterns: this.patterns.length, recipes: this.recipes.length };
+    return { engine: 'running' as const, jobs: this.store.countJobs(), patterns: this.patterns.length, recipes: this.recipes.length, pending_sets: this.fanIn.pending() };
   }
 
   /** Settling paths, held deletions and queued or running jobs. */
@@ -697,7 +748,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (;;) {
       await this.scheduler.whenIdle();
       const created = await this.reconcile();
-      if (created === 0 && this.scheduler.pending === 0) break;
+      if (created === 0 && this.scheduler.pending === 0) {
+        // Groups on a timer (quiet, marker, max_wait, timeout) fire without new files: wait for them.
+        const due = this.fanIn.nextDue(Date.now());
+        if (due === null) break;
+        await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 5));
+        this.fireDueSets();
+      }
     }
     await this.hasher.idle();
   }
@@ -708,6 +765,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.closed = true;
     if (this.scanTimer) clearInterval(this.scanTimer);
     if (this.space) clearInterval(this.space.timer);
+    this.fanIn.close();
     this.hasher.close();
     await this.defsWatcher?.close();
     await this.monitor?.close();

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { sweepSize } from '../rules/sweep.js';
 import { Fields, NAME_RE, NAME_RULE, isVarValue, joinKey, listWords } from './definition-fields.js';
 import { describe } from './durations.js';
+import { checkFanIn, readBatch, readCollect } from './fan-in-schema.js';
 import { BUILTIN_PLACEHOLDERS, findPlaceholders } from './placeholders.js';
 import { closest, didYouMean } from './suggest.js';
 import { EVENT_KINDS } from './types.js';
@@ -25,6 +26,9 @@ const PATTERN_KEYS = [
   'timeout',
   'retries',
   'loop',
+  'collect',
+  'batch',
+  'inputs',
 ] as const;
 const TRIGGER_KEYS = ['paths', 'events', 'ignore', 'settle'] as const;
 const RESOURCE_KEYS = ['cpus', 'gpus', 'memory'] as const;
@@ -67,7 +71,12 @@ export function parsePattern(
       ? missing(f, misspelt, 'recipe', 'missing; name the recipe to run, e.g. "recipe: segmentation"')
       : f.name('recipe', doc.recipe, 'recipe');
   const trigger = doc.trigger === undefined && misspelt.has('trigger') ? undefined : readTrigger(f, doc.trigger);
-  const input = doc.input === undefined ? 'input_file' : f.identifier('input', doc.input);
+  const collect = doc.collect === undefined || doc.collect === null ? null : readCollect(f, doc.collect);
+  const batch = doc.batch === undefined || doc.batch === null ? null : readBatch(f, doc.batch);
+  checkFanIn(f, doc.collect ?? undefined, doc.batch ?? undefined, trigger?.events);
+  const defaultInput = doc.collect != null || doc.batch != null ? 'input_files' : 'input_file';
+  const input = doc.input === undefined ? defaultInput : f.identifier('input', doc.input);
+  const inputs = doc.inputs === undefined ? [] : f.globs('inputs', doc.inputs, { nonEmpty: false });
   const variables = doc.variables === undefined ? {} : readVariables(f, doc.variables);
   const sweep = doc.sweep === undefined ? {} : readSweep(f, doc.sweep, opts.maxSweep);
   const outputs = doc.outputs === undefined ? [] : f.globs('outputs', doc.outputs, { nonEmpty: false });
@@ -79,9 +88,10 @@ export function parsePattern(
 
   // Checked even when other keys are broken, so one pass reports every error; a
   // broken input name falls back to what was written so its placeholder still resolves.
-  const inputName = input ?? (typeof doc.input === 'string' ? doc.input : 'input_file');
+  const inputName = input ?? (typeof doc.input === 'string' ? doc.input : defaultInput);
   checkNames(f, variables, sweep, inputName);
   checkPlaceholders(f, variables, sweep, inputName, outputs ?? [], typeof doc.outputs === 'string');
+  checkPlaceholders(f, {}, sweep, inputName, inputs ?? [], typeof doc.inputs === 'string', 'inputs', Object.keys(variables));
 
   if (
     f.errors.length > 0 ||
@@ -94,7 +104,10 @@ export function parsePattern(
     resources === undefined ||
     timeoutMs === undefined ||
     retries === undefined ||
-    loop === undefined
+    loop === undefined ||
+    collect === undefined ||
+    batch === undefined ||
+    inputs === undefined
   ) {
     return { pattern: null, errors: f.errors };
   }
@@ -114,6 +127,9 @@ export function parsePattern(
     timeoutMs,
     retries,
     loop,
+    collect,
+    batch,
+    inputs,
   };
   return { pattern, errors: [] };
 }
@@ -274,15 +290,17 @@ function checkPlaceholders(
   input: string,
   outputs: string[],
   singleOutput: boolean,
+  outputsKey = 'outputs',
+  moreKnown: string[] = [],
 ): void {
-  const known = [...BUILTIN_PLACEHOLDERS, input, ...Object.keys(variables), ...Object.keys(sweep)];
+  const known = [...BUILTIN_PLACEHOLDERS, input, ...Object.keys(variables), ...Object.keys(sweep), ...moreKnown];
   const check = (key: string, value: VarValue): void => {
     if (typeof value === 'string') checkTemplate(f, key, value, known);
     else if (Array.isArray(value)) value.forEach((item, i) => check(joinKey(key, i), item));
     else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) check(joinKey(key, k), v);
   };
   for (const [name, value] of Object.entries(variables)) check(joinKey('variables', name), value);
-  outputs.forEach((glob, i) => checkTemplate(f, singleOutput ? 'outputs' : joinKey('outputs', i), glob, known));
+  outputs.forEach((glob, i) => checkTemplate(f, singleOutput ? outputsKey : joinKey(outputsKey, i), glob, known));
 }
 
 function checkTemplate(f: Fields, key: string, template: string, known: string[]): void {

@@ -2,6 +2,13 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobRecord, Variables } from '../core/types.js';
 
+/**
+ * The file `MEOW_INPUTS` names for a set job: each member's absolute path
+ * followed by one NUL byte (no newline anywhere), in arrival order. Bash reads
+ * it with `mapfile -d '' files < "$MEOW_INPUTS"`, xargs with `-0`.
+ */
+export const INPUTS_LIST = 'inputs.list';
+
 /** Workspace-relative directory of a job. */
 export function jobDirOf(id: string): string {
   return `.meow/jobs/${id}`;
@@ -16,6 +23,7 @@ export function jobDirOf(id: string): string {
 export async function createJobDir(root: string, job: JobRecord, runtimeVariables: Variables, withParams: boolean): Promise<{ dir: string; params: string }> {
   const dir = join(root, job.jobDir);
   await mkdir(dir, { recursive: true });
+  if (job.inputs) await writeFile(join(dir, INPUTS_LIST), job.inputs.map((p) => `${join(root, p)}\0`).join(''));
   const params = join(dir, 'params.json');
   if (withParams) await writeFile(params, `${JSON.stringify(runtimeVariables, null, 2)}\n`);
   return { dir, params };
@@ -57,6 +65,7 @@ export function jobJson(job: JobRecord) {
     recipe: job.recipe,
     status: job.status,
     input: job.input,
+    inputs: job.inputs ?? [job.input],
     event: job.event,
     variables: job.variables,
     attempt: job.attempt,

@@ -8,6 +8,7 @@ import { diskNearlyFull, isDiskFull } from './disk-space.js';
 import { formatDuration } from '../core/durations.js';
 import { nowIso } from '../core/ids.js';
 import { expandAll, placeholderValues } from '../rules/variables.js';
+import { INPUTS_LIST } from './job-dir.js';
 import { RESOURCE_KINDS, type Backend, type ResourceKind, type RunOutcome, type RunRequest } from './backend.js';
 import type { Executor, ExecutorContext, Launch } from './executor.js';
 import type { EngineEvents } from '../core/engine-events.js';
@@ -383,11 +384,14 @@ export class Scheduler {
     const { config } = this.deps;
     const absInput = join(config.root, job.input);
     const site = { rule, event: { kind: job.event, path: job.input, oldPath: job.oldPath, version: job.inputVersion, generation: job.generation, cause: job.cause }, jobId: job.id, jobDir: job.jobDir, workspace: config.root, sweepPoint: job.sweepPoint };
-    const runtime: Variables = { ...job.variables, [rule.pattern.input]: absInput };
+    // A set job's list variable holds every member's absolute path (fan-in).
+    const absInputs = job.inputs?.map((p) => join(config.root, p)) ?? null;
+    const runtime: Variables = { ...job.variables, [rule.pattern.input]: absInputs ?? absInput };
     const placeholders = placeholderValues(site, { ...rule.pattern.variables, ...job.variables });
-    placeholders[rule.pattern.input] = absInput;
+    placeholders[rule.pattern.input] = absInputs ? JSON.stringify(absInputs) : absInput;
     const dir = join(config.root, job.jobDir);
-    const env = { MEOW_JOB_ID: job.id, MEOW_JOB_DIR: dir, MEOW_WORKSPACE: config.root, MEOW_PARAMS: join(dir, 'params.json') };
+    const env: Record<string, string> = { MEOW_JOB_ID: job.id, MEOW_JOB_DIR: dir, MEOW_WORKSPACE: config.root, MEOW_PARAMS: join(dir, 'params.json') };
+    if (absInputs) env.MEOW_INPUTS = join(dir, INPUTS_LIST);
     const ctx: ExecutorContext = { job, rule, config, jobDir: dir, variables: runtime, placeholders, env };
     return { runtime, placeholders, dir, ctx };
   }

@@ -7,10 +7,14 @@ import { renderValue } from '../../core/placeholders.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Variables as environment entries: strings as they are, other values as JSON text. */
-export function variablesEnv(variables: Variables): Record<string, string> {
+/**
+ * Variables as environment entries: strings as they are, other values as JSON
+ * text. `omit` names a set job's list variable: thousands of paths would pass
+ * the kernel's limit on one environment string, so it arrives as `MEOW_INPUTS`.
+ */
+export function variablesEnv(variables: Variables, omit: string | null = null): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(variables)) if (ENV_NAME.test(k)) env[k] = renderValue(v);
+  for (const [k, v] of Object.entries(variables)) if (ENV_NAME.test(k) && k !== omit) env[k] = renderValue(v);
   return env;
 }
 
@@ -25,7 +29,7 @@ export class BashExecutor implements Executor {
       type: 'process',
       file: 'bash',
       args: [copy],
-      env: { ...variablesEnv(ctx.variables), ...ctx.env },
+      env: { ...variablesEnv(ctx.variables, ctx.job.inputs ? ctx.rule.pattern.input : null), ...ctx.env },
       cwd: ctx.config.root,
     };
   }
