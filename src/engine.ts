@@ -165,7 +165,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       ruleFor: (job) => this.rulesByVersion.get(job.ruleVersion) ?? null,
       isPaused: (pattern) => this.paused.has(pattern),
       diskFull: (err) => this.onDiskFull(err),
-      beforeAttempt: (job, rule, values) => this.claimOutputs(job, rule, values),
+      beforeAttempt: (job, rule, values) => (this.claimOutputs(job, rule, values), this.recordDeclaredInputs(job, rule, values)),
       afterAttempt: (job, rule, values) => this.collectOutputs(job, rule, values),
       emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args),
     });
@@ -506,6 +506,32 @@ export class Engine extends EventEmitter<EngineEvents> {
   private outputGlobs(rule: Rule, values: Record<string, string>): string[] {
     const prefix = `${this.config.root}/`;
     return expandAll(rule.pattern.outputs, values).map((g) => (g.startsWith(prefix) ? g.slice(prefix.length) : g));
+  }
+
+  /** The files matching a pattern's declared `inputs:` as the attempt starts, recorded in lineage. */
+  private recordDeclaredInputs(job: JobRecord, rule: Rule, values: Record<string, string>): void {
+    const globs = rule.pattern.inputs ?? [];
+    if (globs.length === 0) return;
+    const prefix = `${this.config.root}/`;
+    try {
+      const found = new Map<string, string>();
+      for (const g of expandAll(globs, values).map((x) => (x.startsWith(prefix) ? x.slice(prefix.length) : x))) {
+        const scan = micromatch.scan(g);
+        if (!scan.isGlob) {
+          const f = this.store.getFile(g);
+          if (f) found.set(f.path, f.version);
+          continue;
+        }
+        const isMatch = micromatch.matcher(g);
+        const paths = scan.base ? this.store.filesUnder(scan.base) : this.store.allFiles().map((f) => f.path);
+        for (const p of paths) if (isMatch(p)) found.set(p, this.store.getFile(p)?.version ?? '');
+      }
+      this.store.transaction(() => {
+        for (const [p, v] of [...found].sort()) this.lineage.recordInput(job.id, p, v || null, true);
+      });
+    } catch (err) {
+      this.emit('log', 'warn', `${job.id}: recording declared inputs: ${errorMessage(err)}`);
+    }
   }
 
   private claimOutputs(job: JobRecord, rule: Rule, values: Record<string, string>): void {
