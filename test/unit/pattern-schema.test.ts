@@ -40,6 +40,9 @@ describe('parsePattern: valid patterns', () => {
       timeoutMs: null,
       retries: 0,
       loop: false,
+      collect: null,
+      batch: null,
+      inputs: [],
     });
   });
 
