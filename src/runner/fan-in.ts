@@ -98,7 +98,10 @@ export class FanIn {
         if (marker !== null && known(marker)) g.markerAt = now;
         this.groups.replace(g);
       } else {
+        const reopened = g.state === 'fired';
         if (!addMember(g, member, now)) continue;
+        // A finished set re-runs once complete again: its marker, if still there, counts from now (members may still be settling).
+        if (reopened && g.marker !== null) g.markerAt = known(g.marker) ? now : null;
         this.groups.saveGroup(g);
         this.groups.saveMember(g, member);
       }
@@ -200,9 +203,11 @@ export class FanIn {
       this.groups.replace(g);
       this.track(g);
     }
+    const fan = fanInOf(rule.pattern);
     for (const s of found.fire) {
-      if (fanInOf(rule.pattern)?.kind !== 'collect') continue;
-      const g: Group = { pattern: rule.name, ruleVersion: rule.version, key: s.key, state: 'fired', members: s.members, marker: null, markerAt: null, firstAt: now, lastAt: now };
+      if (fan?.kind !== 'collect') continue;
+      const marker = markerOf(fan, s.members[0].path);
+      const g: Group = { pattern: rule.name, ruleVersion: rule.version, key: s.key, state: 'fired', members: s.members, marker, markerAt: marker === null ? null : now, firstAt: now, lastAt: now };
       this.groups.replace(g);
     }
     return found.fire;
