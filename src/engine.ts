@@ -775,8 +775,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       await this.scheduler.whenIdle();
       const created = await this.reconcile();
       if (created === 0 && this.scheduler.pending === 0) {
-        // Groups on a timer (quiet, marker, max_wait, timeout) fire without new files: wait for them.
-        const due = this.fanIn.nextDue(Date.now());
+        // Groups on a short timer (marker settle, quiet, max_wait) fire without new files: wait for them.
+        const due = this.fanIn.nextDue(Date.now(), false);
         if (due === null) break;
         await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 5));
         this.fireDueSets();

@@ -163,13 +163,18 @@ export class FanIn {
     return this.settle([...this.open.keys()], now);
   }
 
-  /** Earliest time a timer must look at the groups, or null. */
-  nextDue(now: number): number | null {
+  /**
+   * Earliest time a timer must look at the groups, or null. Without
+   * `timeouts`, collect.timeout is left out: `run --until-idle` waits for a
+   * marker's settle time, quiet and max_wait, not for an hour-long timeout.
+   */
+  nextDue(now: number, timeouts = true): number | null {
     let next: number | null = null;
     for (const g of this.open.values()) {
       const rule = this.ruleOf(g.pattern);
       if (!rule) continue;
-      const d = decide(rule.pattern, g, now);
+      const p = !timeouts && rule.pattern.collect ? { ...rule.pattern, collect: { ...rule.pattern.collect, timeoutMs: null } } : rule.pattern;
+      const d = decide(p, g, now);
       const at = d.kind === 'wait' ? d.dueAt : now;
       if (at !== null && (next === null || at < next)) next = at;
     }
@@ -232,11 +237,6 @@ export class FanIn {
       });
     }
     return out.sort((a, b) => (a.pattern + a.key < b.pattern + b.key ? -1 : 1));
-  }
-
-  /** Groups whose timer is running (they will fire without new files). */
-  get timed(): number {
-    return this.nextDue(Date.now()) === null ? 0 : 1;
   }
 
   close(): void {

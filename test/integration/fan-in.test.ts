@@ -82,7 +82,7 @@ describe('fan-in: complete sets and batches', () => {
     expect(after).toHaveLength(4);
     expect(after[3]).toMatchObject({ input: 'raw/scan-2', status: 'succeeded' });
     expect(after[3].inputs).toHaveLength(180);
-  });
+  }, 240_000);
 
   it('a scan half written when the engine is killed gives exactly one job after its last projection', async () => {
     ws = await tempWorkspace();
@@ -112,7 +112,7 @@ describe('fan-in: complete sets and batches', () => {
     expect((await readFile(ws.path('recon/scan-1.txt'), 'utf8')).trim()).toBe('180');
     const s = await meowJson<{ pending_sets: unknown[] }>(['status', '-w', ws.root]);
     expect(s.pending_sets).toEqual([]);
-  });
+  }, 240_000);
 
   it('10,000 frames into a batch pattern give jobs covering every frame exactly once, none larger than 500', async () => {
     ws = await tempWorkspace();
@@ -136,7 +136,7 @@ describe('fan-in: complete sets and batches', () => {
     const ledger = (await readFile(ws.path('ledger.txt'), 'utf8')).split('\n').filter(Boolean);
     expect(ledger).toHaveLength(N);
     expect(new Set(ledger).size).toBe(N);
-  });
+  }, 240_000);
 
   it('a set pattern added after the scans exist fires once per complete scan, as meow plan predicted', async () => {
     ws = await tempWorkspace();
@@ -173,5 +173,5 @@ describe('fan-in: complete sets and batches', () => {
     const later = await jobsOf(ws.root, 'recon');
     expect(later.map((j) => j.input)).toEqual(['raw/scan-1', 'raw/scan-2', 'raw/scan-3', 'raw/scan-4']);
     expect(later[3].inputs).toHaveLength(20);
-  });
+  }, 240_000);
 });
