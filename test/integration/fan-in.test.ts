@@ -167,11 +167,40 @@ describe('fan-in: complete sets and batches', () => {
     expect(trace[0].pattern).toBe('summary');
     expect(trace[0].inputs).toEqual(['go', 'raw/scan-1/scan.done', 'raw/scan-2/scan.done', 'raw/scan-3/scan.done', 'recon/scan-1.txt', 'recon/scan-2.txt', 'recon/scan-3.txt']);
     expect(trace.some((s) => s.pattern === 'recon')).toBe(true);
+    // PROV and RO-Crate name every member a set job read.
+    expect((await meow(['report', 'recon/scan-2.txt', '-w', ws.root])).code).toBe(0);
+    const crate = JSON.parse(await readFile(ws.path('.meow/report/ro-crate-metadata.json'), 'utf8')) as { '@graph': { '@id': string; object?: { '@id': string }[] }[] };
+    const action = crate['@graph'].find((e) => e['@id'] === `#${jobs[1].id}`);
+    expect(action?.object?.map((o) => o['@id'])).toHaveLength(20);
+    const prov = JSON.parse(await readFile(ws.path('.meow/report/prov.json'), 'utf8')) as { used: Record<string, { 'prov:activity': string }> };
+    expect(Object.values(prov.used).filter((u) => u['prov:activity'] === `meow:job/${jobs[1].id}`)).toHaveLength(20);
+    const graph = await meow(['graph', '-w', ws.root]);
+    expect(graph.stdout).toContain('recon [set by {dir}] → recon/{name}.txt ⇢ read by summary');
     // The rest of scan-4 arrives: only scan-4 runs.
     await writeScan(ws, 'scan-4', 12, 20, true);
     expect((await meow(['run', '--until-idle', '--no-tui', '-w', ws.root])).code).toBe(0);
     const later = await jobsOf(ws.root, 'recon');
     expect(later.map((j) => j.input)).toEqual(['raw/scan-1', 'raw/scan-2', 'raw/scan-3', 'raw/scan-4']);
     expect(later[3].inputs).toHaveLength(20);
+  }, 240_000);
+
+  it('removing a set pattern cancels its running set job and forgets its open groups', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/hold.sh', 'echo started > "$MEOW_WORKSPACE/started"\nsleep 60\n');
+    await ws.write('patterns/hold.yaml', 'recipe: hold\ntrigger: {paths: "raw/*/*.tif"}\ncollect: {by: "{dir}", complete: {count: 2}}\n');
+    live = await startLive(ws.root);
+    await ws.write('raw/a/1.tif', '1');
+    await ws.write('raw/a/2.tif', '2');
+    await ws.write('raw/b/1.tif', '1');
+    await waitFor(async () => (await readFile(ws.path('started'), 'utf8').catch(() => '')).includes('started'), 'the set job to start', 60_000, 50);
+    await waitFor(() => live?.engine.fanIn.pending().some((p) => p.key === 'raw/b'), 'raw/b pending', 30_000, 50);
+    await ws.write('patterns/hold.yaml', 'recipe: hold\ntrigger: {paths: "raw/*/*.tif"}\ncollect: {by: "{dir}", complete: {count: 3}}\n');
+    await waitFor(() => live?.engine.store.countJobs().cancelled === 1, 'the running set job cancelled', 60_000, 50);
+    // The changed pattern regroups the files at once: both groups now wait for a third file.
+    await waitFor(() => live?.engine.fanIn.pending().map((p) => `${p.key}:${p.members}`).join(' ') === 'raw/a:2 raw/b:1', 'regrouped', 30_000, 50);
+    const { rm } = await import('node:fs/promises');
+    await rm(ws.path('patterns/hold.yaml'));
+    await waitFor(() => live?.engine.fanIn.pending().length === 0, 'the groups forgotten', 30_000, 50);
+    expect(live.engine.store.countJobs()).toMatchObject({ queued: 0, running: 0, cancelled: 1 });
   }, 240_000);
 });
