@@ -252,12 +252,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     const fresh = plan.changes.filter((c) => c.after).map((c) => this.ruleSet.byName.get(c.name));
     const triggers: Trigger[] = [];
-    const sets: FiredSet[] = [];
-    const nowMs = Date.now();
-    this.store.transaction(() => {
+    // Groups of removed and changed set patterns are forgotten, and new ones formed from the files there, with their jobs in one transaction.
+    const regroup = (nowMs: number): FiredSet[] => {
       for (const change of plan.changes) if (change.before && fanInOf(change.before.pattern)) this.fanIn.dropPattern(change.name);
-      for (const c of fresh) if (c && fanInOf(c.rule.pattern)) sets.push(...this.fanIn.retro(c.rule, files, nowMs));
-    });
+      return fresh.flatMap((c) => (c && fanInOf(c.rule.pattern) ? this.fanIn.retro(c.rule, files, nowMs) : []));
+    };
     for (const c of fresh) {
       if (!c || fanInOf(c.rule.pattern)) continue;
       for (const [path, st] of files) {
@@ -266,7 +265,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         triggers.push({ event, rules: [c.rule], ino: st.ino, record: false });
       }
     }
-    this.createJobs(triggers, sets);
+    this.createJobs(triggers, plan.changes.length ? regroup : null);
     this.fanIn.schedule();
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);
     if (plan.changes.length) this.emit('rules:changed', plan);
@@ -336,15 +335,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.createJobs(triggers);
   }
 
-  private createJobs(triggers: readonly Trigger[], sets: FiredSet[] = []): number {
-    if (triggers.length === 0 && sets.length === 0) return 0;
+  /**
+   * `fanIn` runs inside the transaction, before the events: it changes groups
+   * (timers, registrations) and returns the sets that fire, whose jobs commit with it.
+   */
+  private createJobs(triggers: readonly Trigger[], fanIn: ((nowMs: number) => FiredSet[]) | null = null): number {
+    if (triggers.length === 0 && fanIn === null) return 0;
     const created: JobRecord[] = [];
     const now = nowIso();
     const max = this.config.maxGeneration;
     const stopped: JobRecord[] = [];
     try {
-      this.recordTriggers(triggers, created, stopped, now, max, sets);
+      this.recordTriggers(triggers, created, stopped, now, max, fanIn);
     } catch (err) {
+      // The groups in memory follow the database, which rolled back.
+      this.fanIn.load();
       if (!isDiskFull(err)) throw err;
       // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.
       void this.onDiskFull(err);
@@ -370,9 +375,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private fireDueSets(): void {
     if (this.closed) return;
     try {
-      const sets: FiredSet[] = [];
-      this.store.transaction(() => sets.push(...this.fanIn.due(Date.now())));
-      if (this.createJobs([], sets) === 0) this.fanIn.schedule();
+      this.createJobs([], (nowMs) => this.fanIn.due(nowMs));
     } catch (err) {
       this.emit('log', 'error', `fan-in timer: ${errorMessage(err)}`);
       setTimeout(() => this.fanIn.schedule(), 1000).unref();
@@ -380,9 +383,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Records events and their jobs in one transaction. */
-  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number, sets: FiredSet[]): void {
+  private recordTriggers(triggers: readonly Trigger[], created: JobRecord[], stopped: JobRecord[], now: string, max: number, fanIn: ((nowMs: number) => FiredSet[]) | null): void {
     this.store.transaction(() => {
       const nowMs = Date.now();
+      const sets = fanIn ? fanIn(nowMs) : [];
       const known = (p: string) => this.store.getFile(p) !== null;
       for (const t of triggers) {
         if (t.record) this.store.recordEvent(t.event, t.ino);

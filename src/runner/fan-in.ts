@@ -92,6 +92,12 @@ export class FanIn {
       const member = { path: event.path, version: event.version, generation: event.generation, cause: event.cause };
       const id = idOf(rule.name, key);
       let g = this.open.get(id) ?? this.groups.get(rule.name, key);
+      // A duplicate event of a file a batch already took stays out of the next batch; so does any later
+      // version of it when the pattern does not listen to `modified` (a rescan may have seen it half written).
+      if (fan.kind === 'batch' && !g?.members.some((x) => x.path === event.path)) {
+        const anyVersion = !rule.pattern.trigger.events.includes('modified');
+        if (this.groups.taken(rule.name, rule.version, event.path, anyVersion ? null : event.version)) continue;
+      }
       if (!g || g.ruleVersion !== rule.version) {
         const marker = markerOf(fan, event.path);
         g = openGroup(rule.name, rule.version, key, member, marker, now);

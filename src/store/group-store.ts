@@ -50,6 +50,9 @@ export class GroupStore {
       deleteGroupMembers: db.prepare('DELETE FROM fanin_members WHERE pattern = ? AND key = ?'),
       deletePattern: db.prepare('DELETE FROM fanin_groups WHERE pattern = ?'),
       deletePatternMembers: db.prepare('DELETE FROM fanin_members WHERE pattern = ?'),
+      taken: db.prepare(
+        'SELECT 1 FROM job_inputs i JOIN jobs j ON j.id = i.job_id WHERE i.path = ? AND (? IS NULL OR i.version = ?) AND i.declared = 0 AND j.pattern = ? AND j.rule_version = ? AND j.key IS NOT NULL LIMIT 1',
+      ),
       getGroup: db.prepare('SELECT * FROM fanin_groups WHERE pattern = ? AND key = ?'),
       membersOf: db.prepare('SELECT * FROM fanin_members WHERE pattern = ? AND key = ? ORDER BY rowid'),
       open: db.prepare("SELECT * FROM fanin_groups WHERE state = 'open' ORDER BY pattern, key"),
@@ -80,6 +83,11 @@ export class GroupStore {
     const r = this.s.getGroup.get(pattern, key) as GroupRow | undefined;
     if (!r) return null;
     return this.toGroup(r, (this.s.membersOf.all(pattern, key) as MemberRow[]).map(toMember));
+  }
+
+  /** True when a set job of this rule version already has the file (this version of it, unless null) as a member. */
+  taken(pattern: string, ruleVersion: string, path: string, version: string | null): boolean {
+    return this.s.taken.get(path, version, version, pattern, ruleVersion) !== undefined;
   }
 
   /** Writes the group's own row (state, marker, times). */
