@@ -18,6 +18,9 @@ import { JobTransitions, type EmitEvent } from './store/job-transitions.js';
 import { Definitions, type LoadedDefinitions } from './engine/definitions.js';
 import { DiskGate } from './engine/disk-gate.js';
 import { Intake, type Trigger } from './engine/intake.js';
+import { fanInOf } from './rules/collect-group.js';
+import { FanIn } from './runner/fan-in.js';
+import type { FiredSet } from './rules/collect-set.js';
 import { LiveWatch } from './engine/live-watch.js';
 import { Outputs } from './engine/outputs.js';
 import { Provenance } from './engine/provenance.js';
@@ -63,6 +66,8 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
   private readonly outputs: Outputs;
   private readonly intake: Intake;
   private readonly disk: DiskGate;
+  /** Open fan-in groups (collect, batch) and their timer. */
+  readonly fanIn: FanIn;
   private readonly timings: EngineTimings;
   private live: LiveWatch | null = null;
   private api: ApiServer | null = null;
@@ -92,8 +97,9 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     this.tree = new WorkspaceTree(config, watchScope(config), this.store, emit);
     this.provenance = new Provenance(this.store, config, emit);
     this.lineage = this.provenance.lineage;
-    this.outputs = new Outputs(config.root, this.tree, this.store, this);
-    this.intake = new Intake(config, this.store, this.transitions, this.provenance, this.outputs, emit);
+    this.outputs = new Outputs(config.root, this.tree, this.store, this, this.provenance);
+    this.fanIn = new FanIn(this.store.db, (name) => this.ruleSet.byName.get(name)?.rule ?? null, () => this.fireDueSets());
+    this.intake = new Intake(config, this.store, this.transitions, this.provenance, this.outputs, this.fanIn, emit);
     this.disk = new DiskGate(config.root, this.timings.diskCheckIntervalMs, emit);
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));
     this.paused = this.store.pausedPatterns();
@@ -187,8 +193,13 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
       for (const id of change.cancels) this.scheduler.cancel(id, `pattern "${change.name}" was ${change.change}`, true);
     }
     const fresh = plan.changes.filter((c) => c.after).flatMap((c) => this.ruleSet.byName.get(c.name) ?? []);
-    // Saved in the transaction that records the retroactive jobs.
-    this.createJobs(Intake.retroactive(fresh, files), save);
+    // Groups of removed and changed set patterns are forgotten, and new ones formed from the files there.
+    const regroup = (nowMs: number): FiredSet[] => {
+      for (const change of plan.changes) if (change.before && fanInOf(change.before.pattern)) this.fanIn.dropPattern(change.name);
+      return fresh.flatMap((c) => (fanInOf(c.rule.pattern) ? this.fanIn.retro(c.rule, files, nowMs) : []));
+    };
+    // Saved in the transaction that records the retroactive jobs and sets.
+    this.createJobs(Intake.retroactive(fresh, files), { before: save, sets: plan.changes.length ? regroup : undefined });
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);
     if (plan.changes.length) this.emit('rules:changed', plan);
     return plan;
@@ -231,11 +242,23 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     return this.createJobs(this.intake.triggersOf(events, this.ruleSet, states, trigger));
   }
 
-  private createJobs(triggers: readonly Trigger[], before?: () => void): number {
-    const r = this.intake.record(triggers, before);
+  private createJobs(triggers: readonly Trigger[], opts: { before?: () => void; sets?: (nowMs: number) => FiredSet[] } = {}): number {
+    const r = this.intake.record(triggers, opts);
     if (r.diskFull !== null) void this.disk.full(r.diskFull);
     for (const job of r.created) this.scheduler.enqueue(job);
+    this.fanIn.schedule();
     return r.created.length;
+  }
+
+  /** Fires the fan-in groups whose time has come (quiet, marker, max_wait, timeout). */
+  private fireDueSets(): void {
+    if (this.closed) return;
+    try {
+      this.createJobs([], { sets: (nowMs) => this.fanIn.due(nowMs) });
+    } catch (err) {
+      this.emit('log', 'error', `fan-in timer: ${errorMessage(err)}`);
+      setTimeout(() => this.fanIn.schedule(), 1000).unref();
+    }
   }
 
   /** Rescans the tree and handles what changed. Returns the number of jobs created. */
@@ -278,6 +301,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
       rules: new Map(this.registeredRules().map((r) => [r.version, r])),
       emit: (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args),
     });
+    this.fanIn.load();
     const [defs, tree] = await Promise.all([this.loadDefinitions(), this.scan()]);
     // Rules see the current tree; the files table catches up from the same scan.
     const known = this.knownFiles();
@@ -319,7 +343,12 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     for (;;) {
       await this.scheduler.whenIdle();
       const created = await this.reconcile();
-      if (created === 0 && this.scheduler.pending === 0) break;
+      if (created > 0 || this.scheduler.pending > 0) continue;
+      // Groups on a short timer (marker settle, quiet, max_wait) fire without new files: wait for them.
+      const due = this.fanIn.nextDue(Date.now(), false);
+      if (due === null) break;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 5));
+      this.fireDueSets();
     }
     await this.provenance.idle();
   }
@@ -330,6 +359,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     this.closed = true;
     this.state?.unwatch();
     this.disk.close();
+    this.fanIn.close();
     this.provenance.close();
     await this.live?.close();
     try {
@@ -399,7 +429,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
   jobCountsByPattern(): Map<string, Record<JobStatus, number>> { return this.store.countJobsByPattern(); }
 
   statusJson(): StatusJson {
-    return { engine: 'running', jobs: this.store.countJobs(), patterns: this.patterns.length, recipes: this.recipes.length };
+    return { engine: 'running', jobs: this.store.countJobs(), patterns: this.patterns.length, recipes: this.recipes.length, pending_sets: this.fanIn.pending() };
   }
 
   /** Jobs that ended `failed` since this engine started. */

@@ -1,3 +1,4 @@
+import type { PendingSet } from '../runner/fan-in.js';
 import type { EngineEvents } from '../core/engine-events.js';
 import type { DefinitionError, JobRecord, JobStatus, ParsedPattern, ParsedRecipe } from '../core/types.js';
 import type { Plan } from '../rules/planner.js';
@@ -9,6 +10,8 @@ export interface StatusJson {
   jobs: Record<JobStatus, number>;
   patterns: number;
   recipes: number;
+  /** Open fan-in groups and how far each is from complete. */
+  pending_sets: PendingSet[];
 }
 
 /**

@@ -12,6 +12,8 @@ export interface JobJson {
   status: JobStatus;
   /** The triggering path (a collect/batch job: its group key or first member). */
   input: string;
+  /** Every file the job was triggered by, workspace-relative: one for a single-file job, every member of a set or batch. */
+  inputs: string[];
   event: EventKind;
   variables: Variables;
   attempt: number;
@@ -40,6 +42,7 @@ export function jobJson(job: JobRecord): JobJson {
     recipe: job.recipe,
     status: job.status,
     input: job.input,
+    inputs: job.inputs ?? [job.input],
     event: job.event,
     variables: job.variables,
     attempt: job.attempt,

@@ -36,6 +36,7 @@ export function planJson(plan: Plan) {
       files: c.files,
       triggers: c.triggers,
       cancels: c.cancels.length,
+      sets: c.sets,
       cancelled_jobs: c.cancels,
     })),
     unchanged: plan.unchanged,

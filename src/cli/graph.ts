@@ -21,12 +21,13 @@ export function graphText(g: WorkflowGraph, counts: Counts | null): string {
   const label = (n: string) => {
     const p = g.patterns.find((x) => x.name === n);
     const r = runs(counts, n);
-    return `${n}${p && !p.linked ? ' [waiting for recipe]' : ''}${p?.cyclic ? ' [loop]' : ''}${r ? ` (${r})` : ''}`;
+    return `${n}${p?.fanIn ? ` [${p.fanIn}]` : ''}${p && !p.linked ? ' [waiting for recipe]' : ''}${p?.cyclic ? ' [loop]' : ''}${r ? ` (${r})` : ''}`;
   };
   for (const i of g.inputs) lines.push(`${i.glob} → ${label(i.to)}`);
   for (const e of g.edges) lines.push(`${label(e.from)} → ${e.via} → ${label(e.to)}${e.cyclic ? '   ↺' : ''}`);
+  for (const r of g.reads) lines.push(`${label(r.from)} → ${r.via} ⇢ read by ${label(r.to)}`);
   for (const s of g.sinks) lines.push(`${label(s.from)} → ${s.glob}`);
-  for (const p of g.patterns) if (!g.inputs.some((i) => i.to === p.name) && !g.edges.some((e) => e.to === p.name || e.from === p.name)) lines.push(label(p.name));
+  for (const p of g.patterns) if (!g.inputs.some((i) => i.to === p.name) && !g.edges.some((e) => e.to === p.name || e.from === p.name) && !g.reads.some((r) => r.to === p.name || r.from === p.name)) lines.push(label(p.name));
   for (const c of g.cycles) lines.push(`loop: ${c.patterns.join(' → ')}${c.intended ? ' (intended: loop: true)' : ' (not marked loop: true)'}`);
   return lines.join('\n');
 }
@@ -40,9 +41,10 @@ export function graphMermaid(g: WorkflowGraph, counts: Counts | null): string {
   g.inputs.forEach((i, n) => out.push(`  in${n}(["${q(i.glob)}"]) --> ${id('p', i.to)}`));
   for (const p of g.patterns) {
     const r = runs(counts, p.name);
-    out.push(`  ${id('p', p.name)}["${q(p.name)}<br/>recipe: ${q(p.recipe)}${p.linked ? '' : ' (waiting)'}${r ? `<br/>${r}` : ''}"]`);
+    out.push(`  ${id('p', p.name)}["${q(p.name)}<br/>recipe: ${q(p.recipe)}${p.fanIn ? `<br/>${q(p.fanIn)}` : ''}${p.linked ? '' : ' (waiting)'}${r ? `<br/>${r}` : ''}"]`);
   }
   for (const e of g.edges) out.push(`  ${id('p', e.from)} ${e.cyclic ? '-. "loop: ' + q(e.via) + '" .->' : '-- "' + q(e.via) + '" -->'} ${id('p', e.to)}`);
+  for (const e of g.reads) out.push(`  ${id('p', e.from)} -. "reads: ${q(e.via)}" .-> ${id('p', e.to)}`);
   g.sinks.forEach((s, n) => out.push(`  ${id('p', s.from)} --> out${n}[/"${q(s.glob)}"/]`));
   const waiting = g.patterns.filter((p) => !p.linked).map((p) => id('p', p.name));
   const cyclic = g.patterns.filter((p) => p.cyclic).map((p) => id('p', p.name));
@@ -59,12 +61,13 @@ export function graphDot(g: WorkflowGraph, counts: Counts | null): string {
   g.inputs.forEach((i, n) => out.push(`  in${n} [label=${s(i.glob)}, shape=note];`, `  in${n} -> ${id('p', i.to)};`));
   for (const p of g.patterns) {
     const r = runs(counts, p.name);
-    const attrs = [`label=${s(`${p.name}\nrecipe: ${p.recipe}${r ? `\n${r}` : ''}`)}`, 'shape=box'];
+    const attrs = [`label=${s(`${p.name}\nrecipe: ${p.recipe}${p.fanIn ? `\n${p.fanIn}` : ''}${r ? `\n${r}` : ''}`)}`, 'shape=box'];
     if (!p.linked) attrs.push('style=dashed');
     if (p.cyclic) attrs.push('color=red');
     out.push(`  ${id('p', p.name)} [${attrs.join(', ')}];`);
   }
   for (const e of g.edges) out.push(`  ${id('p', e.from)} -> ${id('p', e.to)} [label=${s(e.via)}${e.cyclic ? ', color=red, style=dashed' : ''}];`);
+  for (const e of g.reads) out.push(`  ${id('p', e.from)} -> ${id('p', e.to)} [label=${s(`reads ${e.via}`)}, style=dotted];`);
   g.sinks.forEach((k, n) => out.push(`  out${n} [label=${s(k.glob)}, shape=note];`, `  ${id('p', k.from)} -> out${n};`));
   out.push('}');
   return out.join('\n');

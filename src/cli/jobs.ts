@@ -1,6 +1,7 @@
 import { connectEngine } from '../api/client.js';
 import { jobJson, type JobJson } from '../api/job-json.js';
 import { printJson, table } from './format.js';
+import { pendingLines, pendingSets } from './pending-sets.js';
 import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 import type { JobStatus } from '../core/types.js';
 
@@ -22,6 +23,11 @@ export async function listJobs(root: string, q: { status?: JobStatus; pattern?: 
 export async function jobsCommand(g: GlobalOptions, o: { status?: JobStatus; pattern?: string; limit?: number; json?: boolean }): Promise<number> {
   const jobs = await listJobs(workspaceRoot(g), o);
   if (o.json) printJson(jobs);
-  else console.log(table(['ID', 'PATTERN', 'STATUS', 'ATTEMPT', 'INPUT', 'ERROR'], jobs.map((j) => [j.id, j.pattern, j.status, j.attempt, j.input, j.error?.split('\n')[0]])));
+  else {
+    // A set job shows its group key (or first member) and how many files it read.
+    const input = (j: JobJson) => (j.inputs.length > 1 || j.inputs[0] !== j.input ? `${j.input} (${j.inputs.length} files)` : j.input);
+    console.log(table(['ID', 'PATTERN', 'STATUS', 'ATTEMPT', 'INPUT', 'ERROR'], jobs.map((j) => [j.id, j.pattern, j.status, j.attempt, input(j), j.error?.split('\n')[0]])));
+    for (const line of pendingLines(await pendingSets(workspaceRoot(g)))) console.log(line);
+  }
   return 0;
 }

@@ -23,6 +23,9 @@ export async function planCommand(g: GlobalOptions, o: { json?: boolean }): Prom
         const t = plan.changes.reduce((n, c) => n + c.triggers, 0);
         const x = plan.changes.reduce((n, c) => n + c.cancels.length, 0);
         console.log(`this change triggers ${t} job${t === 1 ? '' : 's'} and cancels ${x}`);
+        for (const c of plan.changes) {
+          if (c.sets) console.log(`${c.name}: ${c.files} file(s) make ${c.sets.fire} complete set(s) that run now; ${c.sets.open} group(s) wait to complete`);
+        }
       }
     }
     return 0;

@@ -2,6 +2,8 @@ import { connectEngine } from '../api/client.js';
 import { JOB_STATES, type JobStatus } from '../core/types.js';
 import { linkRules } from '../rules/linker.js';
 import { printJson, table } from './format.js';
+import { pendingLines, pendingSets } from './pending-sets.js';
+import type { PendingSet } from '../runner/fan-in.js';
 import { readWorkspace, withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 
 /** The stable shape of `meow status --json`. */
@@ -10,6 +12,8 @@ export interface StatusJson {
   jobs: Record<JobStatus, number>;
   patterns: number;
   recipes: number;
+  /** Open fan-in groups with how far each is from complete (docs/cli.md). */
+  pending_sets: PendingSet[];
 }
 
 /** `meow status`: from the running engine, or from the database when none runs. */
@@ -21,7 +25,7 @@ export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Pr
   else {
     const ws = await readWorkspace(root);
     const jobs = await withStore(root, (s) => s?.countJobs() ?? (Object.fromEntries(JOB_STATES.map((k) => [k, 0])) as Record<JobStatus, number>));
-    status = { engine: 'stopped', jobs, patterns: ws.patterns.length, recipes: ws.recipes.length };
+    status = { engine: 'stopped', jobs, patterns: ws.patterns.length, recipes: ws.recipes.length, pending_sets: await pendingSets(root) };
     if (!o.json) {
       const waiting = linkRules(ws.patterns, ws.recipes).waiting.length;
       if (waiting) console.log(`${waiting} pattern(s) waiting for their recipe`);
@@ -32,6 +36,7 @@ export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Pr
     console.log(`engine: ${status.engine}`);
     console.log(`patterns: ${status.patterns}  recipes: ${status.recipes}`);
     console.log(table(['STATE', 'JOBS'], JOB_STATES.map((s) => [s, status.jobs[s]])));
+    for (const line of pendingLines(status.pending_sets ?? [])) console.log(line);
   }
   return 0;
 }

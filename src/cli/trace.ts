@@ -14,8 +14,8 @@ export function workspacePath(root: string, arg: string): string {
 }
 
 function printBack(steps: (TraceStep & { origin?: string })[]): void {
-  steps.forEach((s, depth) => {
-    const pad = '  '.repeat(depth);
+  steps.forEach((s) => {
+    const pad = '  '.repeat(s.depth);
     if (!s.job) {
       console.log(`${pad}${s.path}  (from outside${s.origin ? `, forwarded from ${s.origin}` : ''})`);
       return;
@@ -23,6 +23,7 @@ function printBack(steps: (TraceStep & { origin?: string })[]): void {
     console.log(`${pad}${s.path}${s.inferred ? '  (undeclared output)' : ''}`);
     console.log(`${pad}└─ ${s.job} ${s.status}  pattern ${s.pattern}@${s.pattern_version}  recipe ${s.recipe}@${s.recipe_version}`);
     console.log(`${pad}   ${s.started_at ?? '-'} → ${s.finished_at ?? '-'}  vars ${JSON.stringify(s.variables)}`);
+    if (s.inputs.length > 1) console.log(`${pad}   read ${s.inputs.length} files: ${s.inputs.slice(0, 3).join(', ')}${s.inputs.length > 3 ? ', …' : ''}`);
   });
 }
 

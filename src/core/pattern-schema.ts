@@ -8,6 +8,7 @@ import { sweepSize } from '../rules/sweep.js';
 import { Fields, NAME_RE, NAME_RULE, isVarValue, joinKey, listWords, plainFloat } from './definition-fields.js';
 import { describe } from './durations.js';
 import { ExactNumber } from './exact-number.js';
+import { checkFanIn, readBatch, readCollect } from './fan-in-schema.js';
 import { BUILTIN_PLACEHOLDERS, findEnvPlaceholders, findPlaceholders, unsetEnvMessage } from './placeholders.js';
 import { variableCycles } from '../rules/variables.js';
 import { closest, didYouMean } from './suggest.js';
@@ -29,6 +30,9 @@ const PATTERN_KEYS = [
   'loop',
   'parameterize',
   'cascade_cancelled',
+  'collect',
+  'batch',
+  'inputs',
 ] as const;
 const TRIGGER_KEYS = ['paths', 'events', 'ignore', 'settle'] as const;
 const RESOURCE_KEYS = ['cpus', 'gpus', 'memory'] as const;
@@ -73,7 +77,12 @@ export function parsePattern(
       ? missing(f, misspelt, 'recipe', 'missing; name the recipe to run, e.g. "recipe: segmentation"')
       : f.name('recipe', doc.recipe, 'recipe');
   const trigger = doc.trigger === undefined && misspelt.has('trigger') ? undefined : readTrigger(f, doc.trigger);
-  const input = doc.input === undefined ? 'input_file' : f.identifier('input', doc.input);
+  const collect = doc.collect === undefined || doc.collect === null ? null : readCollect(f, doc.collect);
+  const batch = doc.batch === undefined || doc.batch === null ? null : readBatch(f, doc.batch);
+  checkFanIn(f, doc.collect ?? undefined, doc.batch ?? undefined, trigger?.events);
+  const defaultInput = doc.collect != null || doc.batch != null ? 'input_files' : 'input_file';
+  const input = doc.input === undefined ? defaultInput : f.identifier('input', doc.input);
+  const inputs = doc.inputs === undefined ? [] : f.globs('inputs', doc.inputs, { nonEmpty: false });
   const variables = doc.variables === undefined ? {} : readVariables(f, doc.variables);
   const sweep = doc.sweep === undefined ? {} : readSweep(f, doc.sweep, opts.maxSweep);
   const outputs = doc.outputs === undefined ? [] : f.globs('outputs', doc.outputs, { nonEmpty: false });
@@ -87,10 +96,11 @@ export function parsePattern(
 
   // Checked even when other keys are broken, so one pass reports every error; a
   // broken input name falls back to what was written so its placeholder still resolves.
-  const inputName = input ?? (typeof doc.input === 'string' ? doc.input : 'input_file');
+  const inputName = input ?? (typeof doc.input === 'string' ? doc.input : defaultInput);
   checkNames(f, variables, sweep, inputName);
   checkPlaceholders(f, variables, sweep, inputName, outputs ?? [], typeof doc.outputs === 'string');
   checkReferences(f, variables, opts.env);
+  checkPlaceholders(f, {}, sweep, inputName, inputs ?? [], typeof doc.inputs === 'string', 'inputs', Object.keys(variables));
 
   if (
     f.errors.length > 0 ||
@@ -104,7 +114,10 @@ export function parsePattern(
     timeoutMs === undefined ||
     retries === undefined ||
     loop === undefined ||
-    cascadeCancelled === undefined
+    cascadeCancelled === undefined ||
+    collect === undefined ||
+    batch === undefined ||
+    inputs === undefined
   ) {
     return { pattern: null, errors: f.errors };
   }
@@ -127,6 +140,9 @@ export function parsePattern(
     ...(parameterize === undefined ? {} : { parameterize }),
     // Present only when set: a pattern without the key parses as before.
     ...(cascadeCancelled ? { cascadeCancelled } : {}),
+    collect,
+    batch,
+    inputs,
   };
   return { pattern, errors: [] };
 }
@@ -289,8 +305,10 @@ function checkPlaceholders(
   input: string,
   outputs: string[],
   singleOutput: boolean,
+  outputsKey = 'outputs',
+  moreKnown: string[] = [],
 ): void {
-  const known = [...BUILTIN_PLACEHOLDERS, input, ...Object.keys(variables), ...Object.keys(sweep)];
+  const known = [...BUILTIN_PLACEHOLDERS, input, ...Object.keys(variables), ...Object.keys(sweep), ...moreKnown];
   const check = (key: string, value: VarValue): void => {
     if (typeof value === 'string') checkTemplate(f, key, value, known);
     else if (Array.isArray(value)) value.forEach((item, i) => check(joinKey(key, i), item));
@@ -298,7 +316,7 @@ function checkPlaceholders(
   };
   for (const [name, value] of Object.entries(variables)) check(joinKey('variables', name), value);
   outputs.forEach((glob, i) => {
-    const key = singleOutput ? 'outputs' : joinKey('outputs', i);
+    const key = singleOutput ? outputsKey : joinKey(outputsKey, i);
     checkTemplate(f, key, glob, known);
     for (const name of findEnvPlaceholders(glob)) {
       f.error(key, `{env:${name}}: only variables may read the environment; add a variable (${name.toLowerCase()}: "{env:${name}}") and write {${name.toLowerCase()}} here`);

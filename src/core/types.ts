@@ -128,6 +128,36 @@ export interface ParsedPattern {
    * registered before the key existed: false). @default false
    */
   cascadeCancelled?: boolean;
+  /** One job per complete group of files (fan-in). @default null */
+  collect?: CollectSpec | null;
+  /** One job per batch of files (fan-in). @default null */
+  batch?: BatchSpec | null;
+  /** Globs (placeholders allowed) of extra files the recipe reads, recorded in lineage. @default [] */
+  inputs?: string[];
+}
+
+/** When a collected group is complete: a member count, a marker file present, or no new member for a while. */
+export type Completion = { kind: 'count'; count: number } | { kind: 'marker'; marker: string } | { kind: 'quiet'; quietMs: number };
+
+/** `collect:` of a pattern: group files by a key, one job per complete group. */
+export interface CollectSpec {
+  /** The group key: a template of file placeholders ({dir}, {stem}, …). */
+  by: string;
+  complete: Completion;
+  /** Milliseconds after a group's first member when an incomplete group runs or fails; null for never. @default null */
+  timeoutMs: number | null;
+  /** @default 'run' */
+  onTimeout: 'run' | 'fail';
+}
+
+/** `batch:` of a pattern: one job per batch, closed by size and/or time. */
+export interface BatchSpec {
+  /** The most files in one batch; null for no limit. */
+  maxFiles: number | null;
+  /** Milliseconds after a batch opens when it closes; null for no limit. */
+  maxWaitMs: number | null;
+  /** A key batching files separately (e.g. "{dir}"); null for one stream. */
+  by: string | null;
 }
 
 /** A command recipe (`*.yaml` under recipes/). */
@@ -263,8 +293,10 @@ export interface JobRecord {
   recipe: string;
   ruleVersion: string;
   status: JobStatus;
-  /** Workspace-relative path of the triggering file. */
+  /** Workspace-relative path of the triggering file; for a set job its group key (collect) or first member (batch). */
   input: string;
+  /** A set job's members, workspace-relative, in arrival order; null for a single-file job. */
+  inputs: string[] | null;
   /** Content version of the input when triggered. */
   inputVersion: string;
   event: EventKind;

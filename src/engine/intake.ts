@@ -3,6 +3,9 @@ import { matchEvent, triggersRetroactively, type CompiledRule, type RuleSet } fr
 import { expandSweep } from '../rules/sweep.js';
 import { isDiskFull } from '../runner/disk-space.js';
 import { newJobRecord } from './job-record.js';
+import { fanInOf } from '../rules/collect-group.js';
+import { setEvent, type FiredSet } from '../rules/collect-set.js';
+import type { FanIn } from '../runner/fan-in.js';
 import type { FileEvent, JobRecord, Rule, WorkspaceConfig } from '../core/types.js';
 import type { FileState } from '../rules/tree-diff.js';
 import type { EmitEvent, JobTransitions } from '../store/job-transitions.js';
@@ -36,6 +39,7 @@ export class Intake {
     private readonly transitions: JobTransitions,
     private readonly provenance: Provenance,
     private readonly outputs: Outputs,
+    private readonly fanIn: FanIn,
     private readonly emit: EmitEvent,
   ) {}
 
@@ -55,6 +59,8 @@ export class Intake {
   static retroactive(rules: readonly CompiledRule[], files: ReadonlyMap<string, FileState>): Trigger[] {
     const triggers: Trigger[] = [];
     for (const c of rules) {
+      // A set pattern groups the files there instead (FanIn.retro).
+      if (fanInOf(c.rule.pattern)) continue;
       for (const [path, st] of files) {
         if (!triggersRetroactively(c, path)) continue;
         const event: FileEvent = { kind: 'created', path, oldPath: null, version: st.version, generation: st.generation ?? 0, cause: st.cause ?? null };
@@ -65,19 +71,24 @@ export class Intake {
   }
 
   /**
-   * Records triggers and creates their jobs in one transaction; `before`
+   * Records triggers and creates their jobs in one transaction. `before`
    * runs first in the same transaction (a registration whose retroactive
-   * jobs these are: a crash never keeps one without the other).
+   * jobs these are: a crash never keeps one without the other); `sets`
+   * changes fan-in groups (registrations, timers) and returns the sets that
+   * fire, whose jobs commit with it.
    */
-  record(triggers: readonly Trigger[], before?: () => void): IntakeResult {
-    if (triggers.length === 0 && !before) return { created: [], diskFull: null };
+  record(triggers: readonly Trigger[], opts: { before?: () => void; sets?: (nowMs: number) => FiredSet[] } = {}): IntakeResult {
+    if (triggers.length === 0 && !opts.before && !opts.sets) return { created: [], diskFull: null };
     const created: JobRecord[] = [];
     try {
       this.transitions.batch(() => {
-        before?.();
-        this.recordAll(triggers, created);
+        opts.before?.();
+        const nowMs = Date.now();
+        this.recordAll(triggers, created, opts.sets?.(nowMs) ?? [], nowMs);
       });
     } catch (err) {
+      // The groups in memory follow the database, which rolled back.
+      this.fanIn.load();
       if (!isDiskFull(err)) throw err;
       // Nothing of the batch was recorded (the transaction rolled back), so the scan after space returns sees it all again.
       return { created: [], diskFull: err };
@@ -86,18 +97,21 @@ export class Intake {
     return { created, diskFull: null };
   }
 
-  private recordAll(triggers: readonly Trigger[], created: JobRecord[]): void {
+  private recordAll(triggers: readonly Trigger[], created: JobRecord[], sets: FiredSet[], nowMs: number): void {
     const now = nowIso();
+    const known = (p: string) => this.store.getFile(p) !== null;
     const max = this.config.maxGeneration;
     const { lineage } = this.provenance;
     for (const t of triggers) {
       if (t.record) {
         this.store.recordEvent(t.event, t.ino);
         this.transitions.afterCommit(() => this.emit('file:event', t.event));
+        sets.push(...this.fanIn.observe(t.event, t.rules, nowMs, known));
       }
       if (t.record && t.event.cause && t.event.kind !== 'deleted') lineage.recordOutput(t.event.cause, t.event.path, t.event.version, t.inferred ?? false);
       const guard = t.rules.length && t.event.generation > max ? this.provenance.loopError(t.event, max) : null;
       for (const rule of t.rules) {
+        if (fanInOf(rule.pattern)) continue;
         for (const point of expandSweep(rule.pattern.sweep)) {
           const job = newJobRecord(rule, t.event, Object.keys(point).length ? point : null, now, this.config.root);
           // Past max_generation the job is recorded as failed, never run: a runaway loop stops here.
@@ -108,6 +122,26 @@ export class Intake {
           if (job.status !== 'failed') created.push(job);
         }
       }
+    }
+    for (const set of sets) this.recordSet(set, created, now, max);
+  }
+
+  /** The jobs of one fired (or failed) set: one per sweep point, its members recorded in lineage. */
+  private recordSet(set: FiredSet, created: JobRecord[], now: string, max: number): void {
+    const event = setEvent(set);
+    const guard = set.error ?? (event.generation > max ? this.provenance.loopError(event, max) : null);
+    const list = set.members.map((m) => m.path);
+    const { lineage } = this.provenance;
+    for (const point of expandSweep(set.rule.pattern.sweep)) {
+      const job = newJobRecord(set.rule, event, Object.keys(point).length ? point : null, now, this.config.root);
+      job.inputs = list;
+      job.variables[set.rule.pattern.input] = list;
+      if (guard) Object.assign(job, { status: 'failed', error: guard, finishedAt: now });
+      if (!this.transitions.create(job)) continue;
+      if (job.status === 'failed') this.transitions.afterCommit(() => this.emit('log', 'error', `${job.pattern}: ${job.error}`));
+      lineage.insert(this.provenance.rowOf(job, set.rule));
+      for (const m of set.members) lineage.recordInput(job.id, m.path, m.version, false);
+      if (job.status !== 'failed') created.push(job);
     }
   }
 }

@@ -29,6 +29,7 @@ export function newJobRecord(rule: Rule, event: FileEvent, sweepPoint: Variables
     ruleVersion: rule.version,
     status: error === null ? 'queued' : 'failed',
     input: event.path,
+    inputs: null,
     inputVersion: event.version,
     event: event.kind,
     oldPath: event.oldPath,

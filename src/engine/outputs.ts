@@ -7,6 +7,7 @@ import type { AttemptOutputs } from '../runner/scheduler.js';
 import type { FileState } from '../rules/tree-diff.js';
 import type { WorkspaceTree } from './tree.js';
 import type { Store } from '../store/store.js';
+import type { Provenance } from './provenance.js';
 
 /** Where the outputs an attempt wrote go: recorded as file events caused by the job. */
 export interface EventSink {
@@ -34,6 +35,7 @@ export class Outputs implements AttemptOutputs {
     private readonly tree: WorkspaceTree,
     private readonly store: Store,
     private readonly sink: EventSink,
+    private readonly provenance: Provenance,
   ) {}
 
   /** True while a running attempt has declared `path` among its outputs. */
@@ -63,6 +65,8 @@ export class Outputs implements AttemptOutputs {
   }
 
   claim(job: JobRecord, rule: Rule, placeholders: Record<string, string>): void {
+    // What the attempt declares it reads is recorded as it starts.
+    this.provenance.recordDeclaredInputs(job, rule, placeholders);
     if (rule.pattern.outputs.length === 0) return;
     const prefix = `${this.root}/`;
     const globs = expandAll(rule.pattern.outputs, placeholders).map((g) => (g.startsWith(prefix) ? g.slice(prefix.length) : g));

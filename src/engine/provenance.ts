@@ -1,9 +1,11 @@
+import micromatch from 'micromatch';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import { FileHasher } from '../monitor/file-hasher.js';
 import { mtimeOf } from '../monitor/output-windows.js';
 import { LineageStore, type LineageRow } from '../store/lineage-store.js';
+import { expandAll } from '../rules/variables.js';
 import type { FileEvent, JobRecord, Rule, WorkspaceConfig } from '../core/types.js';
 import type { EmitEvent } from '../store/job-transitions.js';
 import type { Store } from '../store/store.js';
@@ -31,6 +33,35 @@ export class Provenance {
     this.hasher = new FileHasher((id, hash) => this.recordHash(id, hash));
   }
 
+  /**
+   * The files matching a pattern's declared `inputs:` as an attempt starts,
+   * recorded in lineage with their versions (they trigger nothing).
+   */
+  recordDeclaredInputs(job: JobRecord, rule: Rule, placeholders: Record<string, string>): void {
+    const globs = rule.pattern.inputs ?? [];
+    if (globs.length === 0) return;
+    const prefix = `${this.config.root}/`;
+    try {
+      const found = new Map<string, string>();
+      for (const g of expandAll(globs, placeholders).map((x) => (x.startsWith(prefix) ? x.slice(prefix.length) : x))) {
+        const scan = micromatch.scan(g);
+        if (!scan.isGlob) {
+          const f = this.store.getFile(g);
+          if (f) found.set(f.path, f.version);
+          continue;
+        }
+        const isMatch = micromatch.matcher(g);
+        const paths = scan.base ? this.store.filesUnder(scan.base) : this.store.allFiles().map((f) => f.path);
+        for (const p of paths) if (isMatch(p)) found.set(p, this.store.getFile(p)?.version ?? '');
+      }
+      this.store.transaction(() => {
+        for (const [p, v] of [...found].sort()) this.lineage.recordInput(job.id, p, v || null, true);
+      });
+    } catch (err) {
+      this.log('log', 'warn', `${job.id}: recording declared inputs: ${errorMessage(err)}`);
+    }
+  }
+
   /** The lineage row of a new job (inside the transaction that creates it). */
   rowOf(job: JobRecord, rule: Rule): LineageRow {
     const mtime = mtimeOf(job.inputVersion);
@@ -50,7 +81,8 @@ export class Provenance {
 
   /** Hashes a committed job's input in the background (with `hash: sha256`). */
   hashInput(job: JobRecord): void {
-    if (this.config.hash === 'sha256' && job.event !== 'deleted') {
+    // A set job's members are recorded with their versions (job_inputs): its input is a group key, not a file.
+    if (this.config.hash === 'sha256' && job.event !== 'deleted' && job.inputs === null) {
       this.hasher.add({ jobId: job.id, abs: join(this.config.root, job.input), version: job.inputVersion });
     }
   }

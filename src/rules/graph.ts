@@ -13,10 +13,12 @@ export interface GraphEdge {
 
 /** The workflow that emerges from the patterns alone. */
 export interface WorkflowGraph {
-  patterns: { name: string; recipe: string; linked: boolean; loop: boolean; cyclic: boolean }[];
+  patterns: { name: string; recipe: string; linked: boolean; loop: boolean; cyclic: boolean; fanIn: string | null }[];
   /** Trigger globs no pattern produces: where files come from outside. */
   inputs: { glob: string; to: string }[];
   edges: GraphEdge[];
+  /** Outputs of `from` that `to` reads as declared inputs (`inputs:`): lineage, not triggers. */
+  reads: { from: string; to: string; via: string }[];
   /** Outputs no pattern consumes. */
   sinks: { from: string; glob: string }[];
   /** Each cycle's patterns, and whether a pattern in it is marked `loop: true`. */
@@ -89,13 +91,24 @@ export function buildGraph(patterns: readonly ParsedPattern[], linked: ReadonlyS
       }
     }
   }
+  const reads: WorkflowGraph['reads'] = [];
+  for (const a of patterns) {
+    for (const template of a.outputs) {
+      const out = templateToGlob(template, { ...a.variables, [a.input]: '{path}' });
+      for (const b of patterns) {
+        if (!(b.inputs ?? []).some((g) => globsIntersect(out, templateToGlob(g, b.variables)))) continue;
+        consumed.add(`${a.name}\0${template}`);
+        if (!reads.some((r) => r.from === a.name && r.to === b.name)) reads.push({ from: a.name, to: b.name, via: template });
+      }
+    }
+  }
   const names = patterns.map((p) => p.name);
   const loops = cycles(names, next);
   const cycleOf = new Map<string, number>();
   loops.forEach((c, i) => c.forEach((n) => cycleOf.set(n, i)));
   const byName = new Map(patterns.map((p) => [p.name, p]));
   return {
-    patterns: patterns.map((p) => ({ name: p.name, recipe: p.recipe, linked: linked.has(p.name), loop: p.loop, cyclic: cycleOf.has(p.name) })),
+    patterns: patterns.map((p) => ({ name: p.name, recipe: p.recipe, linked: linked.has(p.name), loop: p.loop, cyclic: cycleOf.has(p.name), fanIn: fanInLabel(p) })),
     // A trigger fed only from inside its own loop still needs files from outside to start.
     inputs: patterns.flatMap((p) =>
       p.trigger.paths
@@ -103,9 +116,17 @@ export function buildGraph(patterns: readonly ParsedPattern[], linked: ReadonlyS
         .map((glob) => ({ glob, to: p.name })),
     ),
     edges: edges.map((e) => ({ ...e, cyclic: cycleOf.has(e.from) && cycleOf.get(e.from) === cycleOf.get(e.to) })),
+    reads,
     sinks: patterns.flatMap((p) => p.outputs.filter((t) => !consumed.has(`${p.name}\0${t}`)).map((glob) => ({ from: p.name, glob }))),
     cycles: loops.map((c) => ({ patterns: c, intended: c.some((n) => byName.get(n)?.loop) })),
   };
+}
+
+/** "set by {dir}" for a collect pattern, "batch" for a batch pattern, else null. */
+function fanInLabel(p: ParsedPattern): string | null {
+  if (p.collect) return `set by ${p.collect.by}`;
+  if (p.batch) return p.batch.by ? `batch by ${p.batch.by}` : 'batch';
+  return null;
 }
 
 /** Warnings for cycles not marked as intended (`loop: true`). */

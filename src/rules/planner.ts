@@ -1,6 +1,8 @@
 import { compileRule, triggersRetroactively } from './matcher.js';
 import { distinctPoints } from './job-key.js';
 import { expandSweep } from './sweep.js';
+import { fanInOf } from './collect-group.js';
+import { groupExisting } from './collect-set.js';
 import type { JobStatus, Rule } from '../core/types.js';
 
 /** A job that a definition change may cancel. */
@@ -27,6 +29,8 @@ export interface RuleChange {
   files: number;
   /** Queued and running jobs of the old rule that are cancelled. */
   cancels: string[];
+  /** A fan-in rule: the complete sets (or batches) existing files make, and the groups left waiting. Null otherwise. */
+  sets: { fire: number; open: number } | null;
 }
 
 /** The effect of moving from one set of rules to another (MEOW rules 3–6). */
@@ -62,12 +66,18 @@ export function planChange(
     const change = !b ? 'added' : !a ? 'removed' : 'changed';
     const cancels = b ? active.filter((j) => j.pattern === name && j.ruleVersion !== a?.version).map((j) => j.id) : [];
     let count = 0;
-    if (a) {
+    let sets: RuleChange['sets'] = null;
+    if (a && fanInOf(a.pattern)) {
+      const found = groupExisting(a, new Map(files.map((f) => [f, { version: '' }])), 0);
+      sets = { fire: found.fire.length, open: found.open.length };
+      count = found.files;
+    } else if (a) {
       const c = compileRule(a);
       for (const f of files) if (triggersRetroactively(c, f)) count++;
     }
     const points = a ? distinctPoints(expandSweep(a.pattern.sweep)).length : 0;
-    changes.push({ name, change, before: b, after: a, triggers: count * points, files: count, cancels });
+    const jobs = sets ? sets.fire : count;
+    changes.push({ name, change, before: b, after: a, triggers: jobs * points, files: count, cancels, sets });
   }
   return { changes, unchanged };
 }

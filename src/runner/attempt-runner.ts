@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { cleanAttemptDir, writeAttemptRecord, type AttemptRecord } from './recovery-attempt.js';
-import { createJobDir, tailFile } from './job-dir.js';
+import { INPUTS_LIST, createJobDir, tailFile } from './job-dir.js';
 import { isDiskFull } from './disk-space.js';
 import { outcomeOf, type RunOutcome } from './outcome.js';
 import { tailLogOf } from './resource-log-cap.js';
@@ -64,11 +64,14 @@ export class AttemptRunner {
     const { config } = this;
     const absInput = join(config.root, job.input);
     const site = { rule, event: { kind: job.event, path: job.input, oldPath: job.oldPath, version: job.inputVersion, generation: job.generation, cause: job.cause }, jobId: job.id, jobDir: job.jobDir, workspace: config.root, sweepPoint: job.sweepPoint };
-    const runtime: Variables = { ...job.variables, [rule.pattern.input]: absInput };
+    // A set job's list variable holds every member's absolute path (fan-in).
+    const absInputs = job.inputs?.map((p) => join(config.root, p)) ?? null;
+    const runtime: Variables = { ...job.variables, [rule.pattern.input]: absInputs ?? absInput };
     const placeholders = placeholderValues(site, { ...rule.pattern.variables, ...job.variables });
-    placeholders[rule.pattern.input] = absInput;
+    placeholders[rule.pattern.input] = absInputs ? JSON.stringify(absInputs) : absInput;
     const dir = join(config.root, job.jobDir);
-    const env = { MEOW_JOB_ID: job.id, MEOW_JOB_DIR: dir, MEOW_WORKSPACE: config.root, MEOW_PARAMS: join(dir, 'params.json') };
+    const env: Record<string, string> = { MEOW_JOB_ID: job.id, MEOW_JOB_DIR: dir, MEOW_WORKSPACE: config.root, MEOW_PARAMS: join(dir, 'params.json') };
+    if (absInputs) env.MEOW_INPUTS = join(dir, INPUTS_LIST);
     const ctx: ExecutorContext = { job, rule, config, jobDir: dir, variables: runtime, placeholders, env };
     return { runtime, placeholders, dir, ctx };
   }

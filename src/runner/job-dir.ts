@@ -7,6 +7,13 @@ import type { JobRecord, Variables } from '../core/types.js';
 export { jobJson };
 export type { JobJson } from '../api/job-json.js';
 
+/**
+ * The file `MEOW_INPUTS` names for a set job: each member's absolute path
+ * followed by one NUL byte (no newline anywhere), in arrival order. Bash reads
+ * it with `mapfile -d '' files < "$MEOW_INPUTS"`, xargs with `-0`.
+ */
+export const INPUTS_LIST = 'inputs.list';
+
 /** Workspace-relative directory of a job. */
 export function jobDirOf(id: string): string {
   return `.meow/jobs/${id}`;
@@ -21,6 +28,7 @@ export function jobDirOf(id: string): string {
 export async function createJobDir(root: string, job: JobRecord, runtimeVariables: Variables, withParams: boolean): Promise<{ dir: string; params: string }> {
   const dir = join(root, job.jobDir);
   await mkdir(dir, { recursive: true });
+  if (job.inputs) await writeFile(join(dir, INPUTS_LIST), job.inputs.map((p) => `${join(root, p)}\0`).join(''));
   const params = join(dir, 'params.json');
   // Exact numbers are written digit for digit; inf and nan (which only Python recipes receive) as Python's json writes them.
   if (withParams) await writeFile(params, `${stringifyExact(runtimeVariables, { indent: 2, nonFinite: 'tokens' })}\n`);

@@ -111,4 +111,37 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE rules ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
   CREATE TABLE rule_epochs (name TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // 6: fan-in — pending groups and their members (they survive restarts), a set job's members, and every file a job read
+  `
+  ALTER TABLE jobs ADD COLUMN inputs TEXT;
+  CREATE TABLE fanin_groups (
+    pattern TEXT NOT NULL,
+    key TEXT NOT NULL,
+    rule_version TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'fired')),
+    marker TEXT,
+    marker_at INTEGER,
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (pattern, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE fanin_members (
+    pattern TEXT NOT NULL,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    version TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    cause TEXT,
+    UNIQUE (pattern, key, path)
+  );
+  CREATE INDEX fanin_members_path ON fanin_members (path);
+  CREATE TABLE job_inputs (
+    job_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    version TEXT,
+    declared INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, path)
+  );
+  CREATE INDEX job_inputs_path ON job_inputs (path);
+  `,
 ];

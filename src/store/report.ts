@@ -22,6 +22,12 @@ export function reportJobs(store: Store, path: string | null): JobRecord[] {
   return ids.reverse().flatMap((id) => store.getJob(id) ?? []);
 }
 
+/** Every file a job read: its triggering input (not for a set job, whose input is a group key), its set's members, its declared inputs. */
+function readPaths(job: JobRecord, lineage: LineageStore): string[] {
+  const rows = lineage.inputsOf(job.id).map((r) => r.path);
+  return job.inputs === null ? [job.input, ...rows] : rows;
+}
+
 const STATUS: Record<string, string> = {
   succeeded: 'http://schema.org/CompletedActionStatus',
   failed: 'http://schema.org/FailedActionStatus',
@@ -59,7 +65,7 @@ export function roCrate(store: Store, jobs: readonly JobRecord[], defs: { patter
       '@type': 'CreateAction',
       name: `${job.pattern} on ${job.input}`,
       instrument: ref(recipe?.file ?? `recipes/${job.recipe}`),
-      object: [file(job.input, l?.input_hash ? { sha256: l.input_hash, contentSize: l.input_size } : {})],
+      object: readPaths(job, lineage).map((p, i) => file(p, i === 0 && job.inputs === null && l?.input_hash ? { sha256: l.input_hash, contentSize: l.input_size } : {})),
       result: outputs.map((o) => file(o.path)),
       actionStatus: ref(STATUS[job.status] ?? STATUS.queued),
       description: `pattern ${job.pattern} (version ${l?.pattern_hash.slice(0, 12) ?? '?'}), recipe ${job.recipe} (version ${l?.recipe_hash.slice(0, 12) ?? '?'}), attempt ${job.attempt}, backend ${job.backend}`,
@@ -68,7 +74,7 @@ export function roCrate(store: Store, jobs: readonly JobRecord[], defs: { patter
     if (job.finishedAt) action.endTime = job.finishedAt;
     if (job.error) action.error = job.error;
     actions.push(action);
-    used.add(job.input);
+    for (const p of readPaths(job, lineage)) used.add(p);
     for (const o of outputs) produced.add(o.path);
   }
   const times = jobs.flatMap((j) => [j.startedAt, j.finishedAt]).filter((t): t is string => t !== null).sort();
@@ -138,14 +144,15 @@ export function provJson(store: Store, jobs: readonly JobRecord[]) {
     const r = `meow:recipe/${job.recipe}@${l?.recipe_hash.slice(0, 12) ?? 'unknown'}`;
     agent[p] ??= { 'prov:type': 'prov:SoftwareAgent', 'prov:label': `pattern ${job.pattern}` };
     entity[r] ??= { 'prov:type': 'prov:Plan', 'prov:label': `recipe ${job.recipe}` };
-    const input = eid(job.input, job.inputVersion);
-    if (l?.input_hash) entity[input]['meow:sha256'] = l.input_hash;
-    usedRel[`_:u${++n}`] = { 'prov:activity': a, 'prov:entity': input };
+    const reads = job.inputs === null ? [eid(job.input, job.inputVersion)] : [];
+    if (l?.input_hash && reads.length) entity[reads[0]]['meow:sha256'] = l.input_hash;
+    for (const r of lineage.inputsOf(job.id)) reads.push(eid(r.path, r.version ?? 'unknown'));
+    for (const input of reads) usedRel[`_:u${++n}`] = { 'prov:activity': a, 'prov:entity': input };
     associated[`_:a${++n}`] = { 'prov:activity': a, 'prov:agent': p, 'prov:plan': r };
     for (const o of lineage.outputsOf(job.id)) {
       const out = eid(o.path, o.version);
       generated[`_:g${++n}`] = { 'prov:entity': out, 'prov:activity': a };
-      derived[`_:d${++n}`] = { 'prov:generatedEntity': out, 'prov:usedEntity': input, 'prov:activity': a };
+      for (const input of reads) derived[`_:d${++n}`] = { 'prov:generatedEntity': out, 'prov:usedEntity': input, 'prov:activity': a };
     }
   }
   return {

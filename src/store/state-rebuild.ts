@@ -98,6 +98,7 @@ export async function rebuildState(
     if (keep) done++;
     records.push({
       id: r.id,
+      inputs: null,
       // No key: the input may trigger again (a job cut short, a pattern changed or gone, an input gone).
       key: keep ? jobKey(rule.version, r.input, input.version, r.sweep_point, rule.epoch) : (null as unknown as string),
       pattern: r.pattern,

@@ -34,6 +34,7 @@ interface JobRow {
   status: JobStatus;
   input: string;
   input_version: string;
+  inputs: string | null;
   event: EventKind;
   old_path: string | null;
   variables: string;
@@ -55,7 +56,7 @@ interface JobRow {
 }
 
 const JOB_COLUMNS =
-  'id, key, pattern, recipe, rule_version, status, input, input_version, event, old_path, variables, sweep_point, attempt, retries, timeout_ms, exit_code, error, result, backend, generation, cause, job_dir, pid, created_at, started_at, finished_at';
+  'id, key, pattern, recipe, rule_version, status, input, input_version, inputs, event, old_path, variables, sweep_point, attempt, retries, timeout_ms, exit_code, error, result, backend, generation, cause, job_dir, pid, created_at, started_at, finished_at';
 
 function toJob(r: JobRow): JobRecord {
   return {
@@ -67,6 +68,7 @@ function toJob(r: JobRow): JobRecord {
     status: r.status,
     input: r.input,
     inputVersion: r.input_version,
+    inputs: r.inputs === null ? null : (JSON.parse(r.inputs) as string[]),
     event: r.event,
     oldPath: r.old_path,
     variables: parseExact(r.variables) as Variables,
@@ -220,9 +222,9 @@ export class Store {
 
   /** Inserts a job unless one with the same key exists. True when inserted. */
   insertJob(job: JobRecord): boolean {
-    // Positional, in JOB_COLUMNS order: binding 26 named parameters costs about as much as the insert.
+    // Positional, in JOB_COLUMNS order: binding 27 named parameters costs about as much as the insert.
     const info = this.stmts.insertJob.run(
-      job.id, job.key, job.pattern, job.recipe, job.ruleVersion, job.status, job.input, job.inputVersion, job.event, job.oldPath,
+      job.id, job.key, job.pattern, job.recipe, job.ruleVersion, job.status, job.input, job.inputVersion, job.inputs === null ? null : JSON.stringify(job.inputs), job.event, job.oldPath,
       stateJson(job.variables), job.sweepPoint ? stateJson(job.sweepPoint) : null,
       job.attempt, job.retries, job.timeoutMs, job.exitCode, job.error, job.result === null ? null : stateJson(job.result),
       job.backend, job.generation, job.cause, job.jobDir, job.pid, job.createdAt, job.startedAt, job.finishedAt,

@@ -8,7 +8,7 @@ export interface TraceStep {
   job: string | null;
   pattern: string | null;
   recipe: string | null;
-  /** The files the job read (its triggering input). */
+  /** The files the job read: its triggering input, or every member of its set, then its declared inputs. */
   inputs: string[];
   status: JobRecord['status'] | null;
   generation: number;
@@ -21,6 +21,8 @@ export interface TraceStep {
   finished_at: string | null;
   /** True when the job wrote the file without declaring it in `outputs`. */
   inferred: boolean;
+  /** Steps from the file asked about (0) back along what each job read. */
+  depth: number;
 }
 
 /** Everything derived from a file: the jobs it triggered and, under each, what their outputs triggered. */
@@ -40,28 +42,51 @@ function producer(store: Store, lineage: LineageStore, path: string): { job: Job
   return { job, inferred };
 }
 
+/** The files a job read: its set's members (or its triggering input) and its declared inputs, each with the job that wrote it. */
+function readsOf(store: Store, lineage: LineageStore, job: JobRecord): { path: string; from: { job: JobRecord; inferred: boolean } | null }[] {
+  const rows = lineage.inputsOf(job.id);
+  const out: { path: string; from: { job: JobRecord; inferred: boolean } | null }[] = [];
+  const wrote = (id: string | null, path: string) => {
+    const j = id ? store.getJob(id) : null;
+    return j ? { job: j, inferred: lineage.outputsOf(j.id).find((o) => o.path === path)?.inferred === 1 } : null;
+  };
+  // A single-file job follows its own `cause`, so a regenerated input never rewrites the history of an older output.
+  if (job.inputs === null) out.push({ path: job.input, from: wrote(job.cause, job.input) });
+  for (const r of rows) out.push({ path: r.path, from: wrote(r.version === null ? null : lineage.producerOf(r.path, r.version), r.path) });
+  return out;
+}
+
 /**
- * The chain from a file back to the files that came from outside: the file,
- * the job that wrote it, that job's input, the job that wrote that, and so on.
- * Each job's own `cause` is followed, so a regenerated input never rewrites
- * the history of an older output.
+ * The lineage of a file back to the files that came from outside: the file,
+ * the job that wrote it, every file that job read (a set's members, declared
+ * inputs), the jobs that wrote those, and so on, breadth first. Each step has
+ * its `depth` (0 for the file asked about); each file and job appears once.
  */
 export function traceBack(store: Store, path: string): TraceStep[] {
   const lineage = new LineageStore(store.db);
   const steps: TraceStep[] = [];
-  const seen = new Set<string>();
-  let current: { job: JobRecord; inferred: boolean } | null = producer(store, lineage, path);
-  let currentPath = path;
-  while (current && !seen.has(current.job.id)) {
-    const { job, inferred } = current;
-    seen.add(job.id);
+  const seenJobs = new Set<string>();
+  const seenPaths = new Set<string>();
+  const queue: { path: string; from: { job: JobRecord; inferred: boolean } | null; depth: number }[] = [{ path, from: producer(store, lineage, path), depth: 0 }];
+  for (let i = 0; i < queue.length; i++) {
+    const { path: at, from, depth } = queue[i];
+    const id = `${at}\0${from?.job.id ?? ''}`;
+    if (seenPaths.has(id) || (from && seenJobs.has(from.job.id))) continue;
+    seenPaths.add(id);
+    if (!from) {
+      steps.push({ path: at, job: null, pattern: null, recipe: null, inputs: [], status: null, generation: 0, variables: null, pattern_version: null, recipe_version: null, input_hash: null, host: null, started_at: null, finished_at: null, inferred: false, depth });
+      continue;
+    }
+    const { job, inferred } = from;
+    seenJobs.add(job.id);
     const l = lineage.get(job.id);
+    const reads = readsOf(store, lineage, job);
     steps.push({
-      path: currentPath,
+      path: at,
       job: job.id,
       pattern: job.pattern,
       recipe: job.recipe,
-      inputs: [job.input],
+      inputs: reads.map((r) => r.path),
       status: job.status,
       generation: job.generation + 1,
       variables: job.variables,
@@ -72,28 +97,10 @@ export function traceBack(store: Store, path: string): TraceStep[] {
       started_at: job.startedAt,
       finished_at: job.finishedAt,
       inferred,
+      depth,
     });
-    currentPath = job.input;
-    const parent = job.cause ? store.getJob(job.cause) : null;
-    current = parent ? { job: parent, inferred: lineage.outputsOf(parent.id).find((o) => o.path === job.input)?.inferred === 1 } : null;
+    for (const r of reads) queue.push({ path: r.path, from: r.from, depth: depth + 1 });
   }
-  steps.push({
-    path: currentPath,
-    job: null,
-    pattern: null,
-    recipe: null,
-    inputs: [],
-    status: null,
-    generation: 0,
-    variables: null,
-    pattern_version: null,
-    recipe_version: null,
-    input_hash: null,
-    host: null,
-    started_at: null,
-    finished_at: null,
-    inferred: false,
-  });
   return steps;
 }
 
@@ -101,7 +108,9 @@ export function traceBack(store: Store, path: string): TraceStep[] {
 export function traceForward(store: Store, path: string, seen = new Set<string>()): ForwardNode[] {
   const lineage = new LineageStore(store.db);
   const nodes: ForwardNode[] = [];
-  for (const job of store.listJobs({ input: path })) {
+  const readers = new Set(lineage.consumersOf(path));
+  const jobs = [...store.listJobs({ input: path }).filter((j) => !readers.has(j.id)), ...[...readers].flatMap((id) => store.getJob(id) ?? [])];
+  for (const job of jobs) {
     if (seen.has(job.id)) continue;
     seen.add(job.id);
     nodes.push({

@@ -73,6 +73,7 @@ export function jobRecord(root: string, overrides: Partial<JobRecord> = {}): Job
     ruleVersion: 'v1',
     status: 'running',
     input: 'data/input.txt',
+    inputs: null,
     inputVersion: '1',
     event: 'created',
     oldPath: null,

@@ -45,7 +45,7 @@ async function context(file: string, kind: RecipeKind, variables: Variables, id:
   const jobDir = join(root, '.meow', 'jobs', id);
   await mkdir(jobDir, { recursive: true });
   const job: JobRecord = {
-    id, key: id, pattern: 'p', recipe: recipe.name, ruleVersion: rule.version, status: 'running', input: 'data/x',
+    id, key: id, pattern: 'p', recipe: recipe.name, ruleVersion: rule.version, status: 'running', input: 'data/x', inputs: null,
     inputVersion: '1', event: 'created', oldPath: null, variables, sweepPoint: null, attempt: 1, retries: 0,
     timeoutMs: 120_000, exitCode: null, error: null, result: null, backend: 'local', generation: 0, cause: null,
     jobDir: `.meow/jobs/${id}`, pid: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null,

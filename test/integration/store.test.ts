@@ -7,7 +7,7 @@ import { tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
 import type { JobRecord } from '../../src/core/types.js';
 
 const job = (id: string, key: string): JobRecord => ({
-  id, key, pattern: 'p', recipe: 'r', ruleVersion: 'v', status: 'queued', input: 'a', inputVersion: '1', event: 'created', oldPath: null,
+  id, key, pattern: 'p', recipe: 'r', ruleVersion: 'v', status: 'queued', input: 'a', inputs: null, inputVersion: '1', event: 'created', oldPath: null,
   variables: { input_file: 'a' }, sweepPoint: null, attempt: 0, retries: 0, timeoutMs: null, exitCode: null, error: null, result: null,
   backend: 'local', generation: 0, cause: null, jobDir: `.meow/jobs/${id}`, pid: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null,
 });

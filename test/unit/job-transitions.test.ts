@@ -5,7 +5,7 @@ import { JOB_OPERATIONS, JobTransitions, TRANSITIONS, type JobOperation } from '
 import { Store } from '../../src/store/store.js';
 
 const job = (id: string, status: JobStatus = 'queued'): JobRecord => ({
-  id, key: `k-${id}`, pattern: 'p', recipe: 'r', ruleVersion: 'v1', status, input: 'a', inputVersion: '1', event: 'created', oldPath: null,
+  id, key: `k-${id}`, pattern: 'p', recipe: 'r', ruleVersion: 'v1', status, input: 'a', inputs: null, inputVersion: '1', event: 'created', oldPath: null,
   variables: { input_file: 'a' }, sweepPoint: null, attempt: 0, retries: 0, timeoutMs: null, exitCode: null, error: null, result: null,
   backend: 'local', generation: 0, cause: null, jobDir: `.meow/jobs/${id}`, pid: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null,
 });

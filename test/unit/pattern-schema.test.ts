@@ -41,6 +41,9 @@ describe('parsePattern: valid patterns', () => {
       timeoutMs: null,
       retries: 0,
       loop: false,
+      collect: null,
+      batch: null,
+      inputs: [],
     });
   });
 
@@ -122,7 +125,7 @@ describe('parsePattern: errors', () => {
 
   it('rejects unknown keys with a did-you-mean suggestion', () => {
     expect(errorsOf('recipe: seg\ntrigger: {paths: x}\nvariabels: {a: 1}\n')).toEqual([
-      'variabels | unknown key "variabels" (did you mean "variables"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize, cascade_cancelled',
+      'variabels | unknown key "variabels" (did you mean "variables"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize, cascade_cancelled, collect, batch, inputs',
     ]);
     expect(errorsOf('recipe: seg\ntrigger: {paths: x, event: created}\n')).toEqual([
       'trigger.event | unknown key "event" (did you mean "events"?); trigger allows: paths, events, ignore, settle',
@@ -163,10 +166,10 @@ describe('parsePattern: errors', () => {
 
   it('reports a misspelt required key once, as unknown', () => {
     expect(errorsOf('recipe: seg\ntriger:\n  paths: "data/*"\n')).toEqual([
-      'triger | unknown key "triger" (did you mean "trigger"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize, cascade_cancelled',
+      'triger | unknown key "triger" (did you mean "trigger"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize, cascade_cancelled, collect, batch, inputs',
     ]);
     expect(errorsOf('recipie: seg\ntrigger: {path: "data/*"}\n')).toEqual([
-      'recipie | unknown key "recipie" (did you mean "recipe"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize, cascade_cancelled',
+      'recipie | unknown key "recipie" (did you mean "recipe"?); a pattern allows: name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize, cascade_cancelled, collect, batch, inputs',
       'trigger.path | unknown key "path" (did you mean "paths"?); trigger allows: paths, events, ignore, settle',
     ]);
   });

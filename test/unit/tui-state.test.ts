@@ -123,7 +123,7 @@ describe('the event log', () => {
       { kind: 'file', level: 'info', text: 'moved     b (from a) gen 2' },
     ]);
     expect(describeEvent(finished)).toEqual([{ kind: 'job', level: 'error', text: 'failed    p data/j-1.txt j-1 — Traceback' }]);
-    const plan = { changes: [{ pattern: 'x', change: 'added' as const, recipe: 'r', files: 3, triggers: 3, cancels: 0, cancelled_jobs: [] }], unchanged: [] };
+    const plan = { changes: [{ pattern: 'x', change: 'added' as const, recipe: 'r', files: 3, triggers: 3, cancels: 0, sets: null, cancelled_jobs: [] }], unchanged: [] };
     expect(describeEvent({ name: 'rules:changed', data: plan })[0].text).toBe('pattern x added: 3 triggered, 0 cancelled');
     expect(describeEvent({ name: 'definitions:invalid', data: [{ file: 'patterns/x.yaml', key: 'trigger', message: 'bad', code: 'C' }] })[0]).toMatchObject({ level: 'error', text: 'patterns/x.yaml: trigger: bad' });
     expect(describeEvent({ name: 'log', data: { level: 'warn', message: 'hm' } })[0]).toMatchObject({ kind: 'log', level: 'warn' });
@@ -212,7 +212,7 @@ describe('formatting', () => {
   });
 
   it('sums a plan in one sentence', () => {
-    const plan = { changes: [{ pattern: 'x', change: 'changed' as const, recipe: 'r', files: 412, triggers: 412, cancels: 3, cancelled_jobs: [] }], unchanged: [] };
+    const plan = { changes: [{ pattern: 'x', change: 'changed' as const, recipe: 'r', files: 412, triggers: 412, cancels: 3, sets: null, cancelled_jobs: [] }], unchanged: [] };
     expect(planSentence(plan)).toBe('this edit triggers 412 jobs and cancels 3 queued or running');
     expect(planSentence({ changes: [], unchanged: ['x'] })).toMatch(/changes no rule/);
   });

@@ -12,14 +12,16 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * Variables as environment entries: strings as they are, numbers as written
  * (every digit, `3.0` for a float), other values as JSON text.
+ * `omit` names a set job's list variable: thousands of paths would pass
+ * the kernel's limit on one environment string, so it arrives as `MEOW_INPUTS`.
  * @throws MeowError for a non-finite float, which text and JSON cannot carry.
  */
-export function variablesEnv(variables: Variables, kind: RecipeKind): Record<string, string> {
+export function variablesEnv(variables: Variables, kind: RecipeKind, omit: string | null = null): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(variables)) {
     const bad = findNonFinite(v, `variables.${k}`);
     if (bad) throw new MeowError('MEOW_PATTERN_INVALID', `${bad.key}: ${nonFiniteMessage(kind, bad.text)}`);
-    if (ENV_NAME.test(k)) env[k] = renderValue(v);
+    if (ENV_NAME.test(k) && k !== omit) env[k] = renderValue(v);
   }
   return env;
 }
@@ -35,7 +37,7 @@ export class BashExecutor implements Executor {
       type: 'process',
       file: 'bash',
       args: [copy],
-      env: { ...variablesEnv(ctx.variables, 'bash'), ...ctx.env },
+      env: { ...variablesEnv(ctx.variables, 'bash', ctx.job.inputs ? ctx.rule.pattern.input : null), ...ctx.env },
       cwd: ctx.config.root,
     };
   }

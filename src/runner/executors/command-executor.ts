@@ -19,12 +19,15 @@ export class CommandExecutor implements Executor {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(spec.env)) env[k] = expandPlaceholders(v, values);
     const cwd = spec.cwd ? expandPlaceholders(spec.cwd, values) : '.';
-    const base = { env: { ...variablesEnv(ctx.variables, 'command'), ...env, ...ctx.env }, cwd: isAbsolute(cwd) ? cwd : join(ctx.config.root, cwd) };
+    const base = { env: { ...variablesEnv(ctx.variables, 'command', ctx.job.inputs ? ctx.rule.pattern.input : null), ...env, ...ctx.env }, cwd: isAbsolute(cwd) ? cwd : join(ctx.config.root, cwd) };
     if (spec.script !== null) {
       // The user wrote a script body for bash; variables reach it as environment variables only.
       return { type: 'process', file: 'bash', args: ['-c', spec.script, ctx.rule.recipe.name], ...base };
     }
-    const argv = (spec.command ?? []).map((a) => expandPlaceholders(a, values));
+    // An element that is exactly the list variable of a set job ("{input_files}") becomes one argument per file.
+    const list = ctx.job.inputs ? ctx.variables[ctx.rule.pattern.input] : null;
+    const whole = `{${ctx.rule.pattern.input}}`;
+    const argv = (spec.command ?? []).flatMap((a) => (a === whole && Array.isArray(list) ? list.map(String) : [expandPlaceholders(a, values)]));
     return { type: 'process', file: argv[0], args: argv.slice(1), ...base };
   }
 

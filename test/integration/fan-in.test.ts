@@ -1,0 +1,209 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startLive, type LiveEngine } from '../helpers/engine.js';
+import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace } from '../helpers/workspace.js';
+
+interface JobJson {
+  id: string;
+  pattern: string;
+  status: string;
+  input: string;
+  inputs: string[];
+  variables: Record<string, unknown>;
+  created_at: string;
+}
+
+/** A reconstruction stand-in: counts the NUL-separated entries of MEOW_INPUTS and checks each names an existing file. */
+const RECON_SH = `set -eu
+n=0
+while IFS= read -r -d '' f; do [ -f "$f" ]; n=$((n+1)); done < "$MEOW_INPUTS"
+mkdir -p "$MEOW_WORKSPACE/recon"
+printf '%s\\n' "$n" > "$MEOW_WORKSPACE/recon/$(basename "$scan").txt"
+`;
+const RECON_YAML = `recipe: recon
+trigger: {paths: "raw/*/proj_*.tif", settle: 50ms}
+collect: {by: "{dir}", complete: {marker: "{dir}/scan.done"}}
+variables: {scan: "{path}"}
+outputs: ["recon/{name}.txt"]
+`;
+
+async function writeScan(ws: TempWorkspace, scan: string, from: number, to: number, marker: boolean): Promise<void> {
+  await mkdir(ws.path(`raw/${scan}`), { recursive: true });
+  for (let i = from; i < to; i++) await writeFile(ws.path(`raw/${scan}/proj_${String(i).padStart(4, '0')}.tif`), `projection ${i} of ${scan}`);
+  if (marker) await writeFile(ws.path(`raw/${scan}/scan.done`), 'done');
+}
+
+const jobsOf = (root: string, pattern: string) => meowJson<JobJson[]>(['jobs', '-w', root, '--pattern', pattern]);
+
+describe('fan-in: complete sets and batches', () => {
+  let ws: TempWorkspace;
+  let live: LiveEngine | null = null;
+  let proc: EngineProcess | null = null;
+  afterEach(async () => {
+    await live?.close();
+    live = null;
+    await proc?.stop('SIGKILL');
+    proc = null;
+    await ws?.cleanup();
+  });
+
+  it('3 scans × 180 projections dropped live give exactly 3 jobs of 180 inputs each, shown by job show and trace', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/recon.sh', RECON_SH);
+    await ws.write('patterns/recon.yaml', RECON_YAML);
+    await mkdir(ws.path('raw'));
+    live = await startLive(ws.root);
+    for (const scan of ['scan-1', 'scan-2', 'scan-3']) await writeScan(ws, scan, 0, 180, true);
+    await waitFor(() => live?.finished.filter((j) => j.pattern === 'recon').length === 3, '3 reconstructions', 120_000, 50);
+    for (const scan of ['scan-1', 'scan-2', 'scan-3']) expect((await readFile(ws.path(`recon/${scan}.txt`), 'utf8')).trim()).toBe('180');
+    const jobs = await jobsOf(ws.root, 'recon');
+    expect(jobs.map((j) => [j.status, j.input, j.inputs.length])).toEqual([
+      ['succeeded', 'raw/scan-1', 180],
+      ['succeeded', 'raw/scan-2', 180],
+      ['succeeded', 'raw/scan-3', 180],
+    ]);
+    expect(jobs[0].inputs[0]).toBe('raw/scan-1/proj_0000.tif');
+    const shown = await meowJson<JobJson>(['job', 'show', jobs[1].id, '-w', ws.root]);
+    expect(shown.inputs).toHaveLength(180);
+    expect(new Set(shown.inputs).size).toBe(180);
+    expect(shown.variables.input_files).toEqual(shown.inputs);
+    const human = await meow(['jobs', '-w', ws.root]);
+    expect(human.stdout).toContain('raw/scan-2 (180 files)');
+    const trace = await meowJson<{ path: string; job: string | null; inputs: string[] }[]>(['trace', 'recon/scan-2.txt', '-w', ws.root]);
+    expect(trace[0]).toMatchObject({ path: 'recon/scan-2.txt', job: jobs[1].id });
+    expect(trace[0].inputs).toHaveLength(180);
+    expect(trace.filter((s) => s.job === null)).toHaveLength(180);
+    const forward = await meowJson<{ derived: { job: string }[] }>(['trace', '--forward', 'raw/scan-3/proj_0042.tif', '-w', ws.root]);
+    expect(forward.derived.map((d) => d.job)).toEqual([jobs[2].id]);
+    // A projection of a finished scan is rewritten: that scan alone runs again, over all its members.
+    await writeFile(ws.path('raw/scan-2/proj_0007.tif'), 'rewritten projection');
+    await waitFor(() => live?.finished.filter((j) => j.pattern === 'recon').length === 4, 'the re-run of scan-2', 60_000, 50);
+    const after = await jobsOf(ws.root, 'recon');
+    expect(after).toHaveLength(4);
+    expect(after[3]).toMatchObject({ input: 'raw/scan-2', status: 'succeeded' });
+    expect(after[3].inputs).toHaveLength(180);
+  }, 240_000);
+
+  it('a scan half written when the engine is killed gives exactly one job after its last projection', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/recon.sh', RECON_SH);
+    await ws.write('patterns/recon.yaml', RECON_YAML);
+    await mkdir(ws.path('raw'));
+    proc = await startEngineProcess(ws.root);
+    await writeScan(ws, 'scan-1', 0, 90, false);
+    const pending = await waitFor(async () => {
+      const s = await meowJson<{ pending_sets: { key: string; members: number; progress: string }[] }>(['status', '-w', ws.root]);
+      return s.pending_sets.find((p) => p.key === 'raw/scan-1' && p.members === 90);
+    }, '90 members pending', 60_000, 100);
+    expect(pending.progress).toContain('waiting for raw/scan-1/scan.done');
+    await proc.stop('SIGKILL');
+    proc = null;
+    const stopped = await meow(['status', '-w', ws.root]);
+    expect(stopped.stdout).toContain('recon raw/scan-1: 90 files, waiting for raw/scan-1/scan.done');
+    await writeScan(ws, 'scan-1', 90, 180, true);
+    const last = (await stat(ws.path('raw/scan-1/proj_0179.tif'))).mtimeMs;
+    proc = await startEngineProcess(ws.root);
+    const done = await waitFor(async () => {
+      const jobs = await jobsOf(ws.root, 'recon');
+      return jobs.length === 1 && jobs[0].status === 'succeeded' ? jobs : null;
+    }, 'the one reconstruction', 60_000, 100);
+    expect(done[0].inputs).toHaveLength(180);
+    expect(Date.parse(done[0].created_at)).toBeGreaterThanOrEqual(Math.floor(last));
+    expect((await readFile(ws.path('recon/scan-1.txt'), 'utf8')).trim()).toBe('180');
+    const s = await meowJson<{ pending_sets: unknown[] }>(['status', '-w', ws.root]);
+    expect(s.pending_sets).toEqual([]);
+  }, 240_000);
+
+  it('10,000 frames into a batch pattern give jobs covering every frame exactly once, none larger than 500', async () => {
+    ws = await tempWorkspace();
+    // A burst past the kernel's inotify queue is caught by the reconcile scan, made frequent here. That scan may
+    // see a frame half written and the watcher report it complete later: frames are written once, so only
+    // `created` events join a batch.
+    await ws.write('meow.yaml', 'cpus: 2\nscan_interval: 3s\n');
+    await ws.write('recipes/stats.sh', `tr '\\0' '\\n' < "$MEOW_INPUTS" >> "$MEOW_WORKSPACE/ledger.txt"\n`);
+    await ws.write('patterns/stats.yaml', 'recipe: stats\ntrigger: {paths: "frames/*.h5", events: [created]}\nbatch: {max_files: 500, max_wait: 2s}\n');
+    await mkdir(ws.path('frames'));
+    live = await startLive(ws.root);
+    const N = 10_000;
+    for (let i = 0; i < N; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, k) => writeFile(ws.path(`frames/f${String(i + k).padStart(5, '0')}.h5`), 'x')));
+    }
+    const covered = () => (live?.engine.store.listJobs({ pattern: 'stats' }) ?? []).reduce((n, j) => n + (j.inputs?.length ?? 0), 0);
+    await waitFor(() => covered() === N && live?.engine.store.countJobs().queued === 0 && live.engine.store.countJobs().running === 0, 'every frame in a finished batch', 240_000, 200);
+    const jobs = live.engine.store.listJobs({ pattern: 'stats' });
+    const all = jobs.flatMap((j) => j.inputs ?? []);
+    expect(all).toHaveLength(N);
+    expect(new Set(all).size).toBe(N);
+    expect(Math.max(...jobs.map((j) => j.inputs?.length ?? 0))).toBeLessThanOrEqual(500);
+    expect(jobs.every((j) => j.status === 'succeeded')).toBe(true);
+    const ledger = (await readFile(ws.path('ledger.txt'), 'utf8')).split('\n').filter(Boolean);
+    expect(ledger).toHaveLength(N);
+    expect(new Set(ledger).size).toBe(N);
+  }, 240_000);
+
+  it('a set pattern added after the scans exist fires once per complete scan, as meow plan predicted', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/recon.sh', RECON_SH);
+    for (const scan of ['scan-1', 'scan-2', 'scan-3']) await writeScan(ws, scan, 0, 20, true);
+    await writeScan(ws, 'scan-4', 0, 12, false);
+    await ws.write('recipes/summary.py', 'import json, os\nopen("summary.txt", "w").write(str(len(os.listdir("recon"))))\n');
+    await ws.write('patterns/summary.yaml', 'recipe: summary\ntrigger: {paths: "go"}\ninputs: ["recon/*.txt", "raw/*/scan.done"]\noutputs: [summary.txt]\n');
+    expect((await meow(['run', '--until-idle', '--no-tui', '-w', ws.root])).code).toBe(0);
+    await ws.write('patterns/recon.yaml', RECON_YAML);
+    const plan = await meowJson<{ changes: { pattern: string; triggers: number; files: number; sets: { fire: number; open: number } | null }[] }>(['plan', '-w', ws.root]);
+    expect(plan.changes).toEqual([expect.objectContaining({ pattern: 'recon', triggers: 3, files: 72, sets: { fire: 3, open: 1 } })]);
+    const human = await meow(['plan', '-w', ws.root]);
+    expect(human.stdout).toContain('recon: 72 file(s) make 3 complete set(s) that run now; 1 group(s) wait to complete');
+    expect((await meow(['run', '--until-idle', '--no-tui', '-w', ws.root])).code).toBe(0);
+    const jobs = await jobsOf(ws.root, 'recon');
+    expect(jobs.map((j) => [j.input, j.inputs.length, j.status])).toEqual([
+      ['raw/scan-1', 20, 'succeeded'],
+      ['raw/scan-2', 20, 'succeeded'],
+      ['raw/scan-3', 20, 'succeeded'],
+    ]);
+    const status = await meowJson<{ pending_sets: { pattern: string; key: string; members: number }[] }>(['status', '-w', ws.root]);
+    expect(status.pending_sets).toEqual([expect.objectContaining({ pattern: 'recon', key: 'raw/scan-4', members: 12 })]);
+    // Declared inputs reach lineage: the summary's trace names every file it read.
+    await ws.write('go', 'now');
+    expect((await meow(['run', '--until-idle', '--no-tui', '-w', ws.root])).code).toBe(0);
+    const trace = await meowJson<{ path: string; pattern: string | null; inputs: string[] }[]>(['trace', 'summary.txt', '-w', ws.root]);
+    expect(trace[0].pattern).toBe('summary');
+    expect(trace[0].inputs).toEqual(['go', 'raw/scan-1/scan.done', 'raw/scan-2/scan.done', 'raw/scan-3/scan.done', 'recon/scan-1.txt', 'recon/scan-2.txt', 'recon/scan-3.txt']);
+    expect(trace.some((s) => s.pattern === 'recon')).toBe(true);
+    // PROV and RO-Crate name every member a set job read.
+    expect((await meow(['report', 'recon/scan-2.txt', '-w', ws.root])).code).toBe(0);
+    const crate = JSON.parse(await readFile(ws.path('.meow/report/ro-crate-metadata.json'), 'utf8')) as { '@graph': { '@id': string; object?: { '@id': string }[] }[] };
+    const action = crate['@graph'].find((e) => e['@id'] === `#${jobs[1].id}`);
+    expect(action?.object?.map((o) => o['@id'])).toHaveLength(20);
+    const prov = JSON.parse(await readFile(ws.path('.meow/report/prov.json'), 'utf8')) as { used: Record<string, { 'prov:activity': string }> };
+    expect(Object.values(prov.used).filter((u) => u['prov:activity'] === `meow:job/${jobs[1].id}`)).toHaveLength(20);
+    const graph = await meow(['graph', '-w', ws.root]);
+    expect(graph.stdout).toContain('recon [set by {dir}] → recon/{name}.txt ⇢ read by summary');
+    // The rest of scan-4 arrives: only scan-4 runs.
+    await writeScan(ws, 'scan-4', 12, 20, true);
+    expect((await meow(['run', '--until-idle', '--no-tui', '-w', ws.root])).code).toBe(0);
+    const later = await jobsOf(ws.root, 'recon');
+    expect(later.map((j) => j.input)).toEqual(['raw/scan-1', 'raw/scan-2', 'raw/scan-3', 'raw/scan-4']);
+    expect(later[3].inputs).toHaveLength(20);
+  }, 240_000);
+
+  it('removing a set pattern cancels its running set job and forgets its open groups', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/hold.sh', 'echo started > "$MEOW_WORKSPACE/started"\nsleep 60\n');
+    await ws.write('patterns/hold.yaml', 'recipe: hold\ntrigger: {paths: "raw/*/*.tif"}\ncollect: {by: "{dir}", complete: {count: 2}}\n');
+    live = await startLive(ws.root);
+    await ws.write('raw/a/1.tif', '1');
+    await ws.write('raw/a/2.tif', '2');
+    await ws.write('raw/b/1.tif', '1');
+    await waitFor(async () => (await readFile(ws.path('started'), 'utf8').catch(() => '')).includes('started'), 'the set job to start', 60_000, 50);
+    await waitFor(() => live?.engine.fanIn.pending().some((p) => p.key === 'raw/b'), 'raw/b pending', 30_000, 50);
+    await ws.write('patterns/hold.yaml', 'recipe: hold\ntrigger: {paths: "raw/*/*.tif"}\ncollect: {by: "{dir}", complete: {count: 3}}\n');
+    await waitFor(() => live?.engine.store.countJobs().cancelled === 1, 'the running set job cancelled', 60_000, 50);
+    // The changed pattern regroups the files at once: both groups now wait for a third file.
+    await waitFor(() => live?.engine.fanIn.pending().map((p) => `${p.key}:${p.members}`).join(' ') === 'raw/a:2 raw/b:1', 'regrouped', 30_000, 50);
+    const { rm } = await import('node:fs/promises');
+    await rm(ws.path('patterns/hold.yaml'));
+    await waitFor(() => live?.engine.fanIn.pending().length === 0, 'the groups forgotten', 30_000, 50);
+    expect(live.engine.store.countJobs()).toMatchObject({ queued: 0, running: 0, cancelled: 1 });
+  }, 240_000);
+});
