@@ -29,11 +29,13 @@ function kindsOf(res: Resources): ResourceKind[] {
  * needs none of them, so nothing starves; the search stops where cpus are
  * held back (every job needs them). A job that could never fit is refused.
  */
-export function nextToStart(waiting: readonly Waiting[], pool: ResourcePool | null, lookahead = LOOKAHEAD): StartDecision[] {
+export function nextToStart(waiting: Iterable<Waiting>, pool: ResourcePool | null, lookahead = LOOKAHEAD): StartDecision[] {
   const held = new Set<ResourceKind>();
   const out: StartDecision[] = [];
-  for (let i = 0; i < waiting.length && i < lookahead && !held.has('cpus'); i++) {
-    const { id, demand } = waiting[i];
+  let seen = 0;
+  // Read lazily: a full backend stops the search at its first job.
+  for (const { id, demand } of waiting) {
+    if (seen++ >= lookahead || held.has('cpus')) break;
     if (!pool || !demand) {
       out.push({ id, kind: 'start', allocation: null });
       continue;
@@ -135,20 +137,23 @@ export class JobQueue {
     return [...this.lanes.keys()];
   }
 
-  /** Up to `lookahead` still-queued jobs of a backend's lane, from its head. */
-  waiting(backend: string, lookahead = LOOKAHEAD): JobRecord[] {
+  /** The still-queued jobs of a backend's lane, from its head, read lazily (up to `lookahead`). */
+  *waiting(backend: string, lookahead = LOOKAHEAD): Generator<JobRecord> {
     const lane = this.lanes.get(backend);
-    if (!lane) return [];
-    const out: JobRecord[] = [];
-    for (let i = lane.head; i < lane.jobs.length && out.length < lookahead; i++) {
-      const job = lane.jobs[i];
-      if (job === null || !this.queued.has(job.id)) {
-        lane.jobs[i] = null;
-        continue;
+    if (!lane) return;
+    let n = 0;
+    try {
+      for (let i = lane.head; i < lane.jobs.length && n < lookahead; i++) {
+        const job = lane.jobs[i];
+        if (job === null || !this.queued.has(job.id)) {
+          lane.jobs[i] = null;
+          continue;
+        }
+        n++;
+        yield job;
       }
-      out.push(job);
+    } finally {
+      lane.compact();
     }
-    lane.compact();
-    return out;
   }
 }

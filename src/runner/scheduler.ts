@@ -229,16 +229,16 @@ export class Scheduler {
   private startReady(name: string): void {
     const pool = this.parts.backends.has(name) ? this.pools.poolOf(name) : null;
     if (pool === 'pending') return;
-    const waiting = this.queue.waiting(name);
-    if (waiting.length === 0) return;
-    const rules = new Map(waiting.map((job) => [job.id, this.parts.rules.ruleFor(job)]));
-    const decisions = nextToStart(
-      waiting.map((job) => {
-        const rule = rules.get(job.id);
-        return { id: job.id, demand: rule ? { resources: rule.pattern.resources, pattern: rule.pattern } : null };
-      }),
-      pool ? pool.clone() : null,
-    );
+    const rules = new Map<string, Rule | null>();
+    const lookup = this.parts.rules;
+    const waiting = (function* (jobs: Iterable<JobRecord>) {
+      for (const job of jobs) {
+        const rule = lookup.ruleFor(job);
+        rules.set(job.id, rule);
+        yield { id: job.id, demand: rule ? { resources: rule.pattern.resources, pattern: rule.pattern } : null };
+      }
+    })(this.queue.waiting(name));
+    const decisions = nextToStart(waiting, pool ? pool.clone() : null);
     for (const d of decisions) {
       this.queue.remove(d.id);
       if (d.kind === 'refuse') {

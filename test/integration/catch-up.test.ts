@@ -47,7 +47,7 @@ describe('catching up', () => {
     await mkdir(ws.path('data'));
     live = await fx.start(ws.root);
     // Detach the watcher, as an inotify overflow or a lost mount would: only the scan can see these.
-    await (live.engine as unknown as { monitor: { close(): Promise<void> } }).monitor.close();
+    await (live.engine as unknown as { live: { monitor: { close(): Promise<void> } } }).live.monitor.close();
     for (let i = 0; i < 50; i++) await writeFile(ws.path(`data/missed-${i}`), String(i));
     await waitFor(async () => (await ledger(ws)).length === 50, 'jobs for the 50 unreported files', 15_000);
     expect(new Set(await ledger(ws)).size).toBe(50);
