@@ -18,7 +18,6 @@ import { JobTransitions, type EmitEvent } from './store/job-transitions.js';
 import { Definitions, type LoadedDefinitions } from './engine/definitions.js';
 import { DiskGate } from './engine/disk-gate.js';
 import { Intake, type Trigger } from './engine/intake.js';
-import { fanInOf } from './rules/collect-group.js';
 import { FanIn } from './runner/fan-in.js';
 import type { FiredSet } from './rules/collect-set.js';
 import { LiveWatch } from './engine/live-watch.js';
@@ -156,28 +155,19 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
   // ---- definitions ----
 
   get rules(): Rule[] { return this.definitions.rules; }
-
   /** The compiled rules that match events now. */
   get ruleSet(): RuleSet { return this.definitions.ruleSet; }
-
   get patterns(): readonly ParsedPattern[] { return this.definitions.current.patterns; }
-
   get recipes(): readonly ParsedRecipe[] { return this.definitions.current.recipes; }
-
   /** Patterns registered whose recipe is missing. */
   get waiting(): readonly ParsedPattern[] { return this.definitions.current.waiting; }
-
   get definitionErrors(): readonly DefinitionError[] { return this.definitions.current.errors; }
-
   /** Reads the definitions on disk (a file broken now keeps its registered version). */
   loadDefinitions(): Promise<LoadedDefinitions> { return this.definitions.load(); }
-
   /** The plan that the given definitions make against what is registered (nothing changes). */
   plan(defs: LoadedDefinitions, files: Iterable<string>): Plan { return this.definitions.plan(defs, files); }
-
   /** Names of the patterns these definitions link to a recipe. */
   linkedNames(defs: LoadedDefinitions): string[] { return this.definitions.linkedNames(defs); }
-
   /** The rules as last registered in the database. */
   registeredRules(): Rule[] { return this.definitions.registeredRules(); }
 
@@ -193,13 +183,9 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
       for (const id of change.cancels) this.scheduler.cancel(id, `pattern "${change.name}" was ${change.change}`, true);
     }
     const fresh = plan.changes.filter((c) => c.after).flatMap((c) => this.ruleSet.byName.get(c.name) ?? []);
-    // Groups of removed and changed set patterns are forgotten, and new ones formed from the files there.
-    const regroup = (nowMs: number): FiredSet[] => {
-      for (const change of plan.changes) if (change.before && fanInOf(change.before.pattern)) this.fanIn.dropPattern(change.name);
-      return fresh.flatMap((c) => (fanInOf(c.rule.pattern) ? this.fanIn.retro(c.rule, files, nowMs) : []));
-    };
-    // Saved in the transaction that records the retroactive jobs and sets.
-    this.createJobs(Intake.retroactive(fresh, files), { before: save, sets: plan.changes.length ? regroup : undefined });
+    // Saved in the transaction that records the retroactive jobs, and the sets a change forms or forgets.
+    const sets = plan.changes.length ? this.fanIn.regroup(plan.changes, fresh.map((c) => c.rule), files) : undefined;
+    this.createJobs(Intake.retroactive(fresh, files), { before: save, sets });
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);
     if (plan.changes.length) this.emit('rules:changed', plan);
     return plan;
@@ -228,10 +214,8 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
 
   /** Scans the watched tree. */
   scan(): Promise<Map<string, FileState>> { return this.tree.scan(); }
-
   /** Known files with their last state, from the database. */
   knownFiles(): Map<string, FileState> { return this.tree.known(); }
-
   knownPaths(): Iterable<string> { return this.knownFiles().keys(); }
 
   /**
@@ -382,10 +366,8 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
 
   /** True while new work waits for disk space. */
   get waitingForSpace(): boolean { return this.disk.waiting; }
-
   /** The disk is full: new work waits; resolves when there is room again. */
   onDiskFull(err: unknown): Promise<void> { return this.disk.full(err); }
-
   /** Names of paused patterns. */
   get pausedPatterns(): ReadonlySet<string> { return this.paused; }
 
@@ -398,19 +380,11 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     if (!this.patterns.some((p) => p.name === name)) {
       throw new MeowError('MEOW_NOT_FOUND', `no pattern "${name}"; \`meow patterns\` lists them`);
     }
-    this.store.setPaused(name, paused);
-    if (paused) {
-      this.paused.add(name);
-      this.scheduler.park(name);
-    } else {
-      this.paused.delete(name);
-      this.scheduler.unpark(name);
-    }
+    this.scheduler.setPaused(name, paused);
     this.emit('log', 'info', `pattern ${name} ${paused ? 'paused' : 'resumed'}`);
   }
 
   cancelJob(id: string, note: string): JobRecord | null { return this.scheduler.cancel(id, note); }
-
   /** Queues a failed or cancelled job again as a new attempt. Null when it is in another state. */
   retryJob(id: string): JobRecord | null {
     const queued = this.transitions.retry(id, (job) => this.definitions.isCurrent(job));
@@ -419,7 +393,6 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
   }
 
   findJob(idOrPrefix: string): JobRecord | null { return this.store.findJob(idOrPrefix); }
-
   listJobs(q: JobQuery): JobRecord[] { return this.store.listJobs(q); }
 
   searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
@@ -428,16 +401,14 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
 
   jobCountsByPattern(): Map<string, Record<JobStatus, number>> { return this.store.countJobsByPattern(); }
 
-  statusJson(): StatusJson {
-    return { engine: 'running', jobs: this.store.countJobs(), patterns: this.patterns.length, recipes: this.recipes.length, pending_sets: this.fanIn.pending() };
+  statusJson(options: { all?: boolean } = {}): StatusJson {
+    return { engine: 'running', jobs: this.store.countJobs({ current: !options.all }), patterns: this.patterns.length, recipes: this.recipes.length, pending_sets: this.fanIn.pending() };
   }
 
   /** Jobs that ended `failed` since this engine started. */
   get failedCount(): number { return this.failed; }
-
   /** Resolves when no job is queued or running. */
   whenIdle(): Promise<void> { return this.scheduler.whenIdle(); }
-
   /** Settling paths, held deletions and queued or running jobs. */
   get busy(): number { return (this.live?.pending ?? 0) + this.scheduler.pending; }
 }

@@ -26,7 +26,8 @@ export interface EngineApi {
   once<K extends keyof EngineEvents>(name: K, listener: (...args: EngineEvents[K]) => void): unknown;
   off<K extends keyof EngineEvents>(name: K, listener: (...args: EngineEvents[K]) => void): unknown;
 
-  statusJson(): StatusJson;
+  /** Counts of current jobs (with `all`, superseded ones too). */
+  statusJson(options?: { all?: boolean }): StatusJson;
   /** A job by id or unique id prefix. */
   findJob(idOrPrefix: string): JobRecord | null;
   /** Jobs matching the query, oldest first. */
@@ -74,7 +75,8 @@ export interface EngineLifecycle extends EngineApi {
   /** Linked rules now. */
   readonly rules: readonly unknown[];
   /** Job counts by state. */
-  statusJson(): StatusJson;
+  /** Counts of current jobs (with `all`, superseded ones too). */
+  statusJson(options?: { all?: boolean }): StatusJson;
   startLive(): Promise<void>;
   runUntilIdle(): Promise<void>;
   /** A second signal during `close()`: running attempts are stopped now and queued again for the next start. */

@@ -14,6 +14,8 @@ export interface JobJson {
   input: string;
   /** Every file the job was triggered by, workspace-relative: one for a single-file job, every member of a set or batch. */
   inputs: string[];
+  /** True once a later job of the same pattern on the same input succeeded, or its rule or input version is no longer current. */
+  superseded: boolean;
   event: EventKind;
   variables: Variables;
   attempt: number;
@@ -43,6 +45,7 @@ export function jobJson(job: JobRecord): JobJson {
     status: job.status,
     input: job.input,
     inputs: job.inputs ?? [job.input],
+    superseded: job.superseded ?? false,
     event: job.event,
     variables: job.variables,
     attempt: job.attempt,

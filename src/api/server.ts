@@ -60,7 +60,7 @@ export class ApiServer {
       if (!j) throw new HttpError(404, `no job "${id}"`);
       return j;
     };
-    this.route('GET', /^\/status$/, () => e.statusJson());
+    this.route('GET', /^\/status$/, (_r, url) => e.statusJson({ all: url.searchParams.get('all') === '1' }));
     this.route('GET', /^\/patterns$/, () => patternsJson(e.patterns, e.recipes, e.pausedPatterns));
     this.route('POST', /^\/patterns\/([^/]+)\/(pause|resume)$/, (_r, _u, _b, [name, action]) => {
       e.setPaused(name, action === 'pause');
@@ -72,7 +72,7 @@ export class ApiServer {
       if (status && !JOB_STATES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${JOB_STATES.join(', ')}`);
       const limit = url.searchParams.get('limit');
       return e
-        .listJobs({ status: (status as JobStatus) ?? undefined, pattern: url.searchParams.get('pattern') ?? undefined, input: url.searchParams.get('input') ?? undefined, limit: limit ? Number(limit) : undefined })
+        .listJobs({ status: (status as JobStatus) ?? undefined, pattern: url.searchParams.get('pattern') ?? undefined, input: url.searchParams.get('input') ?? undefined, limit: limit ? Number(limit) : undefined, current: url.searchParams.get('current') === '1' })
         .map(jobJson);
     });
     this.route('GET', /^\/jobs\/([^/]+)$/, (_r, _u, _b, [id]) => jobJson(job(id)));

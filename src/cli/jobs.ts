@@ -7,10 +7,11 @@ import type { JobStatus } from '../core/types.js';
 
 
 /** Lists jobs from the running engine, or from the database. */
-export async function listJobs(root: string, q: { status?: JobStatus; pattern?: string; limit?: number }): Promise<JobJson[]> {
+export async function listJobs(root: string, q: { status?: JobStatus; pattern?: string; limit?: number; current?: boolean }): Promise<JobJson[]> {
   const client = await connectEngine(root);
   if (client) {
     const params = new URLSearchParams();
+    if (q.current) params.set('current', '1');
     if (q.status) params.set('status', q.status);
     if (q.pattern) params.set('pattern', q.pattern);
     if (q.limit) params.set('limit', String(q.limit));
@@ -19,9 +20,9 @@ export async function listJobs(root: string, q: { status?: JobStatus; pattern?: 
   return withStore(root, (s) => (s ? s.listJobs(q).map(jobJson) : []));
 }
 
-/** `meow jobs`: jobs, newest last. */
-export async function jobsCommand(g: GlobalOptions, o: { status?: JobStatus; pattern?: string; limit?: number; json?: boolean }): Promise<number> {
-  const jobs = await listJobs(workspaceRoot(g), o);
+/** `meow jobs`: current jobs, newest last; `--all` adds superseded ones (store/job-row.ts). */
+export async function jobsCommand(g: GlobalOptions, o: { status?: JobStatus; pattern?: string; limit?: number; all?: boolean; json?: boolean }): Promise<number> {
+  const jobs = await listJobs(workspaceRoot(g), { status: o.status, pattern: o.pattern, limit: o.limit, current: !o.all });
   if (o.json) printJson(jobs);
   else {
     // A set job shows its group key (or first member) and how many files it read.

@@ -53,7 +53,12 @@ function program(setCode: (code: number) => void): Command {
     .option('--json', 'log engine events as JSON lines')
     .option('--rebuild-state', 'rebuild a missing or empty .meow/state.db from the job records in .meow/jobs (inputs already processed do not run again)')
     .action(act(async (o) => runCommand(global(), o)));
-  cmd.command('status').description('engine state and job counts').option('--json').action(act(async (o) => statusCommand(global(), o)));
+  cmd
+    .command('status')
+    .description('engine state and counts of current jobs')
+    .option('--all', 'count superseded jobs too')
+    .option('--json')
+    .action(act(async (o) => statusCommand(global(), o)));
   cmd.command('patterns').description('patterns, linked or waiting').option('--json').action(act(async (o) => patternsCommand(global(), o)));
   cmd.command('recipes').description('recipes').option('--json').action(act(async (o) => recipesCommand(global(), o)));
   cmd
@@ -62,6 +67,7 @@ function program(setCode: (code: number) => void): Command {
     .addOption(new Option('--status <state>', 'only jobs in this state').choices([...JOB_STATES]))
     .option('--pattern <name>', 'only jobs of this pattern')
     .option('--limit <n>', 'only the newest N', positiveInt)
+    .option('--all', 'also superseded jobs (a later success, rule or input version replaced them)')
     .option('--json')
     .action(act(async (o) => jobsCommand(global(), o)));
   const job = cmd.command('job').description('one job: show, logs, cancel, retry');

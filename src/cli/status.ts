@@ -16,15 +16,19 @@ export interface StatusJson {
   pending_sets: PendingSet[];
 }
 
-/** `meow status`: from the running engine, or from the database when none runs. */
-export async function statusCommand(g: GlobalOptions, o: { json?: boolean }): Promise<number> {
+/**
+ * `meow status`: from the running engine, or from the database when none runs.
+ * Job counts are of current jobs (a failure repaired since is not counted);
+ * `--all` counts superseded jobs too.
+ */
+export async function statusCommand(g: GlobalOptions, o: { json?: boolean; all?: boolean }): Promise<number> {
   const root = workspaceRoot(g);
   const client = await connectEngine(root);
   let status: StatusJson;
-  if (client) status = await client.get<StatusJson>('/status');
+  if (client) status = await client.get<StatusJson>(o.all ? '/status?all=1' : '/status');
   else {
     const ws = await readWorkspace(root);
-    const jobs = await withStore(root, (s) => s?.countJobs() ?? (Object.fromEntries(JOB_STATES.map((k) => [k, 0])) as Record<JobStatus, number>));
+    const jobs = await withStore(root, (s) => s?.countJobs({ current: !o.all }) ?? (Object.fromEntries(JOB_STATES.map((k) => [k, 0])) as Record<JobStatus, number>));
     status = { engine: 'stopped', jobs, patterns: ws.patterns.length, recipes: ws.recipes.length, pending_sets: await pendingSets(root) };
     if (!o.json) {
       const waiting = linkRules(ws.patterns, ws.recipes).waiting.length;

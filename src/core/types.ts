@@ -296,6 +296,8 @@ export interface JobRecord {
   /** Workspace-relative path of the triggering file; for a set job its group key (collect) or first member (batch). */
   input: string;
   /** A set job's members, workspace-relative, in arrival order; null for a single-file job. */
+  /** Computed by the queries that list jobs: a later success, rule version or input version replaced it (store/job-row.ts). */
+  superseded?: boolean;
   inputs: string[] | null;
   /** Content version of the input when triggered. */
   inputVersion: string;

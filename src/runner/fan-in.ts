@@ -201,6 +201,18 @@ export class FanIn {
     this.timer.unref();
   }
 
+  /**
+   * For a definitions change: forgets the groups of removed and changed set
+   * patterns and forms those of the fresh ones from the files there (MEOW
+   * rule 4), inside the caller's transaction; returns the sets that fire.
+   */
+  regroup(changes: readonly { name: string; before: Rule | null }[], fresh: readonly Rule[], files: ReadonlyMap<string, KnownFile>): (nowMs: number) => FiredSet[] {
+    return (nowMs) => {
+      for (const c of changes) if (c.before && fanInOf(c.before.pattern)) this.dropPattern(c.name);
+      return fresh.flatMap((rule) => (fanInOf(rule.pattern) ? this.retro(rule, files, nowMs) : []));
+    };
+  }
+
   /** A pattern was removed or changed: its groups are forgotten. */
   dropPattern(pattern: string): void {
     for (const g of [...this.open.values()]) if (g.pattern === pattern) this.untrack(g);

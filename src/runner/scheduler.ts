@@ -48,7 +48,7 @@ export interface SchedulerParts {
   executors: ReadonlyMap<RecipeKind, Executor>;
   rules: RuleLookup;
   /** Names of paused patterns (a live set): their queued jobs wait, parked. */
-  paused: ReadonlySet<string>;
+  paused: Set<string>;
   space: SpaceGate;
   outputs: AttemptOutputs;
   emit: EmitEvent;
@@ -120,6 +120,18 @@ export class Scheduler {
   spaceReturned(): void {
     this.waitingForSpace = false;
     this.pump();
+  }
+
+  /** Pauses or resumes a pattern, remembered across restarts: a paused pattern's jobs are recorded and wait, parked. */
+  setPaused(pattern: string, paused: boolean): void {
+    this.parts.store.setPaused(pattern, paused);
+    if (paused) {
+      this.parts.paused.add(pattern);
+      this.park(pattern);
+    } else {
+      this.parts.paused.delete(pattern);
+      this.unpark(pattern);
+    }
   }
 
   /** Takes a paused pattern's queued jobs out of the queue; running ones finish. */

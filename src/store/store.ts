@@ -3,9 +3,10 @@ import { guardState, openDatabase, type OpenOptions } from './open-db.js';
 import { MIGRATIONS } from './migrations.js';
 import { MeowError } from '../core/errors.js';
 import { parseExact, stateJson } from '../core/exact-json.js';
+import { JOB_COLUMNS, SUPERSEDED, toJob, type JobQuery, type JobRow, type JobUpdate } from './job-row.js';
 import { nowIso } from '../core/ids.js';
 import { JOB_STATES } from '../core/types.js';
-import type { EventKind, FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, Variables, VarValue } from '../core/types.js';
+import type { FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe } from '../core/types.js';
 
 /** A row of the files table: the last state of a path the engine saw. */
 export interface FileRow {
@@ -16,92 +17,7 @@ export interface FileRow {
   cause: string | null;
 }
 
-/** Filters for listing jobs. */
-export interface JobQuery {
-  status?: JobStatus;
-  pattern?: string;
-  input?: string;
-  /** Only the newest N (still returned oldest first). */
-  limit?: number;
-}
-
-interface JobRow {
-  id: string;
-  key: string | null;
-  pattern: string;
-  recipe: string;
-  rule_version: string;
-  status: JobStatus;
-  input: string;
-  input_version: string;
-  inputs: string | null;
-  event: EventKind;
-  old_path: string | null;
-  variables: string;
-  sweep_point: string | null;
-  attempt: number;
-  retries: number;
-  timeout_ms: number | null;
-  exit_code: number | null;
-  error: string | null;
-  result: string | null;
-  backend: string;
-  generation: number;
-  cause: string | null;
-  job_dir: string;
-  pid: number | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-const JOB_COLUMNS =
-  'id, key, pattern, recipe, rule_version, status, input, input_version, inputs, event, old_path, variables, sweep_point, attempt, retries, timeout_ms, exit_code, error, result, backend, generation, cause, job_dir, pid, created_at, started_at, finished_at';
-
-function toJob(r: JobRow): JobRecord {
-  return {
-    id: r.id,
-    key: r.key ?? '',
-    pattern: r.pattern,
-    recipe: r.recipe,
-    ruleVersion: r.rule_version,
-    status: r.status,
-    input: r.input,
-    inputVersion: r.input_version,
-    inputs: r.inputs === null ? null : (JSON.parse(r.inputs) as string[]),
-    event: r.event,
-    oldPath: r.old_path,
-    variables: parseExact(r.variables) as Variables,
-    sweepPoint: r.sweep_point ? (parseExact(r.sweep_point) as Variables) : null,
-    attempt: r.attempt,
-    retries: r.retries,
-    timeoutMs: r.timeout_ms,
-    exitCode: r.exit_code,
-    error: r.error,
-    result: r.result === null ? null : parseExact(r.result),
-    backend: r.backend,
-    generation: r.generation,
-    cause: r.cause,
-    jobDir: r.job_dir,
-    pid: r.pid,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-  };
-}
-
-/** Fields that change when a job moves between states. */
-export interface JobUpdate {
-  attempt?: number;
-  exitCode?: number | null;
-  error?: string | null;
-  result?: VarValue | null;
-  pid?: number | null;
-  pidStart?: string | null;
-  handle?: string | null;
-  startedAt?: string | null;
-  finishedAt?: string | null;
-}
+export type { JobQuery, JobUpdate } from './job-row.js';
 
 /**
  * The engine's durable state in SQLite (WAL). Owns the connection: call
@@ -240,10 +156,12 @@ export class Store {
   }
 
   /** Finds a job by id or by a unique id prefix. */
+  /** A job by id or unique id prefix, with whether it is superseded. */
   findJob(idOrPrefix: string): JobRecord | null {
-    const exact = this.getJob(idOrPrefix);
-    if (exact) return exact;
-    const rows = this.sql(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id >= ? AND id < ? LIMIT 2`)
+    const cols = `${JOB_COLUMNS}, ${SUPERSEDED} AS superseded`;
+    const exact = this.sql(`SELECT ${cols} FROM jobs WHERE id = ?`).get(idOrPrefix) as JobRow | undefined;
+    if (exact) return toJob(exact);
+    const rows = this.sql(`SELECT ${cols} FROM jobs WHERE id >= ? AND id < ? LIMIT 2`)
       .all(idOrPrefix, `${idOrPrefix}\uffff`) as JobRow[];
     return rows.length === 1 ? toJob(rows[0]) : null;
   }
@@ -264,17 +182,20 @@ export class Store {
       where.push('input = ?');
       args.push(q.input);
     }
+    if (q.current) where.push(`NOT ${SUPERSEDED}`);
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const cols = `${JOB_COLUMNS}, ${SUPERSEDED} AS superseded`;
     const sql = q.limit
-      ? `SELECT * FROM (SELECT ${JOB_COLUMNS}, seq FROM jobs ${cond} ORDER BY seq DESC LIMIT ${Math.floor(q.limit)}) ORDER BY seq`
-      : `SELECT ${JOB_COLUMNS} FROM jobs ${cond} ORDER BY seq`;
+      ? `SELECT * FROM (SELECT ${cols}, seq FROM jobs ${cond} ORDER BY seq DESC LIMIT ${Math.floor(q.limit)}) ORDER BY seq`
+      : `SELECT ${cols} FROM jobs ${cond} ORDER BY seq`;
     return (this.sql(sql).all(...args) as JobRow[]).map(toJob);
   }
 
   /** Job counts by state (every state present). */
-  countJobs(): Record<JobStatus, number> {
+  countJobs(options: { current?: boolean } = {}): Record<JobStatus, number> {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    const rows = this.sql('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: JobStatus; n: number }[];
+    const cond = options.current ? `WHERE NOT ${SUPERSEDED}` : '';
+    const rows = this.sql(`SELECT status, COUNT(*) AS n FROM jobs ${cond} GROUP BY status`).all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;
   }
