@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,10 +11,11 @@ import { createBackends } from './runner/backends/index.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';
 import { STATE_DIR_MODES } from './store/open-db.js';
-import { Store, type JobQuery } from './store/store.js';
+import { Store } from './store/store.js';
 import { openWorkspaceState, type WorkspaceState } from './store/workspace-state.js';
 import { JobTransitions, type EmitEvent } from './store/job-transitions.js';
 import { Definitions, type LoadedDefinitions } from './engine/definitions.js';
+import { EngineReads } from './engine/engine-reads.js';
 import { DiskGate } from './engine/disk-gate.js';
 import { Intake, type Trigger } from './engine/intake.js';
 import { FanIn } from './runner/fan-in.js';
@@ -26,8 +26,7 @@ import { Provenance } from './engine/provenance.js';
 import { ENGINE_TIMINGS, type EngineTimings } from './engine/timings.js';
 import { WorkspaceTree } from './engine/tree.js';
 import type { EngineLifecycle, StatusJson } from './api/engine-api.js';
-import type { EngineEvents } from './core/engine-events.js';
-import type { DefinitionError, FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, Rule, WorkspaceConfig } from './core/types.js';
+import type { DefinitionError, FileEvent, JobRecord, ParsedPattern, ParsedRecipe, Rule, WorkspaceConfig } from './core/types.js';
 import type { RuleSet } from './rules/matcher.js';
 import type { Plan } from './rules/planner.js';
 import type { FileState } from './rules/tree-diff.js';
@@ -50,8 +49,7 @@ export function statePath(root: string): string {
  * runner) and the job transitions. The control socket and the CLI see it
  * only as an {@link EngineApi}. Owns everything it opens: call `close()`.
  */
-export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycle {
-  /** The state database (read it; job states change only through the transitions). */
+export class Engine extends EngineReads implements EngineLifecycle {
   readonly store: Store;
   /** The queue and its running attempts. */
   readonly scheduler: Scheduler;
@@ -115,10 +113,8 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
       emit,
     });
     this.disk.on('full', () => this.scheduler.waitForSpace());
-    this.disk.on('back', () => {
-      this.scheduler.spaceReturned();
-      void this.reconcileLive().catch((e: unknown) => this.emit('log', 'error', `scan after the disk filled: ${errorMessage(e)}`));
-    });
+    this.disk.on('back', () => this.scheduler.spaceReturned());
+    this.disk.on('back', () => void this.reconcileLive().catch((e: unknown) => this.emit('log', 'error', `scan after the disk filled: ${errorMessage(e)}`)));
     this.on('job:finished', (job) => {
       if (job.status === 'failed') this.failed++;
     });
@@ -329,9 +325,7 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
       const created = await this.reconcile();
       if (created > 0 || this.scheduler.pending > 0) continue;
       // Groups on a short timer (marker settle, quiet, max_wait) fire without new files: wait for them.
-      const due = this.fanIn.nextDue(Date.now(), false);
-      if (due === null) break;
-      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 5));
+      if (!(await this.fanIn.untilDue())) break;
       this.fireDueSets();
     }
     await this.provenance.idle();
@@ -392,14 +386,6 @@ export class Engine extends EventEmitter<EngineEvents> implements EngineLifecycl
     return queued;
   }
 
-  findJob(idOrPrefix: string): JobRecord | null { return this.store.findJob(idOrPrefix); }
-  listJobs(q: JobQuery): JobRecord[] { return this.store.listJobs(q); }
-
-  searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
-    return this.store.searchJobs(q);
-  }
-
-  jobCountsByPattern(): Map<string, Record<JobStatus, number>> { return this.store.countJobsByPattern(); }
 
   statusJson(options: { all?: boolean } = {}): StatusJson {
     return { engine: 'running', jobs: this.store.countJobs({ current: !options.all }), patterns: this.patterns.length, recipes: this.recipes.length, pending_sets: this.fanIn.pending() };

@@ -130,7 +130,19 @@ function program(setCode: (code: number) => void): Command {
 }
 
 /** Runs the CLI; resolves to the exit code. */
+/**
+ * A reader that went away (`meow run --until-idle | head -1`) is no reason
+ * to stop: what the command does goes on, and its further output is dropped.
+ */
+function toleratePipeClosed(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  toleratePipeClosed(process.stdout);
+  toleratePipeClosed(process.stderr);
   let code: number = EXIT.ok;
   const cmd = program((c) => (code = c));
   const override = (c: Command): void => {

@@ -174,6 +174,17 @@ export class FanIn {
    * `timeouts`, collect.timeout is left out: `run --until-idle` waits for a
    * marker's settle time, quiet and max_wait, not for an hour-long timeout.
    */
+  /**
+   * For `run --until-idle`: waits until the next group on a short timer
+   * (marker settle, quiet, max_wait; not `timeout`) is due. False when none is.
+   */
+  async untilDue(): Promise<boolean> {
+    const due = this.nextDue(Date.now(), false);
+    if (due === null) return false;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 5));
+    return true;
+  }
+
   nextDue(now: number, timeouts = true): number | null {
     let next: number | null = null;
     for (const g of this.open.values()) {

@@ -5,12 +5,14 @@ import type { EventKind, JobRecord, JobStatus, Variables, VarValue } from '../co
  * An SQL condition over a row of `jobs`: true when the job is superseded — it
  * ended (succeeded, failed or cancelled) and a later job of the same pattern
  * on the same input (and sweep point) succeeded, or its rule version is no
- * longer the registered one, or its input file has changed since. What is
+ * longer the registered one, or its input file has changed since (a set or
+ * batch job, whose input is a group key or its first member, is replaced by
+ * a later job of its set instead). What is
  * broken *now* is the failures that are not superseded.
  */
 export const SUPERSEDED = `(jobs.status IN ('succeeded', 'failed', 'cancelled') AND (
   NOT EXISTS (SELECT 1 FROM rules r WHERE r.name = jobs.pattern AND r.version = jobs.rule_version)
-  OR EXISTS (SELECT 1 FROM files f WHERE f.path = jobs.input AND f.version <> jobs.input_version)
+  OR (jobs.inputs IS NULL AND EXISTS (SELECT 1 FROM files f WHERE f.path = jobs.input AND f.version <> jobs.input_version))
   OR EXISTS (SELECT 1 FROM jobs later WHERE later.input = jobs.input AND later.pattern = jobs.pattern AND later.seq > jobs.seq
     AND later.status = 'succeeded' AND IFNULL(later.sweep_point, '') = IFNULL(jobs.sweep_point, ''))))`;
 

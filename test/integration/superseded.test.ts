@@ -73,4 +73,20 @@ describe('current and superseded jobs', () => {
       ['succeeded', false],
     ]);
   });
+
+  it('keeps the jobs of a batch pattern current: a batch is replaced only by a later job of its own', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/show.sh', 'echo "$input_files"\n');
+    await ws.write('patterns/frames.yaml', 'recipe: show\ntrigger: {paths: "frames/*.h5"}\nbatch: {max_files: 3}\n');
+    for (let i = 1; i <= 10; i++) await ws.write(`frames/fr${String(i).padStart(2, '0')}.h5`, String(i));
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    expect(jobs.map((j) => [j.status, j.superseded, j.inputs.length])).toEqual([
+      ['succeeded', false, 3],
+      ['succeeded', false, 3],
+      ['succeeded', false, 3],
+      ['succeeded', false, 1],
+    ]);
+    expect((await meowJson<StatusJson>(['status', '-w', ws.root])).jobs).toMatchObject({ succeeded: 4 });
+  });
 });
