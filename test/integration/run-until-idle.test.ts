@@ -72,7 +72,7 @@ describe('meow run --until-idle', () => {
     const seen = await ledger(ws);
     expect(seen).toHaveLength(9);
     expect(seen.slice(5).map((p) => p.slice(ws.root.length + 1)).sort()).toEqual(['data/f0.txt', 'data/f5.txt', 'data/f6.txt', 'data/f7.txt']);
-    const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    const jobs = await meowJson<JobJson[]>(['jobs', '--all', '-w', ws.root]);
     expect(jobs.filter((j) => j.input === 'data/f0.txt').map((j) => j.status)).toEqual(['succeeded', 'succeeded']);
   });
 
@@ -107,7 +107,7 @@ describe('meow run --until-idle', () => {
     const lines = (await readFile(ws.path('ledger.txt'), 'utf8')).trim().split('\n');
     expect(lines.slice(0, 4).sort()).toEqual(['a1 x.txt', 'a1 y.txt', 'b1 x.txt', 'b1 y.txt']);
     expect(lines.slice(4).sort()).toEqual(['a2 x.txt', 'a2 y.txt']);
-    const jobs = await meowJson<JobJson[]>(['jobs', '--pattern', 'a', '-w', ws.root]);
+    const jobs = await meowJson<JobJson[]>(['jobs', '--all', '--pattern', 'a', '-w', ws.root]);
     expect(jobs.map((j) => j.variables.pattern_tag)).toEqual(['a1', 'a1', 'a2', 'a2']);
   });
 
