@@ -33,7 +33,7 @@ async function writeScan(ws: TempWorkspace, scan: string, from: number, to: numb
   if (marker) await writeFile(ws.path(`raw/${scan}/scan.done`), 'done');
 }
 
-const jobsOf = (root: string, pattern: string) => meowJson<JobJson[]>(['jobs', '-w', root, '--pattern', pattern]);
+const jobsOf = (root: string, pattern: string) => meowJson<JobJson[]>(['jobs', '--all', '-w', root, '--pattern', pattern]);
 
 describe('fan-in: complete sets and batches', () => {
   let ws: TempWorkspace;
