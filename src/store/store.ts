@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { guardState, openDatabase, type OpenOptions } from './open-db.js';
 import { MIGRATIONS } from './migrations.js';
 import { MeowError } from '../core/errors.js';
@@ -32,8 +32,22 @@ export class Store {
 
   /** @throws MeowError naming the file, what is wrong (corrupt, read-only, locked, newer) and the recovery (store/open-db.ts). */
   constructor(path: string, options: OpenOptions = {}) {
-    this.db = openDatabase(path, options);
-    this.stmts = guardState(path, this.db, () => (options.readonly ? this.checkVersion() : this.migrate(), this.prepare()));
+    let db = openDatabase(path, options);
+    // A reader of an older schema (`meow plan` before the first run of an upgrade) reads an in-memory copy brought up to date: the file is not written.
+    const older = options.readonly === true && guardState(path, db, () => (db.pragma('user_version', { simple: true }) as number) < MIGRATIONS.length);
+    if (older) {
+      const copy = guardState(path, db, () => {
+        const image = db.serialize();
+        // Header bytes 18–19 say WAL (2); an in-memory database opens only in rollback mode (1).
+        image[18] = 1;
+        image[19] = 1;
+        return new Database(image);
+      });
+      db.close();
+      db = copy;
+    }
+    this.db = db;
+    this.stmts = guardState(path, this.db, () => (options.readonly && !older ? this.checkVersion() : this.migrate(), this.prepare()));
   }
 
   private checkVersion(): number {

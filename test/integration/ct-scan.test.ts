@@ -45,7 +45,7 @@ describe.skipIf(MISSING !== null && !CI)('examples/ct-scan', () => {
     await run(PYTHON, ['scanner.py', ws.root, '--scans', '2', '--projections', '90'], { cwd: ws.root, timeout: 180_000 });
     const first = await meow(['run', '--until-idle', '--no-tui', '-w', ws.root], { timeoutMs: 400_000 });
     expect(first.code, first.stderr).toBe(0);
-    const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    const jobs = await meowJson<JobJson[]>(['jobs', '--all', '-w', ws.root]);
     const recon = jobs.filter((j) => j.pattern === 'reconstruct');
     expect(recon.map((j) => [j.input, j.inputs.length, j.status])).toEqual([
       ['raw/scan-0001', 90, 'succeeded'],
@@ -71,7 +71,7 @@ describe.skipIf(MISSING !== null && !CI)('examples/ct-scan', () => {
     await utimes(ws.path('raw/scan-0002/proj_0042.npy'), later, later);
     const second = await meow(['run', '--until-idle', '--no-tui', '-w', ws.root], { timeoutMs: 400_000 });
     expect(second.code, second.stderr).toBe(0);
-    const fresh = (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).slice(jobs.length);
+    const fresh = (await meowJson<JobJson[]>(['jobs', '--all', '-w', ws.root])).slice(jobs.length);
     expect(fresh.filter((j) => j.pattern === 'reconstruct').map((j) => [j.input, j.inputs.length])).toEqual([['raw/scan-0002', 90]]);
     expect(fresh.filter((j) => j.pattern === 'segment')).toHaveLength(16);
     expect(fresh.filter((j) => j.pattern !== 'summary').every((j) => j.inputs.every((p) => p.includes('scan-0002')))).toBe(true);
