@@ -205,10 +205,11 @@ export class Store {
     return (this.sql(sql).all(...args) as JobRow[]).map(toJob);
   }
 
-  /** Job counts by state (every state present). */
+  /** Job counts by state (every state present); `current` leaves out superseded failed and cancelled jobs. */
   countJobs(options: { current?: boolean } = {}): Record<JobStatus, number> {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    const cond = options.current ? `WHERE NOT ${SUPERSEDED}` : '';
+    // Current counts leave out superseded failures and cancellations (what is broken now); checked only on those rows, so counting stays cheap at a million jobs.
+    const cond = options.current ? `WHERE jobs.status NOT IN ('failed', 'cancelled') OR NOT ${SUPERSEDED}` : '';
     const rows = this.sql(`SELECT status, COUNT(*) AS n FROM jobs ${cond} GROUP BY status`).all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;
