@@ -1,4 +1,3 @@
-import type { VarValue } from './types.js';
 /**
  * Numbers a JavaScript `number` would change. YAML says `1733322222123456789`
  * (an integer beyond 2^53, which a double rounds to …800), `3.0` (a float
@@ -107,12 +106,4 @@ export function toJsValue(v: unknown): JsValue {
   if (Array.isArray(v)) return v.map(toJsValue);
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsValue(x)]));
   return v as JsValue;
-}
-
-/** The inverse of `toJsValue` for a JavaScript recipe's result: a `bigint` becomes an exact int (a plain number when safe). */
-export function fromJsValue(v: unknown): VarValue {
-  if (typeof v === 'bigint') return exactFromParsed(v, false);
-  if (Array.isArray(v)) return v.map(fromJsValue);
-  if (v !== null && typeof v === 'object' && !(v instanceof ExactNumber)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromJsValue(x)]));
-  return v as VarValue;
 }

@@ -3,7 +3,7 @@ import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectoryPoller } from './directory-poller.js';
 import { inotifyLimitMessage, inotifySetting, noteEvent, onLargeBatch } from './inotify-limits.js';
-import type { MonitorHandlers } from './file-monitor.js';
+import type { MonitorHandlers } from './monitor-handlers.js';
 import type { WatchedTree } from './watched-tree.js';
 
 /** Options of a directory watcher. */

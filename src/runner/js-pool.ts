@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { fromJsValue, toJsValue, type JsValue } from '../core/exact-number.js';
+import { ExactNumber, exactFromParsed, toJsValue, type JsValue } from '../core/exact-number.js';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { packageFile } from '../core/package-root.js';
@@ -33,6 +33,14 @@ export interface JsJobContext {
   workspace: string;
   /** Cancels the job: the function's ctx.signal aborts, and after `graceMs` its thread is terminated. */
   signal: AbortSignal;
+}
+
+/** The inverse of `toJsValue` for a JavaScript recipe's result: a `bigint` becomes an exact int (a plain number when safe). */
+function fromJsValue(v: unknown): VarValue {
+  if (typeof v === 'bigint') return exactFromParsed(v, false);
+  if (Array.isArray(v)) return v.map(fromJsValue);
+  if (v !== null && typeof v === 'object' && !(v instanceof ExactNumber)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromJsValue(x)]));
+  return v as VarValue;
 }
 
 /** The outcome of one JavaScript job. */
