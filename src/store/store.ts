@@ -19,6 +19,21 @@ export interface FileRow {
 
 export type { JobQuery, JobUpdate } from './job-row.js';
 
+/** The conditions of a job query by state and pattern, as SQL with its arguments. */
+function jobFilter(q: { status?: JobStatus | null; pattern?: string | null }): { where: string[]; args: string[] } {
+  const where: string[] = [];
+  const args: string[] = [];
+  if (q.status) {
+    where.push('status = ?');
+    args.push(q.status);
+  }
+  if (q.pattern) {
+    where.push('pattern = ?');
+    args.push(q.pattern);
+  }
+  return { where, args };
+}
+
 /**
  * The engine's durable state in SQLite (WAL). Owns the connection: call
  * `close()`. Writers batch in `transaction()`; callers emit engine events only
@@ -182,16 +197,7 @@ export class Store {
 
   /** Jobs matching the query, oldest first (newest last). */
   listJobs(q: JobQuery = {}): JobRecord[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.status) {
-      where.push('status = ?');
-      args.push(q.status);
-    }
-    if (q.pattern) {
-      where.push('pattern = ?');
-      args.push(q.pattern);
-    }
+    const { where, args } = jobFilter(q);
     if (q.input) {
       where.push('input = ?');
       args.push(q.input);
@@ -281,16 +287,7 @@ export class Store {
    * state, pattern and part of the input path (`text`).
    */
   searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
-    const where: string[] = [];
-    const args: string[] = [];
-    if (q.status) {
-      where.push('status = ?');
-      args.push(q.status);
-    }
-    if (q.pattern) {
-      where.push('pattern = ?');
-      args.push(q.pattern);
-    }
+    const { where, args } = jobFilter(q);
     if (q.text) {
       where.push("input LIKE ? ESCAPE '\\'");
       args.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);

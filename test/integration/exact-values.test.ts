@@ -14,6 +14,7 @@ import { ExactNumber, toJsValue } from '../../src/core/exact-number.js';
 import { renderValue } from '../../src/core/placeholders.js';
 import type { VarValue } from '../../src/core/types.js';
 import { meow, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
+import { seededRandom } from '../../bench/lib/random.js';
 
 function hasJupyter(): boolean {
   try {
@@ -27,17 +28,7 @@ const JUPYTER = hasJupyter();
 if (!JUPYTER && process.env.CI) throw new Error('CI: Jupyter is missing (apt-get install python3-nbclient python3-ipykernel)');
 if (!JUPYTER) console.warn('SKIPPING the notebook part of the exact-values test: /usr/bin/python3 cannot import nbclient and ipykernel');
 
-/** A small deterministic PRNG (mulberry32), so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 // No braces (they are placeholders) and no lone surrogates (no file or YAML carries them).
 const ALPHABET = ['a', 'Z', '0', ' ', '_', '-', "'", '"', '\\', '\n', '\t', '$', '`', 'é', 'ß', '日', '😀', '\u0001', '\u007f', '#', ':'];

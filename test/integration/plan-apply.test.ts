@@ -9,18 +9,9 @@ import { track } from '../helpers/resources.js';
 import { meow, meowJson, readLines, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
 import type { JobRecord } from '../../src/core/types.js';
 import type { Plan } from '../../src/rules/planner.js';
+import { seededRandom } from '../../bench/lib/random.js';
 
-/** A small seeded PRNG (mulberry32): a failing seed replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const PATTERNS = ['p1', 'p2', 'p3'];
 /** Pattern variants: a variable, a glob and a sweep (one with a repeated value: equal points are one job). */

@@ -14,6 +14,7 @@ import { meow, meowJson, waitFor, type EngineProcess, type TempWorkspace, readLi
 import { jobProcesses } from '../../src/runner/process-tree.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
 import { scaled } from '../helpers/pace.js';
+import { seededRandom } from '../../bench/lib/random.js';
 
 interface JobJson {
   id: string;
@@ -26,17 +27,7 @@ interface JobJson {
   job_dir: string;
 }
 
-/** A small seeded generator (mulberry32), so a failing run can be replayed with MEOW_FAULT_SEED. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const lines = readLines;
 
