@@ -4,7 +4,8 @@ import { jobKey } from '../rules/job-key.js';
 import { statFile } from '../monitor/scanner.js';
 import { RuleEpochs } from './rule-epochs.js';
 import type { Store } from './store.js';
-import type { EventKind, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, Rule, Variables, VarValue } from '../core/types.js';
+import type { JobJson } from '../api/job-json.js';
+import type { JobRecord, ParsedPattern, ParsedRecipe, Rule } from '../core/types.js';
 
 /**
  * `meow run --rebuild-state`: a new state.db rebuilt from the job records
@@ -20,30 +21,11 @@ import type { EventKind, JobRecord, JobStatus, ParsedPattern, ParsedRecipe, Rule
  * is imported as history only.
  */
 
-/** The fields of a job.yaml record (the `meow jobs --json` shape) the rebuild reads. */
-interface JobFile {
-  id: string;
-  pattern: string;
-  recipe: string;
-  status: JobStatus;
-  input: string;
-  event: EventKind;
-  variables: Variables;
-  attempt: number;
-  exit_code: number | null;
-  error: string | null;
-  backend: string;
-  generation: number;
-  job_dir: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  old_path: string | null;
-  sweep_point: Variables | null;
-  retries: number;
-  cause: string | null;
-  result: VarValue | null;
-}
+/**
+ * A job.yaml record: the `meow jobs --json` shape ({@link JobJson}); records
+ * written before `inputs` and `superseded` existed lack those two.
+ */
+type JobFile = Omit<JobJson, 'inputs' | 'superseded'> & Partial<Pick<JobJson, 'inputs' | 'superseded'>>;
 
 /** What a rebuild did. */
 export interface RebuildReport {
