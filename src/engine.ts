@@ -10,7 +10,7 @@ import { createExecutors } from './runner/executors/index.js';
 import { createBackends } from './runner/backends/index.js';
 import { Scheduler } from './runner/scheduler.js';
 import { recoverInterrupted } from './runner/recovery-jobs.js';
-import { STATE_DIR_MODES } from './store/open-db.js';
+import { STATE_DIR_MODES, statePath } from './store/open-db.js';
 import { Store } from './store/store.js';
 import { openWorkspaceState, type WorkspaceState } from './store/workspace-state.js';
 import { JobTransitions, type EmitEvent } from './store/job-transitions.js';
@@ -34,12 +34,8 @@ import type { Backend } from './runner/backend.js';
 import type { LineageStore } from './store/lineage-store.js';
 
 export { newJobRecord } from './engine/job-record.js';
+export { statePath } from './store/open-db.js';
 export type { LoadedDefinitions };
-
-/** The database file of a workspace. */
-export function statePath(root: string): string {
-  return join(root, '.meow', 'state.db');
-}
 
 /**
  * The engine's lifecycle: it opens the workspace's parts, starts them in
@@ -72,6 +68,8 @@ export class Engine extends EngineReads implements EngineLifecycle {
   private readonly paused: Set<string>;
   private failed = 0;
   private closed = false;
+  /** The live start-up in progress (or done): close() waits for it, so nothing it opens outlives the engine. */
+  private starting: Promise<void> | null = null;
 
   private constructor(
     readonly config: WorkspaceConfig,
@@ -101,16 +99,8 @@ export class Engine extends EngineReads implements EngineLifecycle {
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));
     this.paused = this.store.pausedPatterns();
     this.scheduler = new Scheduler({
-      store: this.store,
-      transitions: this.transitions,
-      config,
-      backends: this.backends,
-      executors: createExecutors(),
-      rules: this.definitions,
-      paused: this.paused,
-      space: this.disk,
-      outputs: this.outputs,
-      emit,
+      store: this.store, transitions: this.transitions, config, backends: this.backends, executors: createExecutors(),
+      rules: this.definitions, paused: this.paused, space: this.disk, outputs: this.outputs, emit,
     });
     this.disk.on('full', () => this.scheduler.waitForSpace());
     this.disk.on('back', () => this.scheduler.spaceReturned());
@@ -135,13 +125,10 @@ export class Engine extends EngineReads implements EngineLifecycle {
       throw err;
     }
     if (state.opening === 'rebuild') {
-      try {
-        const defs = await engine.loadDefinitions();
-        await state.rebuild(engine.store, defs, engine.definitions.registering(defs));
-      } catch (err) {
+      await engine.loadDefinitions().then((defs) => state.rebuild(engine.store, defs, engine.definitions.registering(defs))).catch(async (err: unknown) => {
         await engine.close();
         throw err;
-      }
+      });
     }
     return engine;
   }
@@ -283,6 +270,8 @@ export class Engine extends EngineReads implements EngineLifecycle {
     });
     this.fanIn.load();
     const [defs, tree] = await Promise.all([this.loadDefinitions(), this.scan()]);
+    // Stopped while scanning: nothing is registered or started; the next start does it.
+    if (this.closed) return { changes: [], unchanged: [] };
     // Rules see the current tree; the files table catches up from the same scan.
     const known = this.knownFiles();
     const plan = this.applyDefinitions(defs, WorkspaceTree.withKnownLineage(tree, known));
@@ -298,11 +287,19 @@ export class Engine extends EngineReads implements EngineLifecycle {
    * start-up catch-up, then the file and definitions watchers, then a scan for
    * what changed while the watchers attached, and a periodic reconcile scan.
    */
-  async startLive(): Promise<void> {
+  startLive(): Promise<void> {
+    this.starting ??= this.startLiveSteps();
+    return this.starting;
+  }
+
+  /** The steps of startLive: each await is a point where a close() meanwhile stops it. */
+  private async startLiveSteps(): Promise<void> {
     const { root } = this.config;
     await Promise.all(['patterns', 'recipes'].map((d) => mkdir(join(root, d), { recursive: true })));
+    if (this.closed) return;
     this.api = new ApiServer(this);
     await this.api.listen();
+    if (this.closed) return;
     // A database or socket removed or replaced under the engine stops it (store/state-check.ts).
     this.state?.watch(root, Math.min(this.timings.stateCheckIntervalMs, this.config.scanIntervalMs || this.timings.stateCheckIntervalMs), (message) => {
       this.emit('log', 'error', message);
@@ -311,6 +308,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
     this.live = new LiveWatch(this.config, this.store, this.tree, this.outputs, this, this.timings, (name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
     this.live.prepare();
     await this.start();
+    if (this.closed) return;
     await this.live.start();
   }
 
@@ -335,6 +333,8 @@ export class Engine extends EngineReads implements EngineLifecycle {
   async close(options: { cancelRunning?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A signal during start-up: let it reach a step boundary, so no watcher or socket opens after this.
+    await this.starting?.catch(() => undefined);
     this.state?.unwatch();
     this.disk.close();
     this.fanIn.close();
@@ -385,7 +385,6 @@ export class Engine extends EngineReads implements EngineLifecycle {
     if (queued) this.scheduler.enqueue(queued);
     return queued;
   }
-
 
   statusJson(options: { all?: boolean } = {}): StatusJson {
     return { engine: 'running', jobs: this.store.countJobs({ current: !options.all }), patterns: this.patterns.length, recipes: this.recipes.length, pending_sets: this.fanIn.pending() };

@@ -62,7 +62,7 @@ export async function runLive(engine: EngineLifecycle, o: RunOptions): Promise<n
       process.stderr.write(`meow run: the terminal UI failed: ${errorMessage(err)}\n`);
     }
     if (signals === 0) onSignal('quit');
-  } else {
+  } else if (signals === 0) {
     process.stderr.write(`meowflow engine running in ${engine.root} (${engine.rules.length} rules, socket .meow/engine.sock)\n`);
   }
   await done;

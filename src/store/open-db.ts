@@ -8,7 +8,7 @@
  */
 import Database from 'better-sqlite3';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { MeowError, errorCode, errorMessage } from '../core/errors.js';
 
 /** Modes of the `.meow/` directory: readable by its owner only, or shared with the group (setgid, so files keep the group). */
@@ -109,4 +109,9 @@ function stateDir(dir: string, mode: number): void {
   } catch (err) {
     throw stateError(`${dir}/state.db`, err);
   }
+}
+
+/** The database file of a workspace. */
+export function statePath(root: string): string {
+  return join(root, '.meow', 'state.db');
 }

@@ -1,6 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { MEOW, meowJson, startEngineProcess, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
 
 interface JobJson {
   status: string;
@@ -58,5 +61,38 @@ describe('shutdown', () => {
     const last = await startEngineProcess(ws.root);
     await waitFor(async () => (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).every((j) => j.status === 'succeeded'), 'both jobs to succeed');
     expect(await last.stop('SIGTERM')).toBe(0);
+  });
+
+  it('stops cleanly on signals that arrive while it is still starting up (registering thousands of files)', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/nop.mjs', 'export default () => ({ ok: true });\n');
+    await ws.write('patterns/nop.yaml', 'recipe: nop\ntrigger: {paths: "data/**/*.dat"}\n');
+    for (let d = 0; d < 40; d++) {
+      await mkdir(ws.path(`data/d${d}`), { recursive: true });
+      await Promise.all(Array.from({ length: 50 }, (_, i) => writeFile(ws.path(`data/d${d}/f${i}.dat`), `${d}/${i}`)));
+    }
+    // Signalled as soon as its socket exists: start-up (scan, registration, watchers) is still under way.
+    for (const signals of [['SIGTERM'], ['SIGTERM', 'SIGTERM']] as const) {
+      const child = spawn(process.execPath, [MEOW, 'run', '--no-tui', '-w', ws.root], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      try {
+        await waitFor(() => existsSync(join(ws.root, '.meow', 'engine.sock')) || child.exitCode !== null, 'the engine socket', 30_000, 2);
+        for (const s of signals) child.kill(s);
+        await waitFor(() => child.exitCode !== null || child.signalCode !== null, `the engine to exit after ${signals.join(' + ')} during start-up`, 60_000);
+        expect(await exited, err).toBe(0);
+        expect(existsSync(join(ws.root, '.meow', 'engine.sock'))).toBe(false);
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    // Nothing was lost: the next run does every file exactly once.
+    const { execFileSync } = await import('node:child_process');
+    execFileSync(process.execPath, [MEOW, 'run', '--until-idle', '-w', ws.root], { stdio: 'ignore' });
+    const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    expect(jobs.length).toBe(2000);
+    expect(jobs.every((j) => j.status === 'succeeded')).toBe(true);
   });
 });
