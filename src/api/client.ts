@@ -55,17 +55,14 @@ export class EngineClient {
 
   async get<T>(path: string): Promise<T> {
     const r = await this.call<T & { error?: string }>('GET', path);
-    if (r.status >= 400) throw new MeowError('MEOW_NOT_FOUND', r.body?.error ?? `GET ${path}: HTTP ${r.status}`);
+    if (r.status >= 400) throw httpError(r.status, r.body, `GET ${path}`);
     return r.body;
   }
 
   /** POSTs a JSON body; resolves with the answer, rejects with the engine's message on an HTTP error. */
   async post<T>(path: string, body: unknown = null, timeoutMs = 60_000): Promise<T> {
     const r = await this.call<T & { error?: string; code?: string | null }>('POST', path, body, timeoutMs);
-    if (r.status >= 400) {
-      const code = ERROR_CODES.find((c) => c === r.body?.code) ?? (r.status === 404 ? 'MEOW_NOT_FOUND' : r.status === 409 ? 'MEOW_CONFLICT' : 'MEOW_USAGE');
-      throw new MeowError(code, r.body?.error ?? `POST ${path}: HTTP ${r.status}`);
-    }
+    if (r.status >= 400) throw httpError(r.status, r.body, `POST ${path}`);
     return r.body;
   }
 
@@ -133,4 +130,10 @@ export async function connectEngine(root: string): Promise<EngineClient | null> 
   } catch {
     return null;
   }
+}
+
+/** The engine's answer to a failed request as a MeowError with the engine's code (or one from the HTTP status). */
+function httpError(status: number, body: { error?: string; code?: string | null } | null, request: string): MeowError {
+  const code = ERROR_CODES.find((c) => c === body?.code) ?? (status === 404 ? 'MEOW_NOT_FOUND' : status === 409 ? 'MEOW_CONFLICT' : 'MEOW_USAGE');
+  return new MeowError(code, body?.error ?? `${request}: HTTP ${status}`);
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { connectEngine } from '../api/client.js';
 import { statePath } from '../engine.js';
-import { MeowError } from '../core/errors.js';
+import { MeowError, errorCode } from '../core/errors.js';
 import { jobJson, type JobJson } from '../api/job-json.js';
 import { Store } from '../store/store.js';
 import { JobTransitions } from '../store/job-transitions.js';
@@ -20,7 +20,10 @@ type Action = 'show' | 'logs' | 'cancel' | 'retry';
 async function findJob(root: string, id: string): Promise<JobJson> {
   const client = await connectEngine(root);
   const job = client
-    ? await client.get<JobJson>(`/jobs/${encodeURIComponent(id)}`).catch(() => null)
+    ? await client.get<JobJson>(`/jobs/${encodeURIComponent(id)}`).catch((err: unknown) => {
+        if (errorCode(err) === 'MEOW_NOT_FOUND') return null;
+        throw err;
+      })
     : await withStore(root, (s) => {
         const j = s?.findJob(id);
         return j ? jobJson(j) : null;

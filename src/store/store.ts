@@ -184,14 +184,21 @@ export class Store {
     return row ? toJob(row) : null;
   }
 
-  /** Finds a job by id or by a unique id prefix. */
-  /** A job by id or unique id prefix, with whether it is superseded. */
+  /**
+   * A job by id or unique id prefix, with whether it is superseded; null when
+   * none matches. A prefix of several jobs throws (MEOW_USAGE), naming some.
+   */
   findJob(idOrPrefix: string): JobRecord | null {
     const cols = `${JOB_COLUMNS}, ${SUPERSEDED} AS superseded`;
     const exact = this.sql(`SELECT ${cols} FROM jobs WHERE id = ?`).get(idOrPrefix) as JobRow | undefined;
     if (exact) return toJob(exact);
-    const rows = this.sql(`SELECT ${cols} FROM jobs WHERE id >= ? AND id < ? LIMIT 2`)
+    if (idOrPrefix === '') return null;
+    const rows = this.sql(`SELECT ${cols} FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT 4`)
       .all(idOrPrefix, `${idOrPrefix}\uffff`) as JobRow[];
+    if (rows.length > 1) {
+      const some = rows.slice(0, 3).map((r) => r.id).join(', ');
+      throw new MeowError('MEOW_USAGE', `job id prefix "${idOrPrefix}" matches ${rows.length > 3 ? 'more than 3' : rows.length} jobs (${some}${rows.length > 3 ? ', …' : ''}); give more of the id`);
+    }
     return rows.length === 1 ? toJob(rows[0]) : null;
   }
 

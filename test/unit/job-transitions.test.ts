@@ -145,4 +145,21 @@ describe('job transitions', () => {
     expect(t.cancel('a', 'rule removed', true)?.status).toBe('cancelled');
     expect(t.create({ ...job('b'), key: 'k-a' })).toBe(true);
   });
+
+  it('finds a job by id or a unique id prefix, and names the jobs an ambiguous prefix matches', () => {
+    const { store: s, t } = open(true);
+    for (const id of ['abc111', 'abc222', 'abd333']) t.create({ ...job(id), key: `k-${id}` });
+    expect(s.findJob('abc111')?.id).toBe('abc111');
+    expect(s.findJob('abd')?.id).toBe('abd333');
+    expect(s.findJob('zzz')).toBeNull();
+    expect(s.findJob('')).toBeNull();
+    let err: unknown = null;
+    try {
+      s.findJob('abc');
+    } catch (e) {
+      err = e;
+    }
+    expect(errorCode(err)).toBe('MEOW_USAGE');
+    expect(String(err)).toContain('abc111, abc222');
+  });
 });
