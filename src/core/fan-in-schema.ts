@@ -21,7 +21,7 @@ function memberTemplate(f: Fields, key: string, value: unknown, example: string)
   if (s === undefined) return undefined;
   if (s.trim() === '') return f.error(key, `expected a template of file placeholders, e.g. "${example}", got an empty string`);
   const known: readonly string[] = MEMBER_PLACEHOLDERS;
-  for (const name of findPlaceholders(s)) {
+  for (const name of new Set(findPlaceholders(s))) {
     if (known.includes(name)) continue;
     const match = closest(name, [...known]);
     const hint = match === null ? '' : ` (did you mean {${match}}?)`;

@@ -345,8 +345,9 @@ function checkReferences(f: Fields, variables: Variables, env: PatternParseOptio
   }
 }
 
-function checkTemplate(f: Fields, key: string, template: string, known: string[]): void {
-  for (const name of findPlaceholders(template)) {
+function checkTemplate(f: Fields, key: string, template: string, names: string[]): void {
+  const known = [...new Set(names)];
+  for (const name of new Set(findPlaceholders(template))) {
     if (known.includes(name)) continue;
     const match = closest(name, known);
     const hint = match === null ? '' : ` (did you mean {${match}}?)`;

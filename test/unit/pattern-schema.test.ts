@@ -189,6 +189,10 @@ describe('parsePattern: errors', () => {
       `variables.files[1].x | unknown placeholder {zzz}; known placeholders: ${KNOWN_BUILTINS}, {input_file}, {files}`,
       `outputs[1] | unknown placeholder {qqq}; known placeholders: ${KNOWN_BUILTINS}, {input_file}, {files}`,
     ]);
+    // Each unknown name once, each known name once (a variable that is also the input is listed once).
+    expect(errorsOf(`${MINIMAL}input: k\nvariables:\n  k: 3\n  out: "{zz}/{zz}.npy"\n`).filter((e) => e.includes('{zz}'))).toEqual([
+      `variables.out | unknown placeholder {zz}; known placeholders: ${KNOWN_BUILTINS}, {k}, {out}`,
+    ]);
   });
 
   it('reports a malformed placeholder', () => {
