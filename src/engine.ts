@@ -161,12 +161,13 @@ export class Engine extends EngineReads implements EngineLifecycle {
    */
   applyDefinitions(defs: LoadedDefinitions, files: ReadonlyMap<string, FileState>): Plan {
     const plan = this.definitions.plan(defs, files.keys());
-    const save = this.definitions.register(defs);
-    for (const change of plan.changes) {
-      for (const id of change.cancels) this.scheduler.cancel(id, `pattern "${change.name}" was ${change.change}`, true);
-    }
+    const register = this.definitions.register(defs);
+    // Cancels, registration, retroactive jobs and fan-in groups commit in one transaction: a crash keeps all or none.
+    const save = () => {
+      for (const c of plan.changes) for (const id of c.cancels) this.scheduler.cancel(id, `pattern "${c.name}" was ${c.change}`, true);
+      register();
+    };
     const fresh = plan.changes.filter((c) => c.after).flatMap((c) => this.ruleSet.byName.get(c.name) ?? []);
-    // Saved in the transaction that records the retroactive jobs, and the sets a change forms or forgets.
     const sets = plan.changes.length ? this.fanIn.regroup(plan.changes, fresh.map((c) => c.rule), files) : undefined;
     this.createJobs(Intake.retroactive(fresh, files), { before: save, sets });
     if (defs.errors.length) this.emit('definitions:invalid', defs.errors);

@@ -151,13 +151,18 @@ export class Scheduler {
    * same input may trigger again (a removed rule, MEOW rule 5).
    */
   cancel(id: string, note: string, release = false): JobRecord | null {
-    const job = this.parts.transitions.cancel(id, note, release);
+    const { transitions } = this.parts;
+    const job = transitions.cancel(id, note, release);
     if (!job) return null;
-    // `release` is a cancel for a rule removed or changed (MEOW rules 5 and 6).
-    if (release) this.parts.outputs.cancelledByRule(id);
-    this.queue.remove(id);
-    this.running.get(id)?.controller.abort();
-    this.pump();
+    // Inside a caller's transaction (a registration's cancels), the attempt
+    // stops only once the cancel is committed: a rollback leaves it running.
+    transitions.afterCommit(() => {
+      // `release` is a cancel for a rule removed or changed (MEOW rules 5 and 6).
+      if (release) this.parts.outputs.cancelledByRule(id);
+      this.queue.remove(id);
+      this.running.get(id)?.controller.abort();
+      this.pump();
+    });
     return job;
   }
 

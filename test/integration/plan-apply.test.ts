@@ -248,4 +248,42 @@ describe('plan equals apply', () => {
     expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
     expect(await readLines(ws.path('runs.log'))).toHaveLength(6);
   }, 180_000);
+  it('a change commits its cancels with its registration: one that fails leaves the old rule and its jobs as they were', async () => {
+    ws = await tempWorkspace();
+    await ws.write('data/a1.txt', 'a1');
+    await ws.write('data/a2.txt', 'a2');
+    await ws.write('recipes/r1.mjs', recipeText('r1', 0));
+    await ws.write('patterns/p1.yaml', patternText('p1', 0));
+    let open = await openHeld(ws.root);
+    await open.engine.start();
+    const registered = open.engine.registeredRules().map((r) => r.version);
+    const queued = open.engine.store.listJobs({ pattern: 'p1' }).map((j) => [j.id, j.status]);
+    expect(queued.map(([, s]) => s)).toEqual(['queued', 'queued']);
+
+    // The edit's transaction fails part-way (a file state no job can be recorded from).
+    await ws.write('patterns/p1.yaml', patternText('p1', 1));
+    const defs = await open.engine.loadDefinitions();
+    const files = new Map(await open.engine.scan());
+    const a1 = files.get('data/a1.txt');
+    if (!a1) throw new Error('data/a1.txt was not scanned');
+    files.set('data/a9.txt', { ...a1, version: {} as unknown as string });
+    expect(() => open.engine.applyDefinitions(defs, files)).toThrow();
+    await open.close();
+
+    // Nothing of it committed: the jobs it would have cancelled are still queued under the old rule.
+    // Reverted while no engine runs, the next start finds nothing changed, and the jobs run.
+    await ws.write('patterns/p1.yaml', patternText('p1', 0));
+    open = await openHeld(ws.root);
+    try {
+      expect(open.engine.registeredRules().map((r) => r.version)).toEqual(registered);
+      expect(open.engine.store.listJobs({ pattern: 'p1' }).map((j) => [j.id, j.status])).toEqual(queued);
+      const plan = await open.engine.start();
+      expect(plan.changes).toEqual([]);
+      open.engine.scheduler.spaceReturned();
+      await open.engine.scheduler.whenIdle();
+      expect(open.engine.store.listJobs({ pattern: 'p1' }).map((j) => j.status)).toEqual(['succeeded', 'succeeded']);
+    } finally {
+      await open.close();
+    }
+  });
 });
