@@ -110,8 +110,19 @@ async function lines(path: string): Promise<string[]> {
   return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
 }
 
+const CHANGE_DEADLINE_S = 120;
+
+/** Waits until the bash recipe has run under `tag` after the ledger's first `from` lines; false past the deadline. */
+async function ranUnder(root: string, tag: string, from: number): Promise<boolean> {
+  for (const end = Date.now() + CHANGE_DEADLINE_S * 1000; Date.now() < end; await sleep(100)) {
+    if ((await lines(join(root, 'ledger-bash.txt'))).slice(from).some((l) => l.startsWith(`${tag} `))) return true;
+  }
+  return false;
+}
+
 async function soak(o: Options): Promise<number> {
   const rand = random(o.seed);
+  const problems: string[] = [];
   const root = await mkdtemp(join(tmpdir(), 'meow-soak-'));
   console.log(`soak: ${o.files} files, ${o.kills} SIGKILLs, 2 double SIGTERMs, 1 edit and its revert; seed ${o.seed}; workspace ${root}`);
   await mkdir(join(root, 'patterns'), { recursive: true });
@@ -143,7 +154,11 @@ async function soak(o: Options): Promise<number> {
     await writeSome(perFault);
     await sleep(50 + Math.floor(rand() * 400));
     if (fault === 'edit' || fault === 'revert') {
-      await writeFile(join(root, 'patterns', 'stamp.yaml'), BASH_PATTERN(fault === 'edit' ? 'v2' : 'v1'));
+      const tag = fault === 'edit' ? 'v2' : 'v1';
+      const ran = (await lines(join(root, 'ledger-bash.txt'))).length;
+      await writeFile(join(root, 'patterns', 'stamp.yaml'), BASH_PATTERN(tag));
+      // The next fault strikes while the change's retroactive jobs run: once one of them has run.
+      if (!(await ranUnder(root, tag, ran))) problems.push(`no job of the ${fault} (${tag}) ran within ${CHANGE_DEADLINE_S} s`);
       await sleep(Math.floor(rand() * 300));
       continue;
     }
@@ -163,7 +178,6 @@ async function soak(o: Options): Promise<number> {
   // Whatever is left runs to the end.
   const idle = await meow(['run', '--until-idle', '-w', root]);
 
-  const problems: string[] = [];
   if (idle.code !== 0) problems.push(`the final meow run --until-idle exited ${idle.code}: ${idle.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const current = JSON.parse((await meow(['jobs', '--json', '-w', root])).stdout) as JobJson[];
   for (const pattern of ['stamp', 'note']) {
