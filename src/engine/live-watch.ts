@@ -107,6 +107,8 @@ export class LiveWatch {
       warn: (message) => this.log('log', 'warn', message),
     });
     await this.defsWatcher.start();
+    // A definition edited after start-up read them and before the watcher attached is read now.
+    this.target.definitionsChanged();
     await this.reconcile();
     if (this.config.scanIntervalMs > 0) {
       this.scanTimer = setInterval(() => void this.reconcile(), this.config.scanIntervalMs);

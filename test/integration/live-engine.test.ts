@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine.js';
 import { alive, type LiveEngine } from '../helpers/engine.js';
+import { track } from '../helpers/resources.js';
 import { meow, meowJson, waitFor, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
 import { scaled } from '../helpers/pace.js';
@@ -253,5 +255,23 @@ describe('the engine process and its control socket', () => {
     expect(text.stdout).toContain('this change triggers 4 jobs and cancels 0');
     expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
     expect(await lines(ws.path('ledger.txt'))).toHaveLength(7);
+  });
+  it('applies a definition edited while it started up, before its watchers attached', async () => {
+    ws = await fx.workspace();
+    await ws.write('recipes/tagged.sh', `printf '%s %s\\n' "$tag" "$input_file" >> "$MEOW_WORKSPACE/ledger.txt"\n`);
+    const pattern = (tag: string) => `recipe: tagged\ntrigger: {paths: "incoming/*"}\nvariables: {tag: ${tag}}\n`;
+    await ws.write('patterns/drop.yaml', pattern('v1'));
+    await ws.write('incoming/a', 'a');
+    const engine = await Engine.open(ws.root);
+    const untrack = track(engine, `engine in ${ws.root}`, () => engine.close({ cancelRunning: true }));
+    try {
+      // Start-up registers v1 (and says so) before the definitions watcher attaches: the edit lands in between.
+      engine.once('rules:changed', () => writeFileSync(ws.path('patterns/drop.yaml'), pattern('v2')));
+      await engine.startLive();
+      await waitFor(async () => (await lines(ws.path('ledger.txt'))).some((l) => l.startsWith('v2 ') && l.endsWith('/incoming/a')), 'the edit made during start-up to run');
+    } finally {
+      untrack();
+      await engine.close({ cancelRunning: true });
+    }
   });
 });
