@@ -62,6 +62,13 @@ CONF
     done
     echo "nats-server did not start; see $dir/nats.log" >&2; exit 1 ;;
   stop)
-    if [ -s "$dir/nats.pid" ]; then kill "$(cat "$dir/nats.pid")" 2>/dev/null || true; rm -f "$dir/nats.pid"; fi ;;
+    if [ -s "$dir/nats.pid" ]; then
+      pid=$(cat "$dir/nats.pid")
+      kill "$pid" 2>/dev/null || true
+      # Gone before this returns (its port and store free), killed outright after 10 s.
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+      rm -f "$dir/nats.pid"
+    fi ;;
   *) echo "usage: $0 start|stop DIR [host:port]" >&2; exit 2 ;;
 esac
