@@ -6,7 +6,7 @@
  * engine polls its tree only hourly, so its jobs come from the bus.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,7 +174,11 @@ sources:
   it('the authenticated engine runs one job per forwarded file; `meow forward --status` after a kill -9 says stopped', async () => {
     const outbox = join(dir, 'outbox.db');
     const fwd = forwarder(join(dir, 'instrument.nk'), outbox);
-    for (let i = 0; i < 5; i++) await writeFile(join(ws, 'incoming', `s${i}.dat`), `sample ${i}\n`);
+    // Each file appears whole (renamed into place), so each is one version: one event, one job.
+    for (let i = 0; i < 5; i++) {
+      await writeFile(join(dir, `s${i}.tmp`), `sample ${i}\n`);
+      await rename(join(dir, `s${i}.tmp`), join(ws, 'incoming', `s${i}.dat`));
+    }
     await waitFor(async () => (await jobs(ws)).filter((j) => j.status === 'succeeded').length === 5, 'a job per forwarded file', 120_000, 100);
     await waitFor(async () => (await meowJson<OutboxStatus>(['forward', join(ws, 'incoming'), '--status', '--state', outbox])).backlog === 0, 'an empty outbox', 60_000, 100);
     const running = await meowJson<OutboxStatus & { running: boolean }>(['forward', join(ws, 'incoming'), '--status', '--state', outbox]);
