@@ -7,7 +7,7 @@
  * catch-up scan of a restarted engine), never from a local watch.
  *
  * MEOW_REMOTE_FILES sets the size of the stream test (default 2000, the
- * size the guarantee names; a full run took about 4 minutes on a busy 2-core
+ * size the guarantee names; a full run took 4 to 6½ minutes on a busy 2-core
  * machine).
  */
 import Database from 'better-sqlite3';
