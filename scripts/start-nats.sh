@@ -8,6 +8,10 @@
 #   scripts/start-nats.sh start DIR [LISTEN]   # LISTEN: host:port (default 127.0.0.1:4222)
 #   scripts/start-nats.sh stop DIR
 #
+# NKeys instead of passwords: set MEOW_NATS_ENGINE_NKEY and
+# MEOW_NATS_INSTRUMENT_NKEY to the users' public keys (U…); the seeds stay
+# with the clients. TLS: set MEOW_NATS_TLS_CERT and MEOW_NATS_TLS_KEY (PEM
+# files); clients then need the CA that signed the certificate (tls_ca).
 # With NETNS set, the server runs inside that network namespace.
 # DIR holds nats.conf, nats.pid, nats.log and the JetStream store.
 set -euo pipefail
@@ -16,31 +20,55 @@ cmd="${1:-}"; dir="${2:-}"
 case "$cmd" in
   start)
     listen="${3:-127.0.0.1:4222}"
-    : "${MEOW_NATS_ENGINE_PASSWORD:?export MEOW_NATS_ENGINE_PASSWORD}" "${MEOW_NATS_INSTRUMENT_PASSWORD:?export MEOW_NATS_INSTRUMENT_PASSWORD}"
+    instrument_may='permissions: { publish: ["meow.files.>", "$JS.API.STREAM.INFO.>", "$JS.API.INFO"], subscribe: ["_INBOX.>"] }'
+    if [ -n "${MEOW_NATS_ENGINE_NKEY:-}${MEOW_NATS_INSTRUMENT_NKEY:-}" ]; then
+      for key in "${MEOW_NATS_ENGINE_NKEY:-}" "${MEOW_NATS_INSTRUMENT_NKEY:-}"; do
+        [[ "$key" =~ ^U[A-Z2-7]{55}$ ]] || { echo "MEOW_NATS_ENGINE_NKEY and MEOW_NATS_INSTRUMENT_NKEY: give both, each a user's public NKey (U… , 56 characters), not a seed" >&2; exit 2; }
+      done
+      engine_user="{ nkey: $MEOW_NATS_ENGINE_NKEY }"
+      instrument_user="{ nkey: $MEOW_NATS_INSTRUMENT_NKEY, $instrument_may }"
+    else
+      : "${MEOW_NATS_ENGINE_PASSWORD:?export MEOW_NATS_ENGINE_PASSWORD (or MEOW_NATS_ENGINE_NKEY and MEOW_NATS_INSTRUMENT_NKEY)}" "${MEOW_NATS_INSTRUMENT_PASSWORD:?export MEOW_NATS_INSTRUMENT_PASSWORD}"
+      engine_user='{ user: engine, password: $MEOW_NATS_ENGINE_PASSWORD }'
+      instrument_user="{ user: instrument, password: \$MEOW_NATS_INSTRUMENT_PASSWORD, $instrument_may }"
+    fi
+    tls=''
+    if [ -n "${MEOW_NATS_TLS_CERT:-}${MEOW_NATS_TLS_KEY:-}" ]; then
+      [ -r "${MEOW_NATS_TLS_CERT:-}" ] && [ -r "${MEOW_NATS_TLS_KEY:-}" ] || { echo "MEOW_NATS_TLS_CERT and MEOW_NATS_TLS_KEY: give both, readable PEM files" >&2; exit 2; }
+      tls="tls { cert_file: \"$MEOW_NATS_TLS_CERT\", key_file: \"$MEOW_NATS_TLS_KEY\" }"
+    fi
     command -v nats-server >/dev/null || { echo "nats-server not found: apt-get install nats-server" >&2; exit 1; }
     mkdir -p "$dir/js"
+    rm -f "$dir/nats.pid"
     cat > "$dir/nats.conf" <<CONF
 listen: $listen
-http: 0
 jetstream { store_dir: "$dir/js" }
+$tls
 authorization {
   users: [
-    { user: engine, password: \$MEOW_NATS_ENGINE_PASSWORD }
-    { user: instrument, password: \$MEOW_NATS_INSTRUMENT_PASSWORD,
-      permissions: { publish: ["meow.files.>", "\$JS.API.STREAM.INFO.>", "\$JS.API.INFO"], subscribe: ["_INBOX.>"] } }
+    $engine_user
+    $instrument_user
   ]
 }
 CONF
-    sed -i '/^http: 0$/d' "$dir/nats.conf"
     run=(nats-server -c "$dir/nats.conf" -l "$dir/nats.log" -P "$dir/nats.pid")
     if [ -n "${NETNS:-}" ]; then run=(ip netns exec "$NETNS" "${run[@]}"); fi
+    # A restart appends to the log: only what this start writes counts.
+    logged=$(stat -c %s "$dir/nats.log" 2>/dev/null || echo 0)
     setsid "${run[@]}" </dev/null >/dev/null 2>&1 &
     for _ in $(seq 1 100); do
-      if [ -s "$dir/nats.pid" ] && grep -q "Server is ready" "$dir/nats.log" 2>/dev/null; then echo "$(cat "$dir/nats.pid")"; exit 0; fi
+      if [ -s "$dir/nats.pid" ] && tail -c +"$((logged + 1))" "$dir/nats.log" 2>/dev/null | grep -q "Server is ready"; then echo "$(cat "$dir/nats.pid")"; exit 0; fi
       sleep 0.1
     done
     echo "nats-server did not start; see $dir/nats.log" >&2; exit 1 ;;
   stop)
-    if [ -s "$dir/nats.pid" ]; then kill "$(cat "$dir/nats.pid")" 2>/dev/null || true; rm -f "$dir/nats.pid"; fi ;;
+    if [ -s "$dir/nats.pid" ]; then
+      pid=$(cat "$dir/nats.pid")
+      kill "$pid" 2>/dev/null || true
+      # Gone before this returns (its port and store free), killed outright after 10 s.
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+      rm -f "$dir/nats.pid"
+    fi ;;
   *) echo "usage: $0 start|stop DIR [host:port]" >&2; exit 2 ;;
 esac

@@ -69,7 +69,7 @@ export class Forwarder {
 
   /** Starts watching, catches up with the directory, and starts sending. */
   async start(): Promise<void> {
-    this.outbox.set('pid', String(process.pid));
+    this.outbox.claim(process.pid);
     this.settler = new Settler({
       settleFor: () => this.o.settleMs,
       known: (path) => this.outbox.knownVersion(path),
@@ -214,7 +214,7 @@ export class Forwarder {
     await this.publisher.close();
     await Promise.race([this.sender?.catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     await this.o.transfer.close();
-    this.outbox.set('pid', null);
+    this.outbox.claim(null);
     this.outbox.close();
   }
 }

@@ -12,7 +12,7 @@
  * version has its own row.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FileState } from '../rules/tree-diff.js';
 
@@ -137,12 +137,40 @@ export class Outbox {
       oldest_pending: c.oldest,
       last_sent_at: this.get('last_sent_at'),
       last_error: this.get('last_error'),
-      pid: Number.isInteger(pid) && alive(pid) ? pid : null,
+      pid: Number.isInteger(pid) && isOwner(pid, this.get('pid_start')) ? pid : null,
     };
+  }
+
+  /** Records this process as the outbox's forwarder (null: none runs). */
+  claim(pid: number | null): void {
+    this.set('pid', pid === null ? null : String(pid));
+    this.set('pid_start', pid === null ? null : processStart(pid));
   }
 
   close(): void {
     this.db.close();
+  }
+}
+
+/**
+ * True when the recorded forwarder still runs: its pid is alive and, where
+ * /proc tells, started when the recorded one did (after a `kill -9` the pid
+ * may since belong to another process).
+ */
+function isOwner(pid: number, start: string | null): boolean {
+  if (!alive(pid)) return false;
+  const now = processStart(pid);
+  return start === null || now === null || now === start;
+}
+
+/** A process's start time (clock ticks since boot, field 22 of /proc/PID/stat), or null where /proc does not tell. */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
   }
 }
 

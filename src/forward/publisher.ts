@@ -24,6 +24,7 @@ export class Publisher {
   private nc: NatsConnection | null = null;
   private js: JetStreamClient | null = null;
   private connecting: Promise<JetStreamClient> | null = null;
+  private closed = false;
 
   constructor(
     private readonly address: BusAddress,
@@ -33,7 +34,8 @@ export class Publisher {
 
   private client(): Promise<JetStreamClient> {
     this.connecting ??= (async () => {
-      const nc = await connectBus(this.address, 'meow forward', `meow-forward ${this.host}`);
+      const nc = await connectBus(this.address, 'meow forward', `meow-forward ${this.host}`, () => this.closed);
+      if (nc === null) throw new Error('closed');
       this.nc = nc;
       void (async () => {
         for await (const s of nc.status()) {
@@ -69,6 +71,7 @@ export class Publisher {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const nc = this.nc;
     this.nc = null;
     if (nc) await nc.close().catch(() => undefined);

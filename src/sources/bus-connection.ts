@@ -50,9 +50,47 @@ export function connectionOptions(address: BusAddress, label: string, name: stri
   return options;
 }
 
-/** Opens a connection (waiting for the bus if it is down). */
-export async function connectBus(address: BusAddress, label: string, name: string): Promise<NatsConnection> {
-  return connect(connectionOptions(address, label, name));
+/**
+ * Opens a connection. A bus that is down or unreachable is waited for (each
+ * try again up to 2 s apart) until `stopped()` says to give up (then null);
+ * a bus that refuses the credentials, or whose TLS certificate does not
+ * verify, is an error at once, in words that say what to fix.
+ */
+export async function connectBus(address: BusAddress, label: string, name: string, stopped: () => boolean = () => false): Promise<NatsConnection | null> {
+  const options = connectionOptions(address, label, name);
+  let pause = 100;
+  while (!stopped()) {
+    try {
+      // Only the first connection is made here, try by try; reconnects after it are the client's own.
+      return await connect({ ...options, waitOnFirstConnect: false });
+    } catch (err) {
+      const problem = permanentProblem(err, address);
+      if (problem !== null) throw new MeowError('MEOW_USAGE', `${label}: ${problem}`);
+    }
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(pause * 2, 2000);
+  }
+  return null;
+}
+
+/** Node's codes for a certificate that does not verify. */
+const CERT_CODE_RE = /CERT|SIGNATURE|ISSUER|ALTNAME|SELF_SIGNED/;
+
+/** What to fix when a first connection can never succeed as configured; null for a bus that may yet come up. */
+export function permanentProblem(err: unknown, address: BusAddress): string | null {
+  const code = String((err as { code?: unknown }).code ?? '');
+  const why = `${busError(err)}${code && !busError(err).includes(code) ? ` (${code})` : ''}`;
+  if (/AUTHORIZATION_VIOLATION|AUTHENTICATION_EXPIRED|AUTHENTICATION_TIMEOUT|PERMISSIONS_VIOLATION/.test(code) || /authorization violation/i.test(why)) {
+    return `the bus refused the connection: ${why}; check the credentials (user with password_env or password_file, nkey_seed_file, or creds_file; --user, --password-env, --nkey-seed-file … for meow forward) against the server's authorization`;
+  }
+  if (CERT_CODE_RE.test(code)) {
+    const ca = address.tlsCa === null ? "the system's CA certificates (tls_ca is not set)" : `the CA in ${address.tlsCa} (tls_ca, --tls-ca)`;
+    return `the bus's TLS certificate does not verify against ${ca}: ${why}; name in tls_ca (--tls-ca) the CA that signed the server's certificate, and connect by a name the certificate holds`;
+  }
+  if (code === 'SERVER_OPT_NA' && address.tlsCa !== null) {
+    return `tls_ca (${address.tlsCa}) asks for TLS but the bus does not offer it: enable TLS on the server, or remove tls_ca`;
+  }
+  return null;
 }
 
 /**

@@ -59,13 +59,17 @@ export class NatsSource {
   /** Connects (waiting for the bus) and starts consuming in the background. */
   start(): void {
     this.loop = this.run().catch((err: unknown) => {
-      if (!this.closed) this.sink.log('error', `${this.label}: stopped: ${busError(err)}`);
+      if (this.closed) return;
+      const message = busError(err);
+      const why = message.startsWith(`${this.label}: `) ? message.slice(this.label.length + 2) : message;
+      this.sink.log('error', `${this.label}: stopped: ${why}; no events come from this source until the engine is restarted`);
     });
   }
 
   private async run(): Promise<void> {
     const c = this.config;
-    const nc = await connectBus(c, this.label, `meow-engine ${c.name}`);
+    const nc = await connectBus(c, this.label, `meow-engine ${c.name}`, () => this.closed);
+    if (nc === null) return;
     this.nc = nc;
     if (this.closed) {
       await nc.close();
@@ -199,11 +203,9 @@ export class NatsSource {
     try {
       this.messages?.stop();
       await Promise.allSettled([...this.inflight]);
-      // A loop still waiting for its first connection closes it itself when it comes.
-      if (this.nc) {
-        await this.nc.close();
-        await this.loop;
-      }
+      // A loop still waiting for its first connection gives up within one try.
+      await this.nc?.close();
+      await this.loop;
     } catch (err) {
       this.sink.log('warn', `${this.label}: closing: ${busError(err)}`);
     }

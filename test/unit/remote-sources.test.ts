@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Outbox, processStart } from '../../src/forward/outbox.js';
+import { permanentProblem } from '../../src/sources/bus-connection.js';
 import { parseConfig } from '../../src/core/config-schema.js';
 import { watchScope } from '../../src/rules/scope.js';
 import { checkEvent, pathProblem } from '../../src/sources/event-check.js';
@@ -67,5 +72,47 @@ describe('sources: in meow.yaml', () => {
     expect(errors('sources:\n  beam:\n    type: nats\n    servers: nats://bus\n    stream: a.b\n')[0]).toMatch(/sources\.beam\.stream/);
     expect(errors('sources:\n  beam:\n    type: nats\n    servers: nats://bus\n    paths: ../x\n')[0]).toMatch(/sources\.beam\.paths/);
     expect(errors('sources:\n  beam:\n    type: nats\n    servers: nats://bus\n    user: u\n    nkey_seed_file: /s\n')[0]).toMatch(/one way to authenticate/);
+  });
+});
+
+describe('connecting to the bus', () => {
+  const address = { servers: ['tls://bus:4222'], stream: 'MEOW', subject: 'meow.files', user: null, passwordEnv: null, passwordFile: null, nkeySeedFile: '/k/engine.nk', credsFile: null, tlsCa: '/k/ca.pem' };
+  const err = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it('gives up at once, saying what to fix, on refused credentials or a certificate that does not verify', () => {
+    expect(permanentProblem(err('AUTHORIZATION_VIOLATION', "'Authorization Violation'"), address)).toMatch(/^the bus refused the connection: 'Authorization Violation' \(AUTHORIZATION_VIOLATION\); check the credentials/);
+    expect(permanentProblem(err('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), address)).toBe(
+      "the bus's TLS certificate does not verify against the CA in /k/ca.pem (tls_ca, --tls-ca): unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE); name in tls_ca (--tls-ca) the CA that signed the server's certificate, and connect by a name the certificate holds",
+    );
+    expect(permanentProblem(err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), { ...address, tlsCa: null })).toMatch(/against the system's CA certificates \(tls_ca is not set\)/);
+    expect(permanentProblem(err('SERVER_OPT_NA', 'tls'), address)).toMatch(/^tls_ca \(\/k\/ca\.pem\) asks for TLS but the bus does not offer it/);
+  });
+
+  it('keeps waiting for a bus that is down or unreachable', () => {
+    expect(permanentProblem(err('CONNECTION_REFUSED', 'connect ECONNREFUSED 10.0.0.1:4222'), address)).toBeNull();
+    expect(permanentProblem(err('TIMEOUT', 'TIMEOUT'), address)).toBeNull();
+  });
+});
+
+describe('the outbox knows whether its forwarder runs', () => {
+  it('names the running forwarder, and not a dead one or another process that got its pid', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meow-outbox-'));
+    const outbox = new Outbox(join(dir, 'outbox.db'));
+    try {
+      expect(processStart(process.pid)).toMatch(/^\d+$/);
+      outbox.claim(process.pid);
+      expect(outbox.status().pid).toBe(process.pid);
+      // The same pid, started at another time: a process that reused a dead forwarder's pid.
+      outbox.set('pid_start', String(Number(processStart(process.pid)) + 1));
+      expect(outbox.status().pid).toBeNull();
+      outbox.claim(null);
+      expect(outbox.status().pid).toBeNull();
+      // A pid no process has (above the kernel's pid_max).
+      outbox.set('pid', String(2 ** 22 + 1));
+      expect(outbox.status().pid).toBeNull();
+    } finally {
+      outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
