@@ -235,6 +235,37 @@ describe('fan-in: complete sets and batches', () => {
     expect(later[3].inputs).toHaveLength(20);
   }, 240_000);
 
+  it('a set pattern added between two live runs fires once per complete scan already there, the number meow plan gave', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/recon.sh', RECON_SH);
+    await mkdir(ws.path('raw'));
+    // The scans arrive while a live engine with no set pattern watches them.
+    live = await startLive(ws.root);
+    for (const scan of ['scan-1', 'scan-2', 'scan-3']) await writeScan(ws, scan, 0, 30, true);
+    await writeScan(ws, 'scan-4', 0, 10, false);
+    await waitFor(() => live?.engine.store.getFile('raw/scan-4/proj_0009.tif') != null && live.engine.busy === 0, 'the files recorded', 60_000, 50);
+    await live.close();
+    live = null;
+    await ws.write('patterns/recon.yaml', RECON_YAML);
+    const plan = await meowJson<{ changes: { pattern: string; triggers: number; sets: { fire: number; open: number } | null }[] }>(['plan', '-w', ws.root]);
+    expect(plan.changes).toEqual([expect.objectContaining({ pattern: 'recon', triggers: 3, sets: { fire: 3, open: 1 } })]);
+    live = await startLive(ws.root);
+    await waitFor(() => live?.finished.filter((j) => j.pattern === 'recon').length === 3, '3 reconstructions', 120_000, 50);
+    await waitFor(() => live?.engine.busy === 0, 'the engine idle', 60_000, 50);
+    const jobs = await jobsOf(ws.root, 'recon');
+    expect(jobs.map((j) => [j.input, j.inputs.length, j.status])).toEqual([
+      ['raw/scan-1', 30, 'succeeded'],
+      ['raw/scan-2', 30, 'succeeded'],
+      ['raw/scan-3', 30, 'succeeded'],
+    ]);
+    expect(live.engine.fanIn.pending().map((p) => `${p.key}:${p.members}`)).toEqual(['raw/scan-4:10']);
+    // The rest of scan-4 arrives live: one more job, with all 30.
+    await writeScan(ws, 'scan-4', 10, 30, true);
+    await waitFor(() => live?.finished.filter((j) => j.pattern === 'recon').length === 4, 'the reconstruction of scan-4', 60_000, 50);
+    const later = await jobsOf(ws.root, 'recon');
+    expect(later.map((j) => [j.input, j.inputs.length])).toEqual([...jobs.map((j) => [j.input, 30]), ['raw/scan-4', 30]]);
+  }, 240_000);
+
   it('removing a set pattern cancels its running set job and forgets its open groups', async () => {
     ws = await tempWorkspace();
     await ws.write('recipes/hold.sh', 'echo started > "$MEOW_WORKSPACE/started"\nsleep 60\n');
