@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { connectEngine } from '../api/client.js';
 import { statePath } from '../engine.js';
 import { MeowError, errorCode } from '../core/errors.js';
-import { jobJson, type JobJson } from '../api/job-json.js';
+import { jobJson, setSummary, type JobJson } from '../api/job-json.js';
 import { Store } from '../store/store.js';
 import { JobTransitions } from '../store/job-transitions.js';
 import { WorkspaceLock } from '../store/workspace-lock.js';
@@ -32,22 +32,6 @@ async function findJob(root: string, id: string): Promise<JobJson> {
   return job;
 }
 
-const FIRST_MEMBERS = 3;
-
-/**
- * For a job of a `collect` or `batch` pattern, a YAML comment line before the
- * job: its group key (or the batch's first file), how many members, the first
- * few. Empty for a single-file job.
- */
-export function setSummary(job: Pick<JobJson, 'input' | 'inputs'>): string {
-  const { input, inputs } = job;
-  if (inputs.length <= 1 && inputs[0] === input) return '';
-  const first = inputs.slice(0, FIRST_MEMBERS).join(', ');
-  const more = inputs.length > FIRST_MEMBERS ? `, … ${inputs.length - FIRST_MEMBERS} more, all under inputs` : '';
-  const what = inputs.includes(input) ? `batch of ${inputs.length} files from ${input}` : `set ${input}: ${inputs.length} files`;
-  return `# ${what} (${first}${more})\n`;
-}
-
 /** `meow job show|logs|cancel|retry ID`. */
 export async function jobCommand(g: GlobalOptions, action: Action, id: string, o: { json?: boolean; stream?: 'stdout' | 'stderr' }): Promise<number> {
   const root = workspaceRoot(g);
@@ -55,7 +39,11 @@ export async function jobCommand(g: GlobalOptions, action: Action, id: string, o
     case 'show': {
       const job = await findJob(root, id);
       if (o.json) printJson(job);
-      else process.stdout.write(`${setSummary(job)}${stringify(job)}`);
+      else {
+        // A set job's members in brief, as a YAML comment: the full list follows under inputs.
+        const set = setSummary(job, ', all under inputs');
+        process.stdout.write(`${set ? `# ${set}\n` : ''}${stringify(job)}`);
+      }
       return 0;
     }
     case 'logs': {
