@@ -93,7 +93,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
     this.provenance = new Provenance(this.store, config, emit);
     this.lineage = this.provenance.lineage;
     this.outputs = new Outputs(config.root, this.tree, this.store, this, this.provenance);
-    this.fanIn = new FanIn(this.store.db, (name) => this.ruleSet.byName.get(name)?.rule ?? null, () => this.fireDueSets());
+    this.fanIn = new FanIn(this.store.db, (name) => this.ruleSet.byName.get(name)?.rule ?? null, () => this.fireDueSets(), (p, k) => this.live?.holds(p, k) ?? false);
     this.intake = new Intake(config, this.store, this.transitions, this.provenance, this.outputs, this.fanIn, emit);
     this.disk = new DiskGate(config.root, this.timings.diskCheckIntervalMs, emit);
     this.backends = createBackends(config, (message) => this.emit('log', 'warn', message));

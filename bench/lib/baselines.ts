@@ -5,9 +5,9 @@
  */
 import { watch } from 'chokidar';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, watch as fsWatch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { now, quantile, waitUntil } from './stats.js';
 import { writeFiles } from './workspace.js';
 
@@ -114,4 +114,29 @@ export function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv
     child.once('error', (e) => resolve({ code: null, stdout, stderr: `${stderr}${e.message}` }));
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Bare inotify delivering the same burst: one `fs.watch` on the directory
+ * (an inotify watch, as the engine's directory watcher uses), then `paths`
+ * (all in that directory) written at once; milliseconds from the first write
+ * until every file's name was reported at least once.
+ */
+export async function inotifyDelivery(root: string, paths: readonly string[], timeoutMs: number): Promise<number> {
+  const dirs = new Set(paths.map((p) => dirname(p)));
+  if (dirs.size !== 1) throw new Error(`inotify baseline: the paths must share one directory, got ${dirs.size}`);
+  const dir = join(root, [...dirs][0]);
+  await mkdir(dir, { recursive: true });
+  const seen = new Set<string>();
+  const watcher = fsWatch(dir, (_kind, name) => {
+    if (name) seen.add(name.toString());
+  });
+  try {
+    const t0 = now();
+    await writeFiles(root, paths);
+    await waitUntil(() => seen.size >= paths.length, `inotify events (${seen.size} of ${paths.length} names)`, timeoutMs, 1);
+    return now() - t0;
+  } finally {
+    watcher.close();
+  }
 }

@@ -1,6 +1,7 @@
 import { bashThroughput } from './bash-throughput.js';
 import { cascade } from './cascade.js';
 import { drop } from './drop.js';
+import { fanIn } from './fan-in.js';
 import { latency } from './latency.js';
 import { matching } from './matching.js';
 import { memory } from './memory.js';
@@ -10,5 +11,5 @@ import { remoteWorkload } from './remote.js';
 import { restart } from './restart.js';
 import type { Workload } from '../lib/types.js';
 
-/** The workloads of issue 6, in order (8 uses 1's figure as its baseline). */
-export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks, remoteWorkload];
+/** The workloads of issue 6 in order (8 uses 1's figure as its baseline), then remote events and fan-in. */
+export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks, remoteWorkload, fanIn];

@@ -36,6 +36,21 @@ export interface JobJson {
   result: VarValue | null;
 }
 
+/**
+ * A job of a `collect` or `batch` pattern in words: its group key (or the
+ * batch's first file), how many members, the first `first` of them —
+ * `set raw/scan-2: 180 files (…/proj_0000.tif, …, … 177 more)`. Empty for a
+ * single-file job. `tail` follows "more" (a hint where the rest are).
+ */
+export function setSummary(job: Pick<JobJson, 'input' | 'inputs'>, tail = '', first = 3): string {
+  const { input, inputs } = job;
+  if (inputs.length <= 1 && inputs[0] === input) return '';
+  const some = inputs.slice(0, first).join(', ');
+  const more = inputs.length > first ? `, … ${inputs.length - first} more${tail}` : '';
+  const what = inputs.includes(input) ? `batch of ${inputs.length} files from ${input}` : `set ${input}: ${inputs.length} files`;
+  return `${what} (${some}${more})`;
+}
+
 /** A job record in its JSON shape. */
 export function jobJson(job: JobRecord): JobJson {
   return {

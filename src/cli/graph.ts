@@ -1,6 +1,7 @@
 import { linkRules } from '../rules/linker.js';
 import { buildGraph, type WorkflowGraph } from '../rules/graph.js';
 import { JOB_STATES, type JobStatus } from '../core/types.js';
+import { pendingLines, pendingSets } from './pending-sets.js';
 import { readWorkspace, withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 
 type Counts = Map<string, Record<JobStatus, number>>;
@@ -84,6 +85,8 @@ export async function graphCommand(gopts: GlobalOptions, o: { format?: string; r
     counts = await withStore(root, (store) => store?.countJobsByPattern() ?? new Map());
   }
   const format = o.format ?? 'text';
-  console.log(format === 'mermaid' ? graphMermaid(graph, counts) : format === 'dot' ? graphDot(graph, counts) : graphText(graph, counts));
+  // The text form ends with the open fan-in groups and how far each is from complete.
+  const pending = format === 'text' ? pendingLines(await pendingSets(root)) : [];
+  console.log(format === 'mermaid' ? graphMermaid(graph, counts) : format === 'dot' ? graphDot(graph, counts) : [graphText(graph, counts), ...pending].join('\n'));
   return 0;
 }

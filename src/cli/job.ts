@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { connectEngine } from '../api/client.js';
 import { statePath } from '../engine.js';
 import { MeowError, errorCode } from '../core/errors.js';
-import { jobJson, type JobJson } from '../api/job-json.js';
+import { jobJson, setSummary, type JobJson } from '../api/job-json.js';
 import { Store } from '../store/store.js';
 import { JobTransitions } from '../store/job-transitions.js';
 import { WorkspaceLock } from '../store/workspace-lock.js';
@@ -39,7 +39,11 @@ export async function jobCommand(g: GlobalOptions, action: Action, id: string, o
     case 'show': {
       const job = await findJob(root, id);
       if (o.json) printJson(job);
-      else process.stdout.write(stringify(job));
+      else {
+        // A set job's members in brief, as a YAML comment: the full list follows under inputs.
+        const set = setSummary(job, ', all under inputs');
+        process.stdout.write(`${set ? `# ${set}\n` : ''}${stringify(job)}`);
+      }
       return 0;
     }
     case 'logs': {

@@ -3,6 +3,7 @@ import { FileMonitor } from '../monitor/file-monitor.js';
 import { Settler } from '../monitor/settler.js';
 import { startSources, type Sources } from '../sources/sources.js';
 import { diffTree } from '../rules/tree-diff.js';
+import { fanInOf, groupKeyOf } from '../rules/collect-group.js';
 import type { EngineTimings } from './timings.js';
 import type { EventSink, Outputs } from './outputs.js';
 import type { WorkspaceTree } from './tree.js';
@@ -53,6 +54,19 @@ export class LiveWatch {
   /** Settling paths and held deletions. */
   get pending(): number {
     return this.settler?.pending ?? 0;
+  }
+
+  /**
+   * True while the settler holds a file that would join the group `key` of
+   * the fan-in pattern `pattern` (still being written, or settled and not yet
+   * recorded): its marker or quiet time must not complete the set yet.
+   */
+  holds(pattern: string, key: string): boolean {
+    const c = this.target.ruleSet.byName.get(pattern);
+    const fan = c ? fanInOf(c.rule.pattern) : null;
+    if (!c || !fan || !this.settler) return false;
+    for (const path of this.settler.paths()) if (c.covers(path) && groupKeyOf(fan, path) === key) return true;
+    return false;
   }
 
   /** The settler first (catch-up at start may already claim outputs), before the engine's start. */

@@ -40,6 +40,8 @@ export class Settler {
   private readonly held = new Map<string, HeldDelete>();
   private readonly rechecked = new Set<string>();
   private batch: FileEvent[] = [];
+  /** The events being handed on right now (their handler may ask which paths are still unsettled). */
+  private handing: readonly FileEvent[] = [];
   private states = new Map<string, FileState>();
   private flushScheduled = false;
   private closed = false;
@@ -54,6 +56,19 @@ export class Settler {
   /** True while the path is waiting to settle. */
   isPending(path: string): boolean {
     return this.timers.has(path) || this.inflight.has(path);
+  }
+
+  /**
+   * Every path the settler holds: waiting to settle, being checked, or
+   * settled but not yet handed on (or being handed on now). Fan-in asks it
+   * so a marker does not complete a set whose members are still written.
+   */
+  *paths(): Iterable<string> {
+    yield* this.timers.keys();
+    yield* this.inflight;
+    yield* this.again;
+    for (const e of this.batch) yield e.path;
+    for (const e of this.handing) yield e.path;
   }
 
   /** Something happened at `path`. */
@@ -138,7 +153,12 @@ export class Settler {
     const states = this.states;
     this.batch = [];
     this.states = new Map();
-    this.deps.onEvents(events, states);
+    this.handing = events;
+    try {
+      this.deps.onEvents(events, states);
+    } finally {
+      this.handing = [];
+    }
   }
 
   /** Drops every timer; pending observations are caught by the next start's scan. */

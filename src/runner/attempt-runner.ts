@@ -106,6 +106,7 @@ export class AttemptRunner {
         resources: rule.pattern.resources,
         gpus: allocation.gpus,
         outputs: rule.pattern.outputs.length ? expandAll(rule.pattern.outputs, placeholders) : [],
+        inputs: rule.pattern.inputs?.length ? expandAll(rule.pattern.inputs, placeholders) : [],
         onStarted: (handle, pid) => {
           if (handle !== null) onHandle(handle, pid ?? null);
         },

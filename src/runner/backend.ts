@@ -26,6 +26,11 @@ export interface RunRequest {
   /** The job's declared outputs, workspace-relative globs (a remote backend brings them back). */
   outputs: string[];
   /**
+   * The job's declared inputs (`inputs:`), globs with placeholders expanded
+   * (a remote backend stages the files they match, as it stages the input).
+   */
+  inputs?: string[];
+  /**
    * Called once the attempt exists on the backend, with the backend's handle
    * for it (a pid with its start time, a Slurm job id, a remote pid): stored,
    * so a restarted engine can re-attach instead of running the job again.

@@ -1,4 +1,4 @@
-import { addMember, decide, describeProgress, fanInOf, fire, groupKeyOf, markerOf, openGroup, removeMember, type Group } from '../rules/collect-group.js';
+import { addMember, decide, describeProgress, fanInOf, fire, groupKeyOf, markerOf, openGroup, removeMember, type Group, type GroupDecision } from '../rules/collect-group.js';
 import { groupExisting, type FiredSet, type KnownFile } from '../rules/collect-set.js';
 import { GroupStore } from '../store/group-store.js';
 import type Database from 'better-sqlite3';
@@ -17,6 +17,12 @@ export interface PendingSet {
 }
 
 const idOf = (pattern: string, key: string) => `${pattern}\0${key}`;
+
+/** How often a set that is complete but has members still settling looks again (their events also wake it). */
+const HELD_RECHECK_MS = 50;
+
+/** A marker or a quiet time completes a set only once no member is still being written. */
+const waitsForSettling = (d: GroupDecision): boolean => d.kind === 'fire' && (d.reason === 'marker' || d.reason === 'quiet');
 
 /**
  * The engine's fan-in: open groups in memory, mirrored in the database
@@ -37,6 +43,8 @@ export class FanIn {
     db: Database.Database,
     private readonly ruleOf: (pattern: string) => Rule | null,
     private readonly onDue: () => void,
+    /** True while files of the group are still settling (live engines; never in a batch run). */
+    private readonly settling: (pattern: string, key: string) => boolean = () => false,
   ) {
     this.groups = new GroupStore(db);
   }
@@ -137,7 +145,7 @@ export class FanIn {
       if (!g || !rule) continue;
       for (;;) {
         const d = decide(rule.pattern, g, now);
-        if (d.kind === 'wait') break;
+        if (d.kind === 'wait' || (waitsForSettling(d) && this.settling(g.pattern, g.key))) break;
         if (d.kind === 'fail') {
           out.push({ rule, key: g.key, members: [...g.members], reason: 'timeout', error: d.error });
           this.untrack(g);
@@ -192,7 +200,7 @@ export class FanIn {
       if (!rule) continue;
       const p = !timeouts && rule.pattern.collect ? { ...rule.pattern, collect: { ...rule.pattern.collect, timeoutMs: null } } : rule.pattern;
       const d = decide(p, g, now);
-      const at = d.kind === 'wait' ? d.dueAt : now;
+      const at = d.kind === 'wait' ? d.dueAt : waitsForSettling(d) && this.settling(g.pattern, g.key) ? now + HELD_RECHECK_MS : now;
       if (at !== null && (next === null || at < next)) next = at;
     }
     return next;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLive, type LiveEngine } from '../helpers/engine.js';
 import { meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace } from '../helpers/workspace.js';
@@ -55,6 +55,7 @@ describe('fan-in: complete sets and batches', () => {
     live = await startLive(ws.root);
     for (const scan of ['scan-1', 'scan-2', 'scan-3']) await writeScan(ws, scan, 0, 180, true);
     await waitFor(() => live?.finished.filter((j) => j.pattern === 'recon').length === 3, '3 reconstructions', 120_000, 50);
+    await waitFor(() => live?.engine.busy === 0 && live.engine.fanIn.pending().length === 0, 'the engine idle', 60_000, 50);
     for (const scan of ['scan-1', 'scan-2', 'scan-3']) expect((await readFile(ws.path(`recon/${scan}.txt`), 'utf8')).trim()).toBe('180');
     const jobs = await jobsOf(ws.root, 'recon');
     expect(jobs.map((j) => [j.status, j.input, j.inputs.length])).toEqual([
@@ -63,16 +64,20 @@ describe('fan-in: complete sets and batches', () => {
       ['succeeded', 'raw/scan-3', 180],
     ]);
     expect(jobs[0].inputs[0]).toBe('raw/scan-1/proj_0000.tif');
+    const projections = (scan: string) => Array.from({ length: 180 }, (_, i) => `raw/${scan}/proj_${String(i).padStart(4, '0')}.tif`);
     const shown = await meowJson<JobJson>(['job', 'show', jobs[1].id, '-w', ws.root]);
-    expect(shown.inputs).toHaveLength(180);
-    expect(new Set(shown.inputs).size).toBe(180);
+    expect([...shown.inputs].sort()).toEqual(projections('scan-2'));
     expect(shown.variables.input_files).toEqual(shown.inputs);
+    const shownText = await meow(['job', 'show', jobs[1].id, '-w', ws.root]);
+    expect(shownText.stdout.split('\n')[0]).toBe(
+      `# set raw/scan-2: 180 files (${shown.inputs.slice(0, 3).join(', ')}, … 177 more, all under inputs)`,
+    );
     const human = await meow(['jobs', '-w', ws.root]);
     expect(human.stdout).toContain('raw/scan-2 (180 files)');
     const trace = await meowJson<{ path: string; job: string | null; inputs: string[] }[]>(['trace', 'recon/scan-2.txt', '-w', ws.root]);
     expect(trace[0]).toMatchObject({ path: 'recon/scan-2.txt', job: jobs[1].id });
-    expect(trace[0].inputs).toHaveLength(180);
-    expect(trace.filter((s) => s.job === null)).toHaveLength(180);
+    expect([...trace[0].inputs].sort()).toEqual(projections('scan-2'));
+    expect(trace.filter((s) => s.job === null).map((s) => s.path).sort()).toEqual(projections('scan-2'));
     const forward = await meowJson<{ derived: { job: string }[] }>(['trace', '--forward', 'raw/scan-3/proj_0042.tif', '-w', ws.root]);
     expect(forward.derived.map((d) => d.job)).toEqual([jobs[2].id]);
     // A projection of a finished scan is rewritten: that scan alone runs again, over all its members.
@@ -84,35 +89,76 @@ describe('fan-in: complete sets and batches', () => {
     expect(after[3].inputs).toHaveLength(180);
   }, 240_000);
 
-  it('a scan half written when the engine is killed gives exactly one job after its last projection', async () => {
+  it('scans half written when the engine is killed give exactly one job each, after their last projection', async () => {
     ws = await tempWorkspace();
     await ws.write('recipes/recon.sh', RECON_SH);
     await ws.write('patterns/recon.yaml', RECON_YAML);
     await mkdir(ws.path('raw'));
     proc = await startEngineProcess(ws.root);
     await writeScan(ws, 'scan-1', 0, 90, false);
+    await writeScan(ws, 'scan-2', 0, 60, false);
+    type Status = { jobs: Record<string, number>; pending_sets: { key: string; members: number; progress: string }[] };
     const pending = await waitFor(async () => {
-      const s = await meowJson<{ pending_sets: { key: string; members: number; progress: string }[] }>(['status', '-w', ws.root]);
-      return s.pending_sets.find((p) => p.key === 'raw/scan-1' && p.members === 90);
-    }, '90 members pending', 60_000, 100);
-    expect(pending.progress).toContain('waiting for raw/scan-1/scan.done');
+      const s = await meowJson<Status>(['status', '-w', ws.root]);
+      const counts = s.pending_sets.map((p) => `${p.key}:${p.members}`).join(' ');
+      return counts === 'raw/scan-1:90 raw/scan-2:60' ? s.pending_sets : null;
+    }, '90 and 60 members pending', 60_000, 100);
+    expect(pending[0].progress).toContain('waiting for raw/scan-1/scan.done');
     await proc.stop('SIGKILL');
     proc = null;
     const stopped = await meow(['status', '-w', ws.root]);
     expect(stopped.stdout).toContain('recon raw/scan-1: 90 files, waiting for raw/scan-1/scan.done');
+    expect(stopped.stdout).toContain('recon raw/scan-2: 60 files, waiting for raw/scan-2/scan.done');
+    // scan-1 is finished while no engine runs; scan-2 after the restart, live.
     await writeScan(ws, 'scan-1', 90, 180, true);
-    const last = (await stat(ws.path('raw/scan-1/proj_0179.tif'))).mtimeMs;
+    const last1 = (await stat(ws.path('raw/scan-1/proj_0179.tif'))).mtimeMs;
     proc = await startEngineProcess(ws.root);
-    const done = await waitFor(async () => {
+    await waitFor(async () => {
       const jobs = await jobsOf(ws.root, 'recon');
-      return jobs.length === 1 && jobs[0].status === 'succeeded' ? jobs : null;
-    }, 'the one reconstruction', 60_000, 100);
-    expect(done[0].inputs).toHaveLength(180);
-    expect(Date.parse(done[0].created_at)).toBeGreaterThanOrEqual(Math.floor(last));
-    expect((await readFile(ws.path('recon/scan-1.txt'), 'utf8')).trim()).toBe('180');
-    const s = await meowJson<{ pending_sets: unknown[] }>(['status', '-w', ws.root]);
-    expect(s.pending_sets).toEqual([]);
+      return jobs.length === 1 && jobs[0].status === 'succeeded';
+    }, 'the reconstruction of scan-1', 60_000, 100);
+    await writeScan(ws, 'scan-2', 60, 180, true);
+    const last2 = (await stat(ws.path('raw/scan-2/proj_0179.tif'))).mtimeMs;
+    const idle = await waitFor(async () => {
+      const s = await meowJson<Status>(['status', '-w', ws.root]);
+      return s.pending_sets.length === 0 && s.jobs.succeeded === 2 && s.jobs.queued === 0 && s.jobs.running === 0 ? s : null;
+    }, 'both reconstructions, nothing pending', 60_000, 100);
+    expect(idle.jobs).toMatchObject({ failed: 0, cancelled: 0 });
+    const jobs = await jobsOf(ws.root, 'recon');
+    expect(jobs.map((j) => [j.input, j.status, j.inputs.length, new Set(j.inputs).size])).toEqual([
+      ['raw/scan-1', 'succeeded', 180, 180],
+      ['raw/scan-2', 'succeeded', 180, 180],
+    ]);
+    expect(Date.parse(jobs[0].created_at)).toBeGreaterThanOrEqual(Math.floor(last1));
+    expect(Date.parse(jobs[1].created_at)).toBeGreaterThanOrEqual(Math.floor(last2));
+    for (const scan of ['scan-1', 'scan-2']) expect((await readFile(ws.path(`recon/${scan}.txt`), 'utf8')).trim()).toBe('180');
   }, 240_000);
+
+  it('a marker that lands while the last projections are still being written waits for them: one job with every projection', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/recon.sh', RECON_SH);
+    // settle 1s: a projection written in chunks 100 ms apart is held by the settler until it is done.
+    await ws.write('patterns/recon.yaml', RECON_YAML.replace('settle: 50ms', 'settle: 1s'));
+    await mkdir(ws.path('raw'));
+    live = await startLive(ws.root);
+    await writeScan(ws, 'scan-1', 0, 3, false);
+    const slow = async (i: number): Promise<number> => {
+      const path = ws.path(`raw/scan-1/proj_${String(i).padStart(4, '0')}.tif`);
+      for (let chunk = 0; chunk < 25; chunk++) {
+        await appendFile(path, `chunk ${chunk} of projection ${i}\n`);
+        if (chunk === 2 && i === 3) await writeFile(ws.path('raw/scan-1/scan.done'), 'done');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return Date.now();
+    };
+    const lastChunk = Math.max(...(await Promise.all([slow(3), slow(4)])));
+    await waitFor(() => live?.finished.some((j) => j.pattern === 'recon'), 'the reconstruction', 60_000, 50);
+    await waitFor(() => live?.engine.busy === 0 && live.engine.fanIn.pending().length === 0, 'the engine idle', 60_000, 50);
+    const jobs = await jobsOf(ws.root, 'recon');
+    expect(jobs.map((j) => [j.status, j.input, j.inputs.length])).toEqual([['succeeded', 'raw/scan-1', 5]]);
+    expect(Date.parse(jobs[0].created_at)).toBeGreaterThanOrEqual(lastChunk - 1000);
+    expect((await readFile(ws.path('recon/scan-1.txt'), 'utf8')).trim()).toBe('5');
+  }, 120_000);
 
   it('10,000 frames into a batch pattern give jobs covering every frame exactly once, none larger than 500', async () => {
     ws = await tempWorkspace();
@@ -179,12 +225,45 @@ describe('fan-in: complete sets and batches', () => {
     expect(Object.values(prov.used).filter((u) => u['prov:activity'] === `meow:job/${jobs[1].id}`)).toHaveLength(20);
     const graph = await meow(['graph', '-w', ws.root]);
     expect(graph.stdout).toContain('recon [set by {dir}] → recon/{name}.txt ⇢ read by summary');
+    // The text graph ends with the open groups and how far each is from complete.
+    expect(graph.stdout.trimEnd().split('\n').slice(-2)).toEqual(['pending sets (1):', '  recon raw/scan-4: 12 files, waiting for raw/scan-4/scan.done']);
     // The rest of scan-4 arrives: only scan-4 runs.
     await writeScan(ws, 'scan-4', 12, 20, true);
     expect((await meow(['run', '--until-idle', '--no-tui', '-w', ws.root])).code).toBe(0);
     const later = await jobsOf(ws.root, 'recon');
     expect(later.map((j) => j.input)).toEqual(['raw/scan-1', 'raw/scan-2', 'raw/scan-3', 'raw/scan-4']);
     expect(later[3].inputs).toHaveLength(20);
+  }, 240_000);
+
+  it('a set pattern added between two live runs fires once per complete scan already there, the number meow plan gave', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/recon.sh', RECON_SH);
+    await mkdir(ws.path('raw'));
+    // The scans arrive while a live engine with no set pattern watches them.
+    live = await startLive(ws.root);
+    for (const scan of ['scan-1', 'scan-2', 'scan-3']) await writeScan(ws, scan, 0, 30, true);
+    await writeScan(ws, 'scan-4', 0, 10, false);
+    await waitFor(() => live?.engine.store.getFile('raw/scan-4/proj_0009.tif') != null && live.engine.busy === 0, 'the files recorded', 60_000, 50);
+    await live.close();
+    live = null;
+    await ws.write('patterns/recon.yaml', RECON_YAML);
+    const plan = await meowJson<{ changes: { pattern: string; triggers: number; sets: { fire: number; open: number } | null }[] }>(['plan', '-w', ws.root]);
+    expect(plan.changes).toEqual([expect.objectContaining({ pattern: 'recon', triggers: 3, sets: { fire: 3, open: 1 } })]);
+    live = await startLive(ws.root);
+    await waitFor(() => live?.finished.filter((j) => j.pattern === 'recon').length === 3, '3 reconstructions', 120_000, 50);
+    await waitFor(() => live?.engine.busy === 0, 'the engine idle', 60_000, 50);
+    const jobs = await jobsOf(ws.root, 'recon');
+    expect(jobs.map((j) => [j.input, j.inputs.length, j.status])).toEqual([
+      ['raw/scan-1', 30, 'succeeded'],
+      ['raw/scan-2', 30, 'succeeded'],
+      ['raw/scan-3', 30, 'succeeded'],
+    ]);
+    expect(live.engine.fanIn.pending().map((p) => `${p.key}:${p.members}`)).toEqual(['raw/scan-4:10']);
+    // The rest of scan-4 arrives live: one more job, with all 30.
+    await writeScan(ws, 'scan-4', 10, 30, true);
+    await waitFor(() => live?.finished.filter((j) => j.pattern === 'recon').length === 4, 'the reconstruction of scan-4', 60_000, 50);
+    const later = await jobsOf(ws.root, 'recon');
+    expect(later.map((j) => [j.input, j.inputs.length])).toEqual([...jobs.map((j) => [j.input, 30]), ['raw/scan-4', 30]]);
   }, 240_000);
 
   it('removing a set pattern cancels its running set job and forgets its open groups', async () => {

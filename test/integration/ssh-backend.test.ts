@@ -264,6 +264,32 @@ sshd.describe('SSH backend through the engine', () => {
     expect(third.start).toBeGreaterThanOrEqual(Math.min(first.end, second.end)); // the third waited for a GPU
   });
 
+  it('stages every member of a set job and the files its declared inputs match, and nothing else', async () => {
+    const ws = await workspace();
+    await ws.write('meow.yaml', sshYaml());
+    // A set of three projections on the host: the recipe reads each member through MEOW_INPUTS.
+    await ws.write('patterns/stack.yaml', 'recipe: stack\ntrigger: {paths: "raw/*/proj_*.tif"}\ncollect: {by: "{dir}", complete: {count: 3}}\nvariables: {scan: "{name}"}\nbackend: gpubox\noutputs: ["out/{name}.txt"]\n');
+    await ws.write('recipes/stack.sh', 'set -eu\nmkdir -p out\nxargs -0 cat < "$MEOW_INPUTS" > "out/$scan.txt"\n');
+    // A job reading files it was not triggered by: its declared inputs, one with a placeholder.
+    await ws.write('patterns/calibrate.yaml', 'recipe: calibrate\ntrigger: {paths: "runs/*.go"}\ninputs: ["calib/*.json", "notes/{stem}.txt"]\nbackend: gpubox\noutputs: ["out/{stem}.cal"]\n');
+    await ws.write('recipes/calibrate.sh', 'set -eu\nmkdir -p out\nstem=$(basename "$input_file" .go)\ncat calib/*.json "notes/$stem.txt" > "out/$stem.cal"\nls calib notes > "out/$stem.seen"\n');
+    for (const i of [0, 1, 2]) await ws.write(`raw/scan-1/proj_${i}.tif`, `projection ${i}\n`);
+    await ws.write('calib/a.json', '{"a": 1}\n');
+    await ws.write('calib/b.json', '{"b": 2}\n');
+    await ws.write('calib/readme.md', 'not declared\n');
+    await ws.write('notes/r1.txt', 'note for r1\n');
+    await ws.write('notes/r2.txt', 'note for r2\n');
+    await ws.write('runs/r1.go', 'go');
+    const run = await meow(['run', '--until-idle', '-w', ws.root]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await readFile(ws.path('out/scan-1.txt'), 'utf8')).toBe('projection 0\nprojection 1\nprojection 2\n');
+    expect(await readFile(ws.path('out/r1.cal'), 'utf8')).toBe('{"a": 1}\n{"b": 2}\nnote for r1\n');
+    // Only what the job declared reached the host's mirror: not calib/readme.md, not another run's note.
+    const mirror = PathMap.for(ws.root, t().workdir).remote;
+    expect((await readdir(join(mirror, 'calib'))).sort()).toEqual(['a.json', 'b.json']);
+    expect(await readdir(join(mirror, 'notes'))).toEqual(['r1.txt']);
+  });
+
   it('killing the engine while jobs run on the host, then restarting it, re-attaches and brings their outputs back', async () => {
     const ws = await workspace();
     await ws.write('meow.yaml', sshYaml({ cpus: 4 }));

@@ -260,6 +260,27 @@ describe('the terminal UI, against a live engine', () => {
     await waitFor(() => count('running', 'tick') === 1, 'the retried job to run');
   });
 
+  it('fan-in: the overview lists the pending groups and how far each is, the detail of a set job its members in brief', async () => {
+    ws = await fx.workspace();
+    await ws.write('recipes/stack.sh', 'echo "$(tr -cd "\\\\0" < "$MEOW_INPUTS" | wc -c) members"\n');
+    await ws.write('patterns/stack.yaml', 'recipe: stack\ntrigger: {paths: "raw/*/*.tif"}\ncollect: {by: "{dir}", complete: {count: 3}}\n');
+    for (const f of ['a/p0.tif', 'a/p1.tif', 'a/p2.tif', 'b/p0.tif', 'b/p1.tif']) await ws.write(`raw/${f}`, f);
+    live = await fx.start(ws.root);
+    await waitFor(() => count('succeeded', 'stack') === 1 && live?.engine.fanIn.pending().length === 1, 'one set done, one pending');
+    screen = await mount(ws.root);
+    const f = await screen.until((s) => s.includes('Pending sets (1)'), 'the pending groups');
+    expect(f).toContain('stack raw/b: 2 of 3 files');
+    fits(f, 80, 24);
+    screen.close();
+    screen = await mount(ws.root, { initialView: 'jobs' });
+    await screen.until((s) => s.includes('1–1 of 1'), 'the set job');
+    await screen.press(KEYS.enter);
+    const d = await screen.until((s) => s.includes('3 members'), 'the detail pane with its stdout');
+    expect(d).toMatch(/stack ← raw\/a +succeeded/);
+    expect(d).toContain('set raw/a: 3 files (raw/a/p0.tif, raw/a/p1.tif, raw/a/p2.tif)');
+    fits(d, 80, 24);
+  });
+
   it('Events: follows the live stream and pauses it', async () => {
     ws = await fx.workspace();
     await ws.write('recipes/hello.sh', HELLO);

@@ -91,6 +91,27 @@ describe('Settler', () => {
     expect(await w.settled()).toEqual([ev('modified', 'a', '2:2')]);
   });
 
+  it('names every path it holds, up to and while its events are handed on, and none after', async () => {
+    const seen: string[][] = [];
+    const w = world({
+      onEvents: (events) => {
+        seen.push([...w.settler.paths()].sort());
+        for (const e of events) w.known.set(e.path, w.disk.get(e.path) ?? st('gone'));
+      },
+    });
+    w.settleMs = 30;
+    for (const p of ['a', 'b']) {
+      w.disk.set(p, st(`1:${p}`, null));
+      w.settler.observe(p);
+    }
+    expect([...w.settler.paths()].sort()).toEqual(['a', 'b']);
+    await waitFor(() => seen.length === 1, 'the batch handed on', 10_000, 2);
+    // While the handler runs, the events it is given still count as held (a set must not complete between two of them).
+    expect(seen[0]).toEqual(['a', 'b']);
+    await w.settled();
+    expect([...w.settler.paths()]).toEqual([]);
+  });
+
   it('flushes the events settling together as one batch', async () => {
     const w = world();
     for (const p of ['x', 'y', 'z']) {

@@ -1,6 +1,7 @@
 import type { JobJson } from '../../src/api/job-json.js';
 import type { patternsJson, planJson, recipesJson } from '../../src/api/shapes.js';
 import type { DefinitionError, EventKind, FileEvent, JobStatus } from '../../src/core/types.js';
+import type { PendingSet } from '../../src/runner/fan-in.js';
 
 /**
  * The JSON the engine's control socket answers with, as the TUI sees it.
@@ -35,6 +36,8 @@ export interface StatusJson {
   jobs: JobCounts;
   patterns: number;
   recipes: number;
+  /** The open fan-in groups and how far each is from complete. */
+  pending_sets?: PendingSet[];
 }
 
 /** `POST /definitions`: the plan, or the errors that stopped it. */

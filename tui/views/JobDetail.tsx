@@ -4,11 +4,12 @@ import { useNow } from '../hooks/use-debounced.js';
 import { usePoll } from '../hooks/use-poll.js';
 import { clockDuration, firstLine, tailLines, truncate } from '../state/format.js';
 import { stateTone, useTheme } from '../theme.js';
+import { setSummary } from '../../src/api/job-json.js';
 import type { TuiClient } from '../api/tui-client.js';
 
 const time = (iso: string | null) => (iso ? iso.slice(11, 19) : '-');
 
-/** One job: state, attempt, timings, variables, result, error, and a live tail of its stdout or stderr. */
+/** One job: state, attempt, timings, a set job's members in brief, variables, result, error, and a live tail of its stdout or stderr. */
 export function JobDetail({ client, id, stream, width, height, version }: { client: TuiClient; id: string; stream: 'stdout' | 'stderr'; width: number; height: number; version: number }) {
   const theme = useTheme();
   const now = useNow(1000);
@@ -23,7 +24,8 @@ export function JobDetail({ client, id, stream, width, height, version }: { clie
   const vars = Object.entries(j.variables)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join('  ');
-  const logRows = Math.max(1, height - 9);
+  const set = setSummary(j);
+  const logRows = Math.max(1, height - 9 - (set ? 1 : 0));
   return (
     <Box flexDirection="column" height={height} width={width}>
       <Text wrap="truncate-end">
@@ -35,6 +37,7 @@ export function JobDetail({ client, id, stream, width, height, version }: { clie
       </Text>
       <Text wrap="truncate-end">{`attempt ${j.attempt}/${j.retries + 1}  backend ${j.backend}  exit ${j.exit_code ?? '-'}  generation ${j.generation}  recipe ${j.recipe}`}</Text>
       <Text wrap="truncate-end">{`created ${time(j.created_at)}  started ${time(j.started_at)}  finished ${time(j.finished_at)}  elapsed ${elapsed}`}</Text>
+      {set ? <Text wrap="truncate-end">{truncate(set, w)}</Text> : null}
       <Text wrap="truncate-end">{truncate(`variables ${vars}`, w)}</Text>
       <Text wrap="truncate-end">{truncate(`result ${j.result === null ? '-' : JSON.stringify(j.result)}`, w)}</Text>
       <Text color={j.error ? theme.color('error') : undefined} wrap="truncate-end">

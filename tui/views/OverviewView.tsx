@@ -12,13 +12,17 @@ import type { EngineStream } from '../hooks/use-engine-stream.js';
 
 const NO_FILTER = { pattern: null, text: '' };
 
-/** Jobs by state, event and job rates, running jobs with elapsed time, the latest failures. */
+/** Jobs by state, open fan-in groups, event and job rates, running jobs with elapsed time, the latest failures. */
 export function OverviewView(props: { client: TuiClient; status: StatusJson | null; patterns: PatternJson[] | null; stream: EngineStream; width: number; height: number; active: boolean }) {
   const { client, status, patterns, stream, width, height, active } = props;
   const theme = useTheme();
   const now = useNow(1000);
-  const failRows = Math.max(1, Math.min(4, Math.floor((height - 9) / 2)));
-  const runRows = Math.max(1, height - 9 - failRows);
+  const sets = status?.pending_sets ?? [];
+  // Open fan-in groups: a heading and up to three of them, when there are any.
+  const setRows = Math.min(3, sets.length);
+  const setLines = setRows ? setRows + 1 : 0;
+  const failRows = Math.max(1, Math.min(4, Math.floor((height - 9 - setLines) / 2)));
+  const runRows = Math.max(1, height - 9 - setLines - failRows);
   const running = usePoll(() => client.jobs({ ...NO_FILTER, status: 'running' }, 0, runRows), 1000, [stream.jobsVersion, runRows], active);
   const failed = usePoll(() => client.jobs({ ...NO_FILTER, status: 'failed' }, 0, failRows), 2000, [stream.jobsVersion, failRows], active);
   const waiting = patterns?.filter((p) => !p.linked).length ?? 0;
@@ -36,6 +40,12 @@ export function OverviewView(props: { client: TuiClient; status: StatusJson | nu
         {waiting ? <Text color={theme.color('warn')}>{` (${waiting} waiting for a recipe)`}</Text> : ''}
         {`   Recipes ${status?.recipes ?? '…'}`}
       </Text>
+      {setRows ? <Text bold>{`Pending sets (${sets.length})`}</Text> : null}
+      {sets.slice(0, setRows).map((p) => (
+        <Text key={`${p.pattern}\0${p.key}`} wrap="truncate-end">
+          {truncate(`  ${p.pattern} ${p.key || '(all files)'}: ${p.progress}`, width - 1)}
+        </Text>
+      ))}
       <Sparkline label="events/s" series={stream.events} now={now} width={width} />
       <Sparkline label="jobs/s" series={stream.jobs} now={now} width={width} />
       <Text bold>{`Running (${status?.jobs.running ?? 0})`}</Text>

@@ -71,11 +71,36 @@ export async function stageList(req: RunRequest, map: PathMap, jobRel: string): 
     if (await isFile(abs)) out.add(rel);
   };
   await add(join(map.local, req.job.input));
+  // A set job reads every member; any job may read its declared inputs.
+  for (const p of req.job.inputs ?? []) await add(join(map.local, p));
+  for (const rel of await declaredInputFiles(req.inputs ?? [], map.local)) out.add(rel);
   for (const s of mentionedStrings(req)) {
     // "A:B" environment lists name several paths.
     for (const part of s.split(':')) if (part.startsWith(`${map.local}/`)) await add(part);
   }
   return [...out];
+}
+
+/**
+ * The workspace files that declared `inputs:` globs (absolute or relative to
+ * `root`) match now, workspace-relative; nothing under `.meow/`.
+ */
+export async function declaredInputFiles(globs: readonly string[], root: string): Promise<string[]> {
+  const out = new Set<string>();
+  for (const abs of globs) {
+    const g = abs.startsWith(`${root}/`) ? abs.slice(root.length + 1) : abs;
+    if (g === '' || g.startsWith('/') || g.startsWith('..')) continue;
+    const scan = micromatch.scan(g);
+    if (!scan.isGlob) {
+      if (!g.startsWith('.meow/') && (await isFile(join(root, g)))) out.add(g);
+      continue;
+    }
+    const isMatch = micromatch.matcher(g);
+    const base = scan.base === '.' ? '' : scan.base;
+    if (base === '.meow' || base.startsWith('.meow/')) continue;
+    for (const rel of await listFiles(root, base, true)) if (isMatch(rel)) out.add(rel);
+  }
+  return [...out].sort();
 }
 
 function mentionedStrings(req: RunRequest): string[] {
@@ -149,8 +174,8 @@ export function outputDirs(outputs: string[], root: string): string[] {
   return [...dirs];
 }
 
-/** Every file under a directory, relative to it. */
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+/** Every file under a directory, relative to it (leaving out the workspace's `.meow/` when `workspace`). */
+async function listFiles(dir: string, prefix = '', workspace = false): Promise<string[]> {
   const out: string[] = [];
   let entries;
   try {
@@ -160,7 +185,8 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   }
   for (const e of entries) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...(await listFiles(dir, rel)));
+    if (workspace && rel === '.meow') continue;
+    if (e.isDirectory()) out.push(...(await listFiles(dir, rel, workspace)));
     else if (e.isFile()) out.push(rel);
   }
   return out;
