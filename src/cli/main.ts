@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { errorCode, errorMessage } from '../core/errors.js';
 import { JOB_STATES } from '../core/types.js';
+import { packageVersion } from '../core/package-root.js';
 import { initCommand } from './init.js';
 import { jobCommand } from './job.js';
 import { jobsCommand } from './jobs.js';
@@ -33,7 +34,7 @@ function program(setCode: (code: number) => void): Command {
     async (...args: A) => setCode(await fn(...args));
   const cmd = new Command('meow')
     .description('meowflow: event-driven scientific workflows — file patterns trigger recipes')
-    .version('0.1.0')
+    .version(packageVersion(), '-V, --version', 'print the meowflow version')
     .option('-w, --workspace <dir>', 'the workspace (default: the current directory)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
