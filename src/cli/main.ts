@@ -130,7 +130,11 @@ function program(setCode: (code: number) => void): Command {
   return cmd;
 }
 
-/** Runs the CLI; resolves to the exit code. */
+/** The command tree with every command and flag, not run: what the docs' flags are checked against. */
+export function commandDefinitions(): Command {
+  return program(() => undefined);
+}
+
 /**
  * A reader that went away (`meow run --until-idle | head -1`) is no reason
  * to stop: what the command does goes on, and its further output is dropped.
@@ -141,6 +145,7 @@ function toleratePipeClosed(stream: NodeJS.WriteStream): void {
   });
 }
 
+/** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   toleratePipeClosed(process.stdout);
   toleratePipeClosed(process.stderr);
