@@ -2,6 +2,7 @@ import { escapeControl } from '../core/safe-text.js';
 import { Engine } from '../engine.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import { untilIdleAsClient } from './run-client.js';
+import { describeCascade, estimateCascade } from '../rules/cascade.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { onTerminal } from './tui.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
@@ -28,7 +29,16 @@ export function attachLogger(engine: EngineApi, json: boolean): void {
     out('job:finished', { id: j.id, pattern: j.pattern, input: j.input, status: j.status, error: j.error }, `${j.status.padEnd(9)} ${jobLine(j)}${j.error ? ` — ${j.error.split('\n')[0]}` : ''}`),
   );
   engine.on('rules:changed', (plan) => {
-    for (const c of plan.changes) out('rule:changed', { pattern: c.name, change: c.change, triggers: c.triggers, cancels: c.cancels.length }, `pattern ${c.name} ${c.change}: ${c.triggers} triggered, ${c.cancels.length} cancelled`);
+    for (const c of plan.changes) {
+      // Each change's own downstream estimate, through the patterns now in force.
+      const cascade = estimateCascade({ changes: [c], unchanged: [] }, engine.patterns);
+      const downstream = describeCascade(cascade);
+      out(
+        'rule:changed',
+        { pattern: c.name, change: c.change, triggers: c.triggers, cancels: c.cancels.length, cascade },
+        `pattern ${c.name} ${c.change}: ${c.triggers} job${c.triggers === 1 ? '' : 's'} triggered, ${c.cancels.length} cancelled${downstream ? `; ${downstream}` : ''}`,
+      );
+    }
   });
   engine.on('definitions:invalid', (errors) => {
     for (const e of errors) process.stderr.write(`${formatDefinitionError(e)}\n`);
