@@ -11,6 +11,7 @@ import { tailFile } from '../runner/job-dir.js';
 import { jobJson } from './job-json.js';
 import { compileGlobs } from '../rules/matcher.js';
 import { patternsJson, planJson, recipesJson } from './shapes.js';
+import { patternsAfter } from '../rules/cascade.js';
 import type { EngineApi } from './engine-api.js';
 import { untilIdle } from './until-idle.js';
 import type { EngineEvents } from '../core/engine-events.js';
@@ -96,7 +97,10 @@ export class ApiServer {
       e.observe(path);
       return { accepted: path };
     });
-    this.route('GET', /^\/plan$/, async () => planJson(await e.planFromDisk()));
+    this.route('GET', /^\/plan$/, async () => {
+      const plan = await e.planFromDisk();
+      return planJson(plan, patternsAfter(plan, e.patterns));
+    });
     this.route('POST', /^\/until-idle$/, () => untilIdle(e));
     this.route('POST', /^\/definitions$/, async (_r, _u, body) => {
       const b = body as { file?: unknown; content?: unknown; dry_run?: unknown } | null;
@@ -104,7 +108,7 @@ export class ApiServer {
         throw new HttpError(400, 'expected {"file": "patterns/x.yaml", "content": "<text>" | null, "dry_run": true|false}');
       }
       const r = await e.changeDefinition(b.file, b.content as string | null, b.dry_run === true);
-      return { ...planJson(r.plan), errors: r.errors, applied: r.applied };
+      return { ...planJson(r.plan, patternsAfter(r.plan, e.patterns)), errors: r.errors, applied: r.applied };
     });
     this.route('GET', /^\/events\/stream$/, () => undefined);
     this.addViewRoutes(job);
@@ -188,7 +192,7 @@ export class ApiServer {
     const listeners = names.map((name) => {
       const fn = (...args: unknown[]) => {
         if (this.streams.size === 0) return;
-        const data = name.startsWith('job:') ? jobJson(args[0] as never) : name === 'rules:changed' ? planJson(args[0] as never) : name === 'log' ? { level: args[0], message: args[1] } : args[0];
+        const data = name.startsWith('job:') ? jobJson(args[0] as never) : name === 'rules:changed' ? planJson(args[0] as never, patternsAfter(args[0] as never, this.engine.patterns)) : name === 'log' ? { level: args[0], message: args[1] } : args[0];
         const frame = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
         for (const s of this.streams) s.write(frame);
       };

@@ -1,6 +1,7 @@
 import { linkRules } from '../rules/linker.js';
 import type { ParsedPattern, ParsedRecipe } from '../core/types.js';
 import type { Plan } from '../rules/planner.js';
+import { estimateCascade, type CascadeEstimate } from '../rules/cascade.js';
 
 /**
  * The stable JSON shapes shared by the CLI's `--json` output and the control
@@ -26,8 +27,13 @@ export function recipesJson(recipes: readonly ParsedRecipe[]) {
   return recipes.map((r) => ({ name: r.name, kind: r.kind, file: r.file }));
 }
 
-/** `meow plan --json`: one entry per changed rule. */
-export function planJson(plan: Plan) {
+/**
+ * `meow plan --json`: one entry per changed rule; with `after` (the patterns
+ * in force once the plan is applied), also `cascade`, the estimated jobs
+ * that follow downstream through the emergent graph.
+ */
+export function planJson(plan: Plan, after?: readonly ParsedPattern[]) {
+  const cascade: CascadeEstimate | undefined = after ? estimateCascade(plan, after) : undefined;
   return {
     changes: plan.changes.map((c) => ({
       pattern: c.name,
@@ -40,5 +46,6 @@ export function planJson(plan: Plan) {
       cancelled_jobs: c.cancels,
     })),
     unchanged: plan.unchanged,
+    ...(cascade ? { cascade } : {}),
   };
 }

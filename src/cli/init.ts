@@ -1,8 +1,9 @@
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { MeowError } from '../core/errors.js';
 import { packageRoot } from '../core/package-root.js';
+import { schemaModeline } from './json-schema.js';
 
 /** Where the flagship example's simulated instrument lives in the package. */
 export const INSTRUMENT = join('examples', 'steering', 'instrument.mjs');
@@ -34,11 +35,14 @@ async function scaffold(pkg: string): Promise<Map<string, { from: string } | { t
     for (const e of entries) {
       if (!e.isFile()) continue;
       const abs = join(e.parentPath, e.name);
-      files.set(relative(pkg, abs).split(sep).join('/'), { from: abs });
+      const rel = relative(pkg, abs).split(sep).join('/');
+      // A pattern starts with the line that lets editors complete and check its keys.
+      if (sub === 'patterns' && /\.ya?ml$/.test(e.name)) files.set(rel, { text: schemaModeline('pattern') + (await readFile(abs, 'utf8')) });
+      else files.set(rel, { from: abs });
     }
   }
   files.set('instrument.mjs', { from: join(pkg, INSTRUMENT) });
-  files.set('meow.yaml', { text: CONFIG });
+  files.set('meow.yaml', { text: schemaModeline('config') + CONFIG });
   files.set('requests/000.json', { text: `${JSON.stringify(FIRST_REQUEST)}\n` });
   return files;
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { errorCode, errorMessage } from '../core/errors.js';
 import { JOB_STATES } from '../core/types.js';
+import { packageVersion } from '../core/package-root.js';
 import { initCommand } from './init.js';
 import { jobCommand } from './job.js';
 import { jobsCommand } from './jobs.js';
@@ -33,7 +34,7 @@ function program(setCode: (code: number) => void): Command {
     async (...args: A) => setCode(await fn(...args));
   const cmd = new Command('meow')
     .description('meowflow: event-driven scientific workflows — file patterns trigger recipes')
-    .version('0.1.0')
+    .version(packageVersion(), '-V, --version', 'print the meowflow version')
     .option('-w, --workspace <dir>', 'the workspace (default: the current directory)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -129,7 +130,11 @@ function program(setCode: (code: number) => void): Command {
   return cmd;
 }
 
-/** Runs the CLI; resolves to the exit code. */
+/** The command tree with every command and flag, not run: what the docs' flags are checked against. */
+export function commandDefinitions(): Command {
+  return program(() => undefined);
+}
+
 /**
  * A reader that went away (`meow run --until-idle | head -1`) is no reason
  * to stop: what the command does goes on, and its further output is dropped.
@@ -140,6 +145,7 @@ function toleratePipeClosed(stream: NodeJS.WriteStream): void {
   });
 }
 
+/** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   toleratePipeClosed(process.stdout);
   toleratePipeClosed(process.stderr);

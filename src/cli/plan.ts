@@ -4,6 +4,7 @@ import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
 import { planJson } from '../api/shapes.js';
 import { buildGraph, cycleWarnings } from '../rules/graph.js';
+import { describeCascade, estimateCascade } from '../rules/cascade.js';
 
 /** `meow plan`: what the definitions on disk would change, without changing anything. */
 export async function planCommand(g: GlobalOptions, o: { json?: boolean }): Promise<number> {
@@ -12,8 +13,10 @@ export async function planCommand(g: GlobalOptions, o: { json?: boolean }): Prom
     const [defs, tree] = await Promise.all([engine.loadDefinitions(), engine.scan()]);
     const plan = engine.plan(defs, tree.keys());
     const linked = new Set(engine.linkedNames(defs));
+    const after = defs.patterns.filter((p) => linked.has(p.name));
+    const cascade = estimateCascade(plan, after);
     const warnings = cycleWarnings(buildGraph(defs.patterns, linked), defs.patterns);
-    if (o.json) printJson({ ...planJson(plan), errors: defs.errors, warnings });
+    if (o.json) printJson({ ...planJson(plan, after), errors: defs.errors, warnings });
     else {
       for (const e of defs.errors) console.error(formatDefinitionError(e));
       for (const w of warnings) console.error(`warning: ${w.file}: ${w.key}: ${w.message}`);
@@ -23,6 +26,8 @@ export async function planCommand(g: GlobalOptions, o: { json?: boolean }): Prom
         const t = plan.changes.reduce((n, c) => n + c.triggers, 0);
         const x = plan.changes.reduce((n, c) => n + c.cancels.length, 0);
         console.log(`this change triggers ${t} job${t === 1 ? '' : 's'} and cancels ${x}`);
+        const downstream = describeCascade(cascade);
+        if (downstream) console.log(downstream.startsWith('then ') ? downstream : `then ${downstream}`);
         for (const c of plan.changes) {
           if (c.sets) console.log(`${c.name}: ${c.files} file(s) make ${c.sets.fire} complete set(s) that run now; ${c.sets.open} group(s) wait to complete`);
         }

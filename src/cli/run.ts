@@ -2,6 +2,8 @@ import { escapeControl } from '../core/safe-text.js';
 import { Engine } from '../engine.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import { untilIdleAsClient } from './run-client.js';
+import { describeCascade, estimateCascade } from '../rules/cascade.js';
+import { ProgressLine } from './progress-line.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { onTerminal } from './tui.js';
 import { workspaceRoot, type GlobalOptions } from './workspace.js';
@@ -16,8 +18,9 @@ function clock(): string {
 }
 
 /** Prints engine events as plain log lines (or JSON lines). */
-export function attachLogger(engine: EngineApi, json: boolean): void {
+export function attachLogger(engine: EngineApi, json: boolean, beforeLine: () => void = () => undefined): void {
   const out = (kind: string, fields: Record<string, unknown>, text: string) => {
+    beforeLine();
     if (json) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), kind, ...fields })}\n`);
     // A file name may hold a newline: escaped, it can never split or forge a log line.
     else process.stdout.write(`${clock()} ${escapeControl(text)}\n`);
@@ -28,12 +31,25 @@ export function attachLogger(engine: EngineApi, json: boolean): void {
     out('job:finished', { id: j.id, pattern: j.pattern, input: j.input, status: j.status, error: j.error }, `${j.status.padEnd(9)} ${jobLine(j)}${j.error ? ` — ${j.error.split('\n')[0]}` : ''}`),
   );
   engine.on('rules:changed', (plan) => {
-    for (const c of plan.changes) out('rule:changed', { pattern: c.name, change: c.change, triggers: c.triggers, cancels: c.cancels.length }, `pattern ${c.name} ${c.change}: ${c.triggers} triggered, ${c.cancels.length} cancelled`);
+    for (const c of plan.changes) {
+      // Each change's own downstream estimate, through the patterns now in force.
+      const cascade = estimateCascade({ changes: [c], unchanged: [] }, engine.patterns);
+      const downstream = describeCascade(cascade);
+      out(
+        'rule:changed',
+        { pattern: c.name, change: c.change, triggers: c.triggers, cancels: c.cancels.length, cascade },
+        `pattern ${c.name} ${c.change}: ${c.triggers} job${c.triggers === 1 ? '' : 's'} triggered, ${c.cancels.length} cancelled${downstream ? `; ${downstream}` : ''}`,
+      );
+    }
   });
   engine.on('definitions:invalid', (errors) => {
+    beforeLine();
     for (const e of errors) process.stderr.write(`${formatDefinitionError(e)}\n`);
   });
-  engine.on('log', (level, message) => process.stderr.write(`${clock()} ${level}: ${escapeControl(message)}\n`));
+  engine.on('log', (level, message) => {
+    beforeLine();
+    process.stderr.write(`${clock()} ${level}: ${escapeControl(message)}\n`);
+  });
 }
 
 /** `meow run`: the engine. `--until-idle` exits once nothing is pending. */
@@ -49,14 +65,19 @@ export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<numbe
   for (const e of engine.configErrors) process.stderr.write(`${formatDefinitionError(e)}\n`);
   // On a terminal the live engine shows the TUI instead of log lines.
   const tui = !o.untilIdle && o.tui !== false && !o.json && onTerminal();
-  if (!tui) attachLogger(engine, o.json ?? false);
+  // --until-idle on a terminal: a progress line on stderr, never in a pipe or a log.
+  const progress = o.untilIdle && !o.json && process.stderr.isTTY ? new ProgressLine(engine, process.stderr) : null;
+  if (!tui) attachLogger(engine, o.json ?? false, () => progress?.clear());
   if (o.untilIdle) {
     try {
+      progress?.start();
       await engine.runUntilIdle();
+      progress?.stop();
       const c = engine.statusJson().jobs;
       if (!o.json) console.log(`idle: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled in total; ${engine.failedCount} failed in this run`);
       return engine.failedCount > 0 ? 1 : 0;
     } finally {
+      progress?.stop();
       await engine.close();
     }
   }

@@ -31,7 +31,7 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   maxPathLength: 1024,
 });
 
-const CONFIG_KEYS = [
+export const CONFIG_KEYS = [
   'cpus',
   'watch',
   'ignore',
@@ -52,8 +52,12 @@ const CONFIG_KEYS = [
   'backends',
   'sources',
 ] as const;
-const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
-const LOCAL_KEYS = ['type', 'cpus', 'gpus', 'memory'] as const;
+export const BACKEND_TYPES = ['local', 'slurm', 'ssh'] as const;
+export const WATCH_MODES = ['native', 'poll'] as const;
+export const HASHES = ['none', 'sha256'] as const;
+export const STATE_ACCESS = ['private', 'group'] as const;
+export const FOLLOW_SYMLINKS = ['inside', 'all', 'none'] as const;
+export const LOCAL_KEYS = ['type', 'cpus', 'gpus', 'memory'] as const;
 const PYTHON_EXPECTED = 'a Python interpreter (a string) or null to detect one';
 
 /**
@@ -83,19 +87,19 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     cpus,
     watch: read('watch', (v) => f.globs('watch', v, { nonEmpty: true }), [...d.watch]),
     ignore: read('ignore', (v) => f.globs('ignore', v, { nonEmpty: false }), [...d.ignore]),
-    watchMode: read('watch_mode', (v) => f.oneOf('watch_mode', v, ['native', 'poll'] as const), d.watchMode),
+    watchMode: read('watch_mode', (v) => f.oneOf('watch_mode', v, WATCH_MODES), d.watchMode),
     pollIntervalMs: read('poll_interval', (v) => positiveDuration(f, 'poll_interval', v), d.pollIntervalMs),
     python: read('python', (v) => (v === null ? null : f.string('python', v, PYTHON_EXPECTED)), d.python),
     maxGeneration: read('max_generation', (v) => f.int('max_generation', v, 1), d.maxGeneration),
     maxSweep: read('max_sweep', (v) => f.int('max_sweep', v, 1), d.maxSweep),
     scanIntervalMs: read('scan_interval', (v) => f.duration('scan_interval', v), d.scanIntervalMs),
     killGraceMs: read('kill_grace', (v) => f.duration('kill_grace', v), d.killGraceMs),
-    hash: read('hash', (v) => f.oneOf('hash', v, ['none', 'sha256'] as const), d.hash),
+    hash: read('hash', (v) => f.oneOf('hash', v, HASHES), d.hash),
     maxLogSize: read('max_log_size', (v) => (v === null ? 0 : f.size('max_log_size', v)), d.maxLogSize),
-    stateAccess: read('state_access', (v) => f.oneOf('state_access', v, ['private', 'group'] as const), d.stateAccess),
+    stateAccess: read('state_access', (v) => f.oneOf('state_access', v, STATE_ACCESS), d.stateAccess),
     maxDefinitionSize: read('max_definition_size', (v) => positiveSize(f, 'max_definition_size', v), d.maxDefinitionSize),
     backends: readBackends(f, doc.backends, cpus),
-    followSymlinks: read('follow_symlinks', (v) => f.oneOf('follow_symlinks', v, ['inside', 'all', 'none'] as const), d.followSymlinks),
+    followSymlinks: read('follow_symlinks', (v) => f.oneOf('follow_symlinks', v, FOLLOW_SYMLINKS), d.followSymlinks),
     maxDepth: read('max_depth', (v) => f.int('max_depth', v, 1), d.maxDepth),
     maxPathLength: read('max_path_length', (v) => f.int('max_path_length', v, 16), d.maxPathLength),
   };

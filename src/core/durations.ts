@@ -1,6 +1,7 @@
 import { ExactNumber } from './exact-number.js';
 
-const UNITS: Record<string, number> = {
+/** Duration units and their milliseconds. */
+export const DURATION_UNITS: Readonly<Record<string, number>> = {
   ms: 1,
   s: 1000,
   sec: 1000,
@@ -23,17 +24,18 @@ export function parseDuration(value: unknown): number | string {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d)?\s*$/.exec(value);
   if (!m) return `expected a duration like "250ms", "30s", "30m", "2h" or a number of seconds, got "${value}"`;
   const unit = m[2] ?? 's';
-  return Math.round(Number(m[1]) * (UNITS[unit] ?? 1000));
+  return Math.round(Number(m[1]) * (DURATION_UNITS[unit] ?? 1000));
 }
 
-const SIZES: Record<string, number> = { b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 };
+/** Size units (any case) and their bytes. */
+export const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 };
 
 /** Parses a size like `2GiB`, `512MB` or a number of bytes. Returns bytes or an error message. */
 export function parseSize(value: unknown): number | string {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value);
   if (typeof value !== 'string') return `expected a size like "2GiB" or "512MB", got ${describe(value)}`;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-  const factor = m ? SIZES[(m[2] || 'b').toLowerCase()] : undefined;
+  const factor = m ? SIZE_UNITS[(m[2] || 'b').toLowerCase()] : undefined;
   if (!m || factor === undefined) return `expected a size like "2GiB", "512MB" or a number of bytes, got "${value}"`;
   return Math.round(Number(m[1]) * factor);
 }

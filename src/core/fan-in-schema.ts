@@ -8,10 +8,10 @@ import { findPlaceholders } from './placeholders.js';
 import { closest } from './suggest.js';
 import type { BatchSpec, CollectSpec, Completion } from './types.js';
 
-const COLLECT_KEYS = ['by', 'complete', 'timeout', 'on_timeout'] as const;
-const COMPLETE_KEYS = ['count', 'marker', 'quiet'] as const;
-const BATCH_KEYS = ['max_files', 'max_wait', 'by'] as const;
-const ON_TIMEOUT = ['run', 'fail'] as const;
+export const COLLECT_KEYS = ['by', 'complete', 'timeout', 'on_timeout'] as const;
+export const COMPLETE_KEYS = ['count', 'marker', 'quiet'] as const;
+export const BATCH_KEYS = ['max_files', 'max_wait', 'by'] as const;
+export const ON_TIMEOUT = ['run', 'fail'] as const;
 
 /** Placeholders a group key or a marker may use: those of each member's path. */
 export const MEMBER_PLACEHOLDERS = ['path', 'dir', 'name', 'stem', 'ext'] as const;

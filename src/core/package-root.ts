@@ -3,7 +3,7 @@
  * worker threads, the flagship example) from any module, whether it runs
  * from the TypeScript sources (vitest) or from `dist/src/...`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,4 +32,17 @@ export function packageRoot(): string {
 export function packageFile(rel: string): string | null {
   const path = join(packageRoot(), rel);
   return existsSync(path) ? path : null;
+}
+
+let version: string | undefined;
+
+/** The `version` of meowflow's package.json (what `meow --version` prints); `unknown` when it cannot be read. */
+export function packageVersion(): string {
+  if (version !== undefined) return version;
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
+    return (version = typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown');
+  } catch {
+    return (version = 'unknown');
+  }
 }

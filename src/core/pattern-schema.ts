@@ -15,7 +15,7 @@ import { closest, didYouMean } from './suggest.js';
 import { EVENT_KINDS, PARAMETERIZE_MODES } from './types.js';
 import type { DefinitionError, EventKind, ParsedPattern, Resources, SweepSpec, Trigger, Variables, VarValue } from './types.js';
 
-const PATTERN_KEYS = [
+export const PATTERN_KEYS = [
   'name',
   'recipe',
   'trigger',
@@ -34,9 +34,9 @@ const PATTERN_KEYS = [
   'batch',
   'inputs',
 ] as const;
-const TRIGGER_KEYS = ['paths', 'events', 'ignore', 'settle'] as const;
-const RESOURCE_KEYS = ['cpus', 'gpus', 'memory'] as const;
-const RANGE_KEYS = ['start', 'stop', 'step'] as const;
+export const TRIGGER_KEYS = ['paths', 'events', 'ignore', 'settle'] as const;
+export const RESOURCE_KEYS = ['cpus', 'gpus', 'memory'] as const;
+export const RANGE_KEYS = ['start', 'stop', 'step'] as const;
 const DEFAULT_EVENTS: EventKind[] = ['created', 'modified'];
 
 /** What the pattern parser needs to know about the workspace. */

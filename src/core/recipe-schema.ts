@@ -20,7 +20,7 @@ const KINDS_BY_EXTENSION: Record<string, RecipeKind> = {
   '.yml': 'command',
 };
 const SUPPORTED = '.ipynb (notebook), .py (python), .sh (bash), .js or .mjs (javascript), .yaml or .yml (command)';
-const COMMAND_KEYS = ['command', 'script', 'shell', 'env', 'cwd', 'description'] as const;
+export const COMMAND_KEYS = ['command', 'script', 'shell', 'env', 'cwd', 'description'] as const;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The kind of recipe a file is, from its extension; null when unsupported. */

@@ -147,7 +147,8 @@ export class LiveWatch {
 
   /**
    * A reconcile scan while live: catches whatever the OS did not report
-   * (overflow, a watcher attached late). Paths still settling are left to the settler.
+   * (overflow, a watcher attached late). Paths still settling are left to the
+   * settler, and the declared outputs of running jobs to their jobs.
    */
   reconcile(): Promise<number> {
     // Coalesced: one scan running and at most one waiting, which serves every request made meanwhile.
@@ -157,8 +158,12 @@ export class LiveWatch {
       if (this.closed) return 0;
       const tree = await this.tree.scan();
       const busy = (p: string | null) => p !== null && (this.settler?.isPending(p) ?? false);
-      const events = diffTree(this.tree.known(), tree).filter((e) => !busy(e.path) && !busy(e.oldPath));
-      if (events.length) this.log('log', 'info', `reconcile scan: ${events.length} change(s) the watcher had not reported`);
+      // A running job's declared outputs are the job's to report, when it ends (with the job as their cause).
+      const ours = (p: string | null) => p !== null && this.outputs.isClaimed(p);
+      const events = diffTree(this.tree.known(), tree).filter((e) => !busy(e.path) && !busy(e.oldPath) && !ours(e.path) && !ours(e.oldPath));
+      // Files a running job wrote without declaring them are attributed to it: not lost events either.
+      const missed = events.filter((e) => this.outputs.attribute(e) === null).length;
+      if (missed) this.log('log', 'info', `reconcile scan: ${missed} change(s) the watcher had not reported`);
       return this.target.handleEvents(events, tree);
     });
     this.pendingReconcile = next;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createOutputDirs } from './output-dirs.js';
 import { cleanAttemptDir, writeAttemptRecord, type AttemptRecord } from './recovery-attempt.js';
 import { INPUTS_LIST, createJobDir, tailFile } from './job-dir.js';
 import { isDiskFull } from './disk-space.js';
@@ -111,6 +112,8 @@ export class AttemptRunner {
           if (handle !== null) onHandle(handle, pid ?? null);
         },
       };
+      // Every backend finds the directories of its declared outputs in place (a remote one also in its mirror).
+      await createOutputDirs(config.root, req.outputs);
       if (launch.type === 'process') {
         await writeAttemptRecord(dir, { attempt: job.attempt, backend: backend.name, launch, gpus: req.gpus, allocation, outputs: req.outputs, resources: req.resources, startedAt: job.startedAt ?? new Date().toISOString() });
       }

@@ -6,7 +6,7 @@ import { type Fields, joinKey, type Mapping } from '../core/definition-fields.js
 import { describe } from '../core/durations.js';
 import type { SourceConfig } from './source-types.js';
 
-const SOURCE_KEYS = ['type', 'servers', 'stream', 'subject', 'durable', 'paths', 'wait', 'user', 'password_env', 'password_file', 'nkey_seed_file', 'creds_file', 'tls_ca'] as const;
+export const SOURCE_KEYS = ['type', 'servers', 'stream', 'subject', 'durable', 'paths', 'wait', 'user', 'password_env', 'password_file', 'nkey_seed_file', 'creds_file', 'tls_ca'] as const;
 
 /** Stream and durable names: NATS forbids spaces, dots, `*`, `>` and path separators in them. */
 const BUS_NAME_RE = /^[A-Za-z0-9_-]+$/;

@@ -1,7 +1,8 @@
 /*
  * One suite, every backend (issue 8): success, failure with its exit code,
  * stdout/stderr captured, timeout, cancel of queued and running jobs, retry,
- * hostile file names, outputs visible to the engine (cascades), and an engine
+ * hostile file names, directories of declared outputs created before the
+ * recipe runs, outputs visible to the engine (cascades), and an engine
  * killed while jobs run re-attaching to them on restart instead of running
  * them again. Backends are listed in test/helpers/conformance.ts.
  */
@@ -186,6 +187,18 @@ describe.each(CONFORMANCE_BACKENDS)('backend conformance: $name', (b: Conformanc
     expect(byInput.get('reduced/a.n')?.cause).toBe(byInput.get('data/a.txt')?.id);
     expect(await readFile(ws.path('reports/a.txt'), 'utf8')).toBe('report of 4\n');
     expect(await readFile(ws.path('reports/b.txt'), 'utf8')).toBe('report of 2\n');
+  });
+
+  it('creates the directories of declared outputs before the recipe runs', async () => {
+    if (!(await setup())) return;
+    // No mkdir: the recipe writes straight into directories that do not exist yet.
+    await ws.write('recipes/write.sh', 'wc -c < "$input_file" > "$out"\necho done > "$WORKSPACE_LOG"\n');
+    await ws.write('patterns/write.yaml', pattern('write', 'data/*.txt', 'variables: {out: "{workspace}/results/deep/{stem}.n", WORKSPACE_LOG: "{workspace}/logs/{stem}/done.txt"}\noutputs: ["results/deep/{stem}.n", "logs/{stem}/*.txt"]\n'));
+    await ws.write('data/a.txt', 'abcd');
+    const [job] = await untilIdle(ws.root);
+    expect(job, job.error ?? '').toMatchObject({ status: 'succeeded', exitCode: 0 });
+    expect((await readFile(ws.path('results/deep/a.n'), 'utf8')).trim()).toBe('4');
+    expect(await readFile(ws.path('logs/a/done.txt'), 'utf8')).toBe('done\n');
   });
 
   it('re-attaches to jobs running when the engine was killed, recording their real outcome without running them again', async () => {

@@ -80,7 +80,7 @@ describe('the steering loop (the flagship example)', () => {
       const readme = await readFile(join(REPO, 'README.md'), 'utf8');
       const told = /It takes (\d+) measurements to find focus\s+([\d.]+) ± ([\d.]+)/.exec(readme);
       expect(told?.slice(1).map(Number)).toEqual([iterations, value, Number(m![3])]);
-      expect(readme).toContain(`npx meow jobs                    # ${iterations} \`steer\` jobs, one per measurement`);
+      expect(readme).toContain(`meow jobs                        # ${iterations} \`steer\` jobs, one per measurement`);
       const block = /```yaml\n# patterns\/steer\.yaml\n([\s\S]*?)```/.exec(readme)?.[1];
       expect(block).toBe(await readFile(join(REPO, 'patterns', 'steer.yaml'), 'utf8'));
 

@@ -1,26 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MEOW, REPO, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
+import { runnableBlocks } from '../helpers/runnable-blocks.js';
+import { MEOW, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
 import { scaled } from '../helpers/pace.js';
-
-/** Shell blocks marked `<!-- runnable -->` in the README and docs/: each is executed, so the docs cannot rot. */
-function runnableBlocks(): { file: string; line: number; code: string }[] {
-  const files = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-  const out: { file: string; line: number; code: string }[] = [];
-  for (const file of files) {
-    const lines = readFileSync(join(REPO, file), 'utf8').split('\n');
-    lines.forEach((l, i) => {
-      if (l.trim() !== '<!-- runnable -->') return;
-      const fence = lines[i + 1] ?? '';
-      if (!/^```(sh|bash)\s*$/.test(fence)) throw new Error(`${file}:${i + 1}: <!-- runnable --> must stand right before a \`\`\`sh block`);
-      const end = lines.indexOf('```', i + 2);
-      out.push({ file, line: i + 1, code: lines.slice(i + 2, end).join('\n') });
-    });
-  }
-  return out;
-}
 
 const BLOCKS = runnableBlocks();
 

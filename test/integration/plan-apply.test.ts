@@ -209,7 +209,7 @@ describe('plan equals apply', () => {
       expect(plan.changes.map((c) => c.triggers)).toEqual([3]);
       const run = await meow(['run', '--until-idle', '-w', ws.root]);
       expect(run.code, run.stderr).toBe(0);
-      expect(run.stdout).toContain('3 triggered');
+      expect(run.stdout).toContain('3 jobs triggered');
       expect((await out()).map((s) => s.trim())).toEqual([values, values, values]);
     }
     // A restart re-runs nothing.

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { stateJson } from '../../core/exact-json.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageFile, packageRoot } from '../../core/package-root.js';
+import { packageFile, packageVersion } from '../../core/package-root.js';
 import type { RecipeKind } from '../../core/types.js';
 import { MeowError, errorMessage } from '../../core/errors.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
@@ -18,7 +17,6 @@ import { pythonEnv, reportWarnings } from './python-executor.js';
 const TRACEBACK_LINES = 60;
 
 let driver: string | undefined;
-let version: string | undefined;
 
 /**
  * The notebook driver, `runtime/nb_runner.py`. It ships beside `src/` (the
@@ -34,14 +32,7 @@ export function notebookDriver(): string {
 
 /** What `metadata.papermill.version` says of a notebook meowflow prepared: `meowflow <version>`. */
 export function runnerVersion(): string {
-  if (version) return version;
-  try {
-    const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
-    const v = typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
-    return (version = `meowflow ${v}`);
-  } catch {
-    return (version = 'meowflow');
-  }
+  return `meowflow ${packageVersion()}`;
 }
 
 /**

@@ -24,14 +24,14 @@ export interface SlurmOptions {
   node: string;
 }
 
-const KEYS = ['partition', 'account', 'sbatch_args', 'time', 'poll_interval', 'node'] as const;
+export const SLURM_KEYS = ['partition', 'account', 'sbatch_args', 'time', 'poll_interval', 'node'] as const;
 
 /** Parses a slurm backend's options; `errors` are full messages. */
 export function parseSlurmOptions(backend: BackendConfig): { options: SlurmOptions; errors: string[] } {
   const f = new Fields(CONFIG_FILE, 'MEOW_CONFIG_INVALID');
   const key = (k: string) => joinKey(joinKey('backends', backend.name), k);
   const o = backend.options;
-  f.checkKeys(joinKey('backends', backend.name), o, KEYS, 'a slurm backend');
+  f.checkKeys(joinKey('backends', backend.name), o, SLURM_KEYS, 'a slurm backend');
   const opt = <T>(k: string, parse: (v: unknown) => T | undefined, fallback: T): T =>
     o[k] === undefined || o[k] === null ? fallback : (parse(o[k]) ?? fallback);
   const pollIntervalMs = opt('poll_interval', (v) => f.duration(key('poll_interval'), v), 3000);

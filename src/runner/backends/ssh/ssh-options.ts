@@ -38,14 +38,14 @@ export interface SshOptions {
   pollIntervalMs: number;
 }
 
-const KEYS = ['host', 'user', 'port', 'identity', 'workdir', 'shared_fs', 'cpus', 'gpus', 'ssh_args', 'node', 'poll_interval'] as const;
+export const SSH_KEYS = ['host', 'user', 'port', 'identity', 'workdir', 'shared_fs', 'cpus', 'gpus', 'ssh_args', 'node', 'poll_interval'] as const;
 
 /** Parses an ssh backend's options; `errors` are full messages. */
 export function parseSshOptions(backend: BackendConfig): { options: SshOptions; errors: string[] } {
   const f = new Fields(CONFIG_FILE, 'MEOW_CONFIG_INVALID');
   const key = (k: string) => joinKey(joinKey('backends', backend.name), k);
   const o = backend.options;
-  f.checkKeys(joinKey('backends', backend.name), o, KEYS, 'an ssh backend');
+  f.checkKeys(joinKey('backends', backend.name), o, SSH_KEYS, 'an ssh backend');
   const opt = <T>(k: string, parse: (v: unknown) => T | undefined, fallback: T): T =>
     o[k] === undefined || o[k] === null ? fallback : (parse(o[k]) ?? fallback);
   const host = f.string(key('host'), o.host, 'a host name to ssh to (a string), e.g. "host: gpu01"') ?? '';

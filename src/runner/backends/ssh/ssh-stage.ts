@@ -159,20 +159,8 @@ export function matchOutputs(outputs: string[], root: string, changed: string[])
   return changed.filter((p) => !p.startsWith('.meow/') && micromatch.isMatch(p, globs));
 }
 
-/**
- * The directories the declared outputs go to (the static part of each glob),
- * created in the mirror before the job starts, as they would exist locally.
- */
-export function outputDirs(outputs: string[], root: string): string[] {
-  const dirs = new Set<string>();
-  for (const g of outputs) {
-    const rel = g.startsWith(`${root}/`) ? g.slice(root.length + 1) : g;
-    const scan = micromatch.scan(rel);
-    const base = scan.isGlob ? scan.base : dirname(rel);
-    if (base !== '' && base !== '.' && !base.startsWith('..') && !base.startsWith('/')) dirs.add(base);
-  }
-  return [...dirs];
-}
+/** The directories the declared outputs go to (shared with the attempt runner, which creates them locally). */
+export { outputDirs } from '../../output-dirs.js';
 
 /** Every file under a directory, relative to it (leaving out the workspace's `.meow/` when `workspace`). */
 async function listFiles(dir: string, prefix = '', workspace = false): Promise<string[]> {
