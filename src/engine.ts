@@ -162,6 +162,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
   applyDefinitions(defs: LoadedDefinitions, files: ReadonlyMap<string, FileState>): Plan {
     const plan = this.definitions.plan(defs, files.keys());
     const save = this.definitions.register(defs);
+    for (const b of this.backends.values()) b.warm?.(this.rules);
     for (const change of plan.changes) {
       for (const id of change.cancels) this.scheduler.cancel(id, `pattern "${change.name}" was ${change.change}`, true);
     }
