@@ -28,10 +28,11 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
-import nb_runner
+nb_runner = None  # imported once the socket listens: the import takes a second or more
 
 KERNEL_NAME = "python3"
 START_TIMEOUT = 60
@@ -231,7 +232,8 @@ class Pool:
             while True:
                 line = await reader.readline()
                 signum = signal.SIGKILL if not line else json.loads(line).get("cancel")
-                if signum is not None and stage[0] != "done":
+                # Once: a second cancel would cut short the kernel's shutdown and the output notebook.
+                if signum is not None and stage[0] != "done" and not terminated:
                     terminated.append(signum)
                     task.cancel()
                 if not line:
@@ -321,7 +323,7 @@ class EndOfInput(asyncio.Protocol):
         self.eof_received()
 
 
-async def serve(args):
+async def serve(args, listener):
     loop = asyncio.get_running_loop()
     stopped = loop.create_future()
 
@@ -340,11 +342,7 @@ async def serve(args):
     loop.add_signal_handler(signal.SIGTERM, stop, True)
     loop.add_signal_handler(signal.SIGINT, lambda: None)
     pool = Pool(args.size, args.cwd)
-    old = os.umask(0o177)  # the socket is born 0600: only this user may hand it jobs
-    try:
-        server = await asyncio.start_unix_server(pool.serve, path=args.socket)
-    finally:
-        os.umask(old)
+    server = await asyncio.start_unix_server(pool.serve, sock=listener)
     await loop.connect_read_pipe(lambda: EndOfInput(stopped), sys.stdin)
     watch_parent()
     pool.fill()
@@ -363,8 +361,22 @@ def main(argv):
     parser.add_argument("--size", type=int, default=1, help="idle kernels kept started")
     parser.add_argument("--cwd", default=os.getcwd(), help="the kernels' working directory at start")
     args = parser.parse_args(argv)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # the socket is born 0600: only this user may hand it jobs
+    try:
+        if os.path.exists(args.socket):
+            os.unlink(args.socket)
+        listener.bind(args.socket)
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    # Jobs may connect from now on: they wait in the backlog while Jupyter loads.
+    print("listening", flush=True)
+    global nb_runner
+    import nb_runner
+
     nb_runner.quiet()
-    asyncio.run(serve(args))
+    asyncio.run(serve(args, listener))
     return 0
 
 

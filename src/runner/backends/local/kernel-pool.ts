@@ -51,6 +51,7 @@ export class KernelPool {
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
   private gone = false;
+  private listening = false;
 
   constructor(
     readonly python: string,
@@ -62,7 +63,7 @@ export class KernelPool {
     // Its own process group: a Ctrl-C at the terminal is the engine's to handle, not the pool's.
     this.child = spawn(python, [poolDriver(), this.socket, '--size', String(size), '--cwd', root], {
       cwd: root,
-      stdio: ['pipe', 'ignore', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
     this.exited = new Promise((resolve) => {
@@ -75,6 +76,10 @@ export class KernelPool {
       });
     });
     this.child.stdin?.on('error', () => undefined);
+    // "listening": the socket exists; jobs launched before that start kernels of their own.
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (chunk.includes('listening')) this.listening = true;
+    });
     let partial = '';
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
@@ -88,9 +93,14 @@ export class KernelPool {
     return this.child.pid;
   }
 
-  /** Whether the process is still there to take jobs. */
+  /** Whether the process is still there. */
   get alive(): boolean {
     return !this.gone;
+  }
+
+  /** Whether it takes jobs: running, and its socket listens. */
+  get ready(): boolean {
+    return this.listening && !this.gone;
   }
 
   /** Stops the pool: its stdin closes; SIGTERM, then SIGKILL to its group if it lingers. */
@@ -157,7 +167,7 @@ export class KernelPools {
    */
   socketFor(python: string): string | null {
     const pool = this.pools.get(python);
-    if (!pool || pool.alive) return pool?.socket ?? null;
+    if (!pool || pool.alive) return pool?.ready ? pool.socket : null;
     if (!this.closed) this.pools.set(python, new KernelPool(python, this.size, this.root, this.log));
     return null;
   }
