@@ -12,12 +12,12 @@ on a kernel of its own, and the kernel is then shut down while a new one
 starts in the background to take its place. A kernel runs one job and nothing
 else, so no job sees what another left in it.
 
-When its stdin closes or its parent process changes (the engine closed it, or
-died), the pool takes no more jobs and shuts its idle kernels down; the jobs
-running finish as they would on kernels of their own (their processes belong
-to the job, which a restarted engine re-attaches to), and it exits. SIGTERM
-stops it at once, cancelling the jobs running. Its kernels are killed when it
-dies (PR_SET_PDEATHSIG), whatever way it dies.
+When its stdin closes or its parent process changes (the engine died), the
+pool takes no more jobs and shuts its idle kernels down; the jobs running
+finish as they would on kernels of their own (their processes belong to the
+job, which a restarted engine re-attaches to), and it exits. SIGTERM (the
+engine closing) stops it at once, cancelling any job still running. Its
+kernels are killed when it dies (PR_SET_PDEATHSIG), whatever way it dies.
 """
 
 import argparse
@@ -130,6 +130,11 @@ class Pool:
             await loop.connect_read_pipe(lambda: Relay(kernel, "stderr"), process.stderr)
             kernel.kc.start_channels()
             await kernel.kc.wait_for_ready(timeout=START_TIMEOUT)
+        except asyncio.CancelledError:
+            # Stopping: the kernel goes now (and would die with the pool anyway).
+            self.starting -= 1
+            await asyncio.shield(nb_runner.shutdown(None, km, now=True))
+            raise
         except Exception as exc:
             self.starting -= 1
             self.failures += 1
@@ -304,6 +309,8 @@ class Pool:
         idle, self.idle = self.idle, []
         await asyncio.gather(*(self.dispose(k) for k in idle), return_exceptions=True)
         if now:
+            for task in list(self.background):
+                task.cancel()
             for task, terminated in list(self.jobs.items()):
                 terminated.append(signal.SIGTERM)
                 task.cancel()

@@ -14,7 +14,7 @@ import { expect } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
 import { requireComponent } from '../helpers/components.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
-import { waitFor, type TempWorkspace } from '../helpers/workspace.js';
+import { meowJson, waitFor, type TempWorkspace } from '../helpers/workspace.js';
 import type { JobRecord } from '../../src/core/types.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -44,6 +44,10 @@ const PROBE = notebook(
       'stem = os.path.basename(input_file)',
       'if stem.startswith("die"):',
       '    os.kill(os.getpid(), 9)',
+      'if stem.startswith("hold"):',
+      '    open(f"out/{stem}.pid", "w").write(str(os.getpid()))',
+      '    import time',
+      '    while not os.path.exists(f"out/{stem}.go"): time.sleep(0.05)',
       'if stem.startswith("slow"):',
       '    open(f"out/{stem}.pid", "w").write(str(os.getpid()))',
       '    import time; time.sleep(600)',
@@ -222,5 +226,28 @@ jupyter.describe('warm kernels', () => {
     engine.child.kill('SIGKILL');
     await engine.stop();
     await waitFor(() => !alive(pool) && kernels.every((k) => !alive(k)), 'the pool and its kernel to exit');
+  });
+
+  jupyter.it('a warm job survives a SIGKILL of the engine: it runs to its end, the pool then exits, and the restarted engine records it', async () => {
+    const ws = await workspace(fx, 'warm_kernels: 1\n');
+    const first = await fx.process(ws.root);
+    const { pool } = await idleKernels(ws.root, 1);
+    await ws.write('data/hold', 'x');
+    const kernel = await waitFor(async () => Number(await readFile(ws.path('out/hold.pid'), 'utf8').catch(() => '')), 'the holding cell to start', 60_000);
+    first.child.kill('SIGKILL');
+    await first.stop();
+    // The idle kernel goes at once; the job's kernel runs on, and so does the pool, for it.
+    expect(alive(kernel)).toBe(true);
+    await ws.write('out/hold.go', '');
+    const probe = await waitFor(() => probeOf(ws, 'hold').catch(() => undefined), 'the job to run to its end', 60_000);
+    expect(probe.parent.some((a) => a.endsWith('kernel_pool.py'))).toBe(true);
+    await waitFor(() => !alive(pool) && !alive(kernel), 'the pool to exit once its job ended');
+    await fx.process(ws.root);
+    const jobs = await waitFor(async () => {
+      const all = await meowJson<{ input: string; status: string; attempt: number }[]>(['jobs', '-w', ws.root]);
+      const hold = all.find((j) => j.input === 'data/hold');
+      return hold && hold.status !== 'running' && hold.status !== 'queued' ? hold : null;
+    }, 'the restarted engine to record the job', 60_000);
+    expect(jobs).toMatchObject({ status: 'succeeded', attempt: 1 });
   });
 });

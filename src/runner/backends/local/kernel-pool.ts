@@ -22,7 +22,7 @@ import type { Rule } from '../../../core/types.js';
  * changes, and its kernels die with it.
  */
 
-/** How long `close()` waits for a pool to stop on its own, then after SIGTERM, before SIGKILL. */
+/** How long `close()` waits for a pool to stop after SIGTERM, before SIGKILL. */
 const STOP_WAIT_MS = 5000;
 /** Unix socket paths longer than this do not fit `sockaddr_un` on every system. */
 const MAX_SOCKET_PATH = 100;
@@ -103,19 +103,24 @@ export class KernelPool {
     return this.listening && !this.gone;
   }
 
-  /** Stops the pool: its stdin closes; SIGTERM, then SIGKILL to its group if it lingers. */
+  /**
+   * Stops the pool now: SIGTERM (its idle kernels are shut down, a job still
+   * on it is cancelled: the backend closes after its jobs ended), then
+   * SIGKILL to its group if it lingers.
+   */
   async close(): Promise<void> {
     this.child.stdin?.end();
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      let timer: NodeJS.Timeout | undefined;
-      const waited = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_WAIT_MS)))]);
-      clearTimeout(timer);
-      if (waited) return;
+      if (this.gone) return;
       try {
         if (this.child.pid !== undefined) process.kill(-this.child.pid, signal);
       } catch {
         // gone meanwhile
       }
+      let timer: NodeJS.Timeout | undefined;
+      const waited = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (waited) return;
     }
     await this.exited;
   }
