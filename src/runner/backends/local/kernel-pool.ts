@@ -17,9 +17,10 @@ import type { Rule } from '../../../core/types.js';
  * that ran nothing else, which is shut down after the job and replaced in the
  * background. With no pool answering, it starts a kernel of its own.
  *
- * The pool never outlives the engine by more than the jobs it is running: it
- * stops when its stdin closes (the engine closed it, or died) or its parent
- * changes, and its kernels die with it.
+ * The pool never outlives the engine by more than the jobs it is running:
+ * the engine's close stops it (SIGTERM); when the engine dies, its stdin
+ * closes and its parent changes, and it exits once the jobs it runs have
+ * ended. Its kernels die with it.
  */
 
 /** How long `close()` waits for a pool to stop after SIGTERM, before SIGKILL. */
