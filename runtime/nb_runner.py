@@ -22,6 +22,12 @@ The kernel is the one the notebook's kernelspec names. "python3" (or "python",
 or none) runs on this very interpreter (sys.executable), whatever kernelspec of
 that name is installed: a Python notebook's kernel must see the same packages
 that meowflow checked for.
+
+With MEOW_KERNEL_POOL set (the local backend sets it when warm kernels are on),
+a Python notebook runs on a pre-started kernel of the pool listening at that
+socket (runtime/kernel_pool.py, through runtime/nb_pool_client.py), and this
+process only relays its output, signals and exit status; with no pool there,
+it runs as above, on a kernel of its own.
 """
 
 import argparse
@@ -36,6 +42,14 @@ import signal
 import sys
 import time
 import warnings
+
+if __name__ == "__main__" and os.environ.get("MEOW_KERNEL_POOL"):
+    # Before the Jupyter imports below, which take longer than a warm run.
+    import nb_pool_client
+
+    _status = nb_pool_client.run(os.environ.pop("MEOW_KERNEL_POOL"), sys.argv[1:])
+    if _status is not None:
+        sys.exit(_status)
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
@@ -173,15 +187,21 @@ def error_of(cell, exc):
     return type(exc).__name__, str(exc), ANSI.sub("", str(exc))
 
 
-def echo_streams(cell):
+def say(stream, text):
+    """Writes to this process's stdout or stderr (the job's logs). A warm run
+    passes its own `say`, which relays to the job's process instead."""
+    f = sys.stderr if stream == "stderr" else sys.stdout
+    f.write(text)
+    f.flush()
+
+
+def echo_streams(cell, say):
     """Copy a cell's stdout/stderr into the job's logs."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "stream":
             text = out.get("text", "")
             text = "".join(text) if isinstance(text, list) else text
-            (sys.stderr if out.get("name") == "stderr" else sys.stdout).write(text)
-    sys.stdout.flush()
-    sys.stderr.flush()
+            say("stderr" if out.get("name") == "stderr" else "stdout", text)
 
 
 def write_json(path, value):
@@ -205,7 +225,7 @@ def prepare(nb, parameters):
             cell.execution_count = None
 
 
-async def run_cells(client, nb, state, numbers):
+async def run_cells(client, nb, state, numbers, say):
     msg_id = await ensure_async(client.kc.kernel_info())
     reply = await client.async_wait_for_reply(msg_id)
     if reply and "language_info" in reply.get("content", {}):
@@ -239,14 +259,14 @@ async def run_cells(client, nb, state, numbers):
         finally:
             pm["end_time"] = now_iso()
             pm["duration"] = round(time.monotonic() - started, 6)
-            echo_streams(cell)
+            echo_streams(cell, say)
         if numbers[index] is None:
-            print(f"[meowflow] injected-parameters cell done ({pm['duration']:.2f}s)", flush=True)
+            say("stdout", f"[meowflow] injected-parameters cell done ({pm['duration']:.2f}s)\n")
         else:
             done += 1
-            print(f"[meowflow] cell {numbers[index]} done ({done}/{code_cells} code cells, {pm['duration']:.2f}s)", flush=True)
+            say("stdout", f"[meowflow] cell {numbers[index]} done ({done}/{code_cells} code cells, {pm['duration']:.2f}s)\n")
         if clean_exit:
-            print(f"[meowflow] {place(numbers[index], index)} called sys.exit() with no error status: the run stops here, successfully", flush=True)
+            say("stdout", f"[meowflow] {place(numbers[index], index)} called sys.exit() with no error status: the run stops here, successfully\n")
             break
         if RESULT_TAG in tags(cell):
             value, ok = cell_result(cell)
@@ -275,6 +295,35 @@ async def shutdown(client, km, now):
         pass
 
 
+# Done in a warm kernel that ran its job to the end, before it is killed (a
+# clean exit takes most of a second): files left open are flushed, as they
+# would be as the kernel exits, so the job's outputs are complete when it
+# ends. (Exit handlers are not run: the kernel's own would close its sockets.)
+WARM_EXIT = """def _meow_exit():
+    import gc, io
+    kinds = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
+    for o in gc.get_objects():
+        try:
+            if type(o) in kinds and not o.closed:
+                o.flush()
+        except BaseException:
+            pass
+_meow_exit()
+"""
+WARM_EXIT_TIMEOUT = 10
+
+
+async def warm_exit(client):
+    """Runs WARM_EXIT in the kernel; False when it did not answer in time."""
+    kc = client.kc
+    msg_id = kc.execute(WARM_EXIT, silent=True, store_history=False, allow_stdin=False)
+    try:
+        await asyncio.wait_for(client.async_wait_for_reply(msg_id), WARM_EXIT_TIMEOUT)
+        return True
+    except Exception:
+        return False
+
+
 def new_kernel_manager(kernel_name):
     return AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=MeowKernelSpecs())
 
@@ -298,21 +347,28 @@ async def start_kernel(client, cwd):
             client.km = new_kernel_manager(client.kernel_name)
 
 
-async def execute(args, nb, parameters, outdir, numbers):
+async def execute(args, nb, parameters, outdir, numbers, say, warm=None, terminated=None):
+    """Runs the notebook, on a kernel of its own, or on `warm`, a started
+    (manager, client) pair that ran nothing else. A warm run is stopped by
+    whoever owns it: it cancels this task after appending the signal to
+    `terminated`. The kernel is shut down at the end, but for a warm one that
+    ran to the end: its owner shuts that down once it has answered the job."""
     state = {"cell": None, "result": None}
     kernel_name = kernel_name_of(nb)
-    km = new_kernel_manager(kernel_name)
+    km = new_kernel_manager(kernel_name) if warm is None else warm[0]
     client = None
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
-    terminated = []
+    own_signals = terminated is None
+    terminated = [] if terminated is None else terminated
 
     def on_signal(signum):
         terminated.append(signum)
         task.cancel()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
+    if own_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
     error = None
     try:
         client = NotebookClient(
@@ -324,8 +380,14 @@ async def execute(args, nb, parameters, outdir, numbers):
             resources={"metadata": {"path": args.cwd}},
         )
         client.reset_execution_trackers()
-        km = await start_kernel(client, args.cwd)
-        await run_cells(client, nb, state, numbers)
+        if warm is None:
+            km = await start_kernel(client, args.cwd)
+        else:
+            client.kc = warm[1]
+            client.kc.allow_stdin = False
+        await run_cells(client, nb, state, numbers, say)
+        if warm is not None:
+            await warm_exit(client)
     except asyncio.CancelledError:
         error = {"ename": "Terminated", "evalue": f"stopped by signal {terminated[0] if terminated else '?'}", "traceback": ""}
     except (CellExecutionError, CellTimeoutError, DeadKernelError, Exception) as exc:
@@ -340,14 +402,19 @@ async def execute(args, nb, parameters, outdir, numbers):
     finally:
         # A second SIGTERM must not cut the kernel's shutdown short (the default
         # action would orphan it); the backend's SIGKILL after its grace still can.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, terminated.append, signum)
+        if own_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, terminated.append, signum)
         # The manager in use: a second start attempt has a new one.
         if client is not None and client.km is not None:
             km = client.km
-        await asyncio.shield(shutdown(client, km, now=bool(terminated) or error is not None))
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
+        # A warm kernel that ran its job to the end is left to its owner, which
+        # answers the job first (it is idle: nothing of the job runs there).
+        if warm is None or terminated or error is not None:
+            await asyncio.shield(shutdown(client, km, now=warm is not None or bool(terminated) or error is not None))
+        if own_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
 
     pm = nb.metadata["papermill"]
     pm["end_time"] = now_iso()
@@ -399,7 +466,7 @@ def cell_numbers(text, count):
     return numbers
 
 
-def main(argv):
+def parse_args(argv):
     parser = argparse.ArgumentParser(prog="nb_runner.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("input")
     parser.add_argument("output")
@@ -407,12 +474,20 @@ def main(argv):
     parser.add_argument("--params", default=None, help="JSON file of the injected parameters")
     parser.add_argument("--cwd", default=os.getcwd(), help="the kernel's working directory")
     parser.add_argument("--cell-numbers", default=None, help="each cell's number in the recipe file, '-' for the injected cell")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def quiet():
+    """Settings of a process that runs notebooks (the kernels it starts inherit the environment)."""
     # nbformat warns about cell ids on old notebooks; the job log is no place for that.
     warnings.filterwarnings("ignore", module="nbformat")
     # The kernel inherits this: it silences debugpy's frozen-modules notice on every start.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+async def run_job(args, say, warm=None, terminated=None):
+    """One notebook job: reads INPUT, runs it (see `execute`), always writes
+    OUTPUT, and returns the exit status."""
     outdir = os.path.dirname(os.path.abspath(args.output))
     try:
         parameters = {}
@@ -426,24 +501,30 @@ def main(argv):
         error = {"cell_index": None, "cell": None, "execution_count": None,
                  "ename": type(exc).__name__, "evalue": f"cannot read {args.input}: {exc}", "traceback": ""}
         write_json(os.path.join(outdir, "error.json"), error)
-        print(f"[meowflow] {error['evalue']}", file=sys.stderr, flush=True)
+        say("stderr", f"[meowflow] {error['evalue']}\n")
         return 1
     prepare(nb, parameters)
     nb.metadata["papermill"]["input_path"] = args.input
     nb.metadata["papermill"]["output_path"] = args.output
     started = time.monotonic()
     try:
-        error, terminated = asyncio.run(execute(args, nb, parameters, outdir, numbers))
+        error, terminated = await execute(args, nb, parameters, outdir, numbers, say, warm, terminated)
     finally:
         nb.metadata["papermill"]["duration"] = round(time.monotonic() - started, 6)
         nbformat.write(nb, args.output)
     if terminated:
-        print(f"[meowflow] {error['evalue']} during {place(error['cell'], error['cell_index'])}", file=sys.stderr, flush=True)
+        say("stderr", f"[meowflow] {error['evalue']} during {place(error['cell'], error['cell_index'])}\n")
         return 143
     if error is not None:
-        print(f"[meowflow] {message(error)}", file=sys.stderr, flush=True)
+        say("stderr", f"[meowflow] {message(error)}\n")
         return 1
     return 0
+
+
+def main(argv):
+    args = parse_args(argv)
+    quiet()
+    return asyncio.run(run_job(args, say))
 
 
 if __name__ == "__main__":

@@ -134,7 +134,6 @@ export class Engine extends EngineReads implements EngineLifecycle {
   }
 
   get root(): string { return this.config.root; }
-
   // ---- definitions ----
 
   get rules(): Rule[] { return this.definitions.rules; }
@@ -162,6 +161,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
   applyDefinitions(defs: LoadedDefinitions, files: ReadonlyMap<string, FileState>): Plan {
     const plan = this.definitions.plan(defs, files.keys());
     const register = this.definitions.register(defs);
+    for (const b of this.backends.values()) b.warm?.(this.rules);
     // Cancels, registration, retroactive jobs and fan-in groups commit in one transaction: a crash keeps all or none.
     const save = () => {
       for (const c of plan.changes) for (const id of c.cancels) this.scheduler.cancel(id, `pattern "${c.name}" was ${c.change}`, true);

@@ -29,6 +29,7 @@ export const CONFIG_DEFAULTS: Readonly<Omit<WorkspaceConfig, 'root' | 'cpus' | '
   followSymlinks: 'inside',
   maxDepth: 64,
   maxPathLength: 1024,
+  warmKernels: 1,
 });
 
 export const CONFIG_KEYS = [
@@ -49,6 +50,7 @@ export const CONFIG_KEYS = [
   'follow_symlinks',
   'max_depth',
   'max_path_length',
+  'warm_kernels',
   'backends',
   'sources',
 ] as const;
@@ -102,9 +104,19 @@ export function parseConfig(root: string, text: string | null, cores: number): {
     followSymlinks: read('follow_symlinks', (v) => f.oneOf('follow_symlinks', v, FOLLOW_SYMLINKS), d.followSymlinks),
     maxDepth: read('max_depth', (v) => f.int('max_depth', v, 1), d.maxDepth),
     maxPathLength: read('max_path_length', (v) => f.int('max_path_length', v, 16), d.maxPathLength),
+    warmKernels: read('warm_kernels', (v) => warmKernels(f, v), d.warmKernels),
   };
   if (doc.sources !== undefined) config.sources = parseSources(f, doc.sources);
   return { config, errors: f.errors };
+}
+
+/** The most idle kernels a pool keeps: each holds a Python process of 50 MiB or more. */
+const MAX_WARM_KERNELS = 64;
+
+function warmKernels(f: Fields, value: unknown): number | undefined {
+  const n = f.int('warm_kernels', value, 0);
+  if (n !== undefined && n > MAX_WARM_KERNELS) return f.error('warm_kernels', `expected at most ${MAX_WARM_KERNELS} idle kernels, got ${n}; each is a Python process of its own`);
+  return n;
 }
 
 function positiveSize(f: Fields, key: string, value: unknown): number | undefined {

@@ -280,6 +280,11 @@ export interface WorkspaceConfig {
   maxDepth: number;
   /** Bytes of a workspace-relative path beyond which it is neither watched nor scanned. @default 1024 */
   maxPathLength: number;
+  /**
+   * Idle Jupyter kernels each local backend keeps started for its Python
+   * notebooks (docs/recipes.md#warm-kernels); 0 starts a kernel per job. @default 1
+   */
+  warmKernels: number;
   /** Remote event sources (`sources:`, docs/remote.md); absent when meow.yaml has none. */
   sources?: SourceConfig[];
 }

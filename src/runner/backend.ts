@@ -1,5 +1,5 @@
 import type { Launch } from './executor.js';
-import type { JobRecord, Resources, VarValue } from '../core/types.js';
+import type { JobRecord, Resources, Rule, VarValue } from '../core/types.js';
 
 /** One attempt handed to a backend. */
 export interface RunRequest {
@@ -102,6 +102,12 @@ export interface Backend {
    * known outcome (the engine then queues a new attempt). Never rejects.
    */
   reattach?(req: RunRequest, handle: string): Promise<BackendReport | null>;
+  /**
+   * The rules registered now (called after each registration). A backend may
+   * get ready for them: the local one keeps warm kernels while a rule of its
+   * runs a Python notebook. Never throws.
+   */
+  warm?(rules: readonly Rule[]): void;
   /** Releases pools and connections. */
   close(): Promise<void>;
 }

@@ -26,6 +26,12 @@ export type Launch =
       env: Record<string, string>;
       /** Absolute working directory. */
       cwd: string;
+      /**
+       * A notebook launch whose kernel is the interpreter's own (`python3`): a
+       * backend holding warm kernels of `file` may run it on one of them
+       * (`MEOW_KERNEL_POOL`, runtime/nb_runner.py). Absent for every other launch.
+       */
+      kernel?: 'python3';
     }
   | {
       type: 'function';

@@ -13,7 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PATTERN_KEYS = 'name, recipe, trigger, input, variables, sweep, outputs, backend, resources, timeout, retries, loop, parameterize, cascade_cancelled, collect, batch, inputs';
-const CONFIG_KEYS = 'cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, backends, sources';
+const CONFIG_KEYS = 'cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, warm_kernels, backends, sources';
 const BUILTINS = '{path}, {abspath}, {dir}, {name}, {stem}, {ext}, {event}, {job_id}, {job_dir}, {pattern}, {recipe}, {workspace}';
 const SUPPORTED = '.ipynb (notebook), .py (python), .sh (bash), .js or .mjs (javascript), .yaml or .yml (command)';
 /** A valid recipe for the patterns of the corpus to link to. */

@@ -42,7 +42,7 @@ describe('readConfig', () => {
     const { config, errors } = await readConfig(root);
     expect(config.maxSweep).toBe(3);
     expect(errors.map(formatDefinitionError)).toEqual([
-      'meow.yaml: cpu: unknown key "cpu" (did you mean "cpus"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, backends, sources',
+      'meow.yaml: cpu: unknown key "cpu" (did you mean "cpus"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, warm_kernels, backends, sources',
     ]);
   });
 });

@@ -21,6 +21,7 @@ const DEFAULTS: WorkspaceConfig = {
   followSymlinks: 'inside',
   maxDepth: 64,
   maxPathLength: 1024,
+  warmKernels: 1,
   backends: { local: { name: 'local', type: 'local', options: { cpus: 4 } } },
 };
 
@@ -55,6 +56,7 @@ max_log_size: 1MiB
 follow_symlinks: none
 max_depth: 8
 max_path_length: 200
+warm_kernels: 0
 backends:
   local: {gpus: auto, memory: 8GiB}
   cluster: {type: slurm, partition: gpu, sbatch_args: ["--account=xyz"]}
@@ -82,6 +84,7 @@ backends:
       followSymlinks: 'none',
       maxDepth: 8,
       maxPathLength: 200,
+      warmKernels: 0,
       backends: {
         local: { name: 'local', type: 'local', options: { gpus: 'auto', memory: '8GiB', cpus: 8 } },
         cluster: { name: 'cluster', type: 'slurm', options: { partition: 'gpu', sbatch_args: ['--account=xyz'] } },
@@ -96,7 +99,7 @@ backends:
     const { config, errors } = parseConfig('/ws', text, 4);
     expect(config).toEqual(DEFAULTS);
     expect(errors.map((e) => `${e.key} | ${e.message}`)).toEqual([
-      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, backends, sources',
+      'max_generaton | unknown key "max_generaton" (did you mean "max_generation"?); meow.yaml allows: cpus, watch, ignore, watch_mode, poll_interval, python, max_generation, max_sweep, scan_interval, kill_grace, hash, max_log_size, max_definition_size, state_access, follow_symlinks, max_depth, max_path_length, warm_kernels, backends, sources',
       'cpus | expected a positive whole number, got the number 0',
       'watch_mode | expected one of native or poll, got the string "polling" (did you mean "poll"?)',
       'poll_interval | expected a positive duration like "500ms" or "2s", got 0',
@@ -105,6 +108,14 @@ backends:
       'follow_symlinks | expected one of inside, all or none, got the string "outside"',
       'max_depth | expected a positive whole number, got the number 0',
     ]);
+  });
+
+  it('reports a bad warm_kernels and falls back to one idle kernel', () => {
+    expect(errorsOf('warm_kernels: -1\n')).toEqual(['warm_kernels | expected a whole number of at least 0, got the number -1']);
+    expect(errorsOf('warm_kernels: "2"\n')).toEqual(['warm_kernels | expected a whole number of at least 0, got the string "2"; write the number without quotes: warm_kernels: 2']);
+    expect(errorsOf('warm_kernels: 65\n')).toEqual(['warm_kernels | expected at most 64 idle kernels, got 65; each is a Python process of its own']);
+    expect(parseConfig('/ws', 'warm_kernels: 1.5\n', 4).config.warmKernels).toBe(1);
+    expect(parseConfig('/ws', 'warm_kernels: 3\n', 4)).toEqual({ config: { ...DEFAULTS, warmKernels: 3 }, errors: [] });
   });
 
   it('reports a YAML syntax error with line and column, and still returns the defaults', () => {

@@ -14,7 +14,7 @@ export function createBackends(config: WorkspaceConfig, warn: (message: string) 
   for (const b of Object.values(config.backends)) {
     switch (b.type) {
       case 'local':
-        out.set(b.name, new LocalBackend(b.name, config, b.options));
+        out.set(b.name, new LocalBackend(b.name, config, b.options, warn));
         break;
       case 'slurm':
         out.set(b.name, new SlurmBackend(b, config, warn));

@@ -122,7 +122,8 @@ export class NotebookExecutor implements Executor {
     // Detect before writing anything: without Jupyter the job fails with the fix in its message.
     const python = await detectPython(ctx.config, 'jupyter');
     const nb = asNotebook(parsed);
-    const kernel = runsOnSameInterpreter(nb) ? null : kernelProblem(nb, await installedKernels(python));
+    const same = runsOnSameInterpreter(nb);
+    const kernel = same ? null : kernelProblem(nb, await installedKernels(python));
     if (kernel !== null) throw new MeowError('MEOW_RECIPE_INVALID', `${file}: ${kernel}`);
     const input = join(ctx.jobDir, 'recipe.ipynb');
     const params = join(ctx.jobDir, 'recipe.params.json');
@@ -141,6 +142,8 @@ export class NotebookExecutor implements Executor {
       ],
       env: pythonEnv(ctx),
       cwd: ctx.config.root,
+      // Other kernels (IRkernel, …) always start cold: pools hold the interpreter's own.
+      ...(same ? { kernel: 'python3' as const } : {}),
     };
   }
 

@@ -5,11 +5,13 @@ import { JsPool } from '../../js-pool.js';
 import { resolveGpus } from './gpu-detect.js';
 import { bootId, jobProcesses, processStart, signalAll, signalGroup, signalLeftovers } from '../../process-tree.js';
 import { LogCap } from '../../resource-log-cap.js';
+import { KernelPools, runsWarmNotebook } from './kernel-pool.js';
+import { detectPython } from '../../python-detect.js';
 import { ProcessSpawner } from './process-spawner.js';
 import { errorMessage } from '../../../core/errors.js';
 import { parseSize } from '../../../core/durations.js';
 import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
-import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
+import type { BackendConfig, Rule, WorkspaceConfig } from '../../../core/types.js';
 
 /** The file in the job dir where the wrapper records the recipe's exit status. */
 export const EXIT_FILE = 'exit-status';
@@ -123,15 +125,32 @@ export class LocalBackend implements Backend {
   private hasGpus = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly spawner = new ProcessSpawner();
+  /** Warm kernels for this backend's Python notebooks (docs/recipes.md#warm-kernels). */
+  readonly kernels: KernelPools;
+  private warming = 0;
 
   constructor(
     name: string,
     private readonly config: WorkspaceConfig,
     private readonly options: BackendConfig['options'] = {},
+    warn: (message: string) => void = () => undefined,
   ) {
     this.name = name;
     this.cpus = typeof options.cpus === 'number' ? options.cpus : config.cpus;
     this.logs = new LogCap(config.maxLogSize);
+    this.kernels = new KernelPools(config.warmKernels, config.root, (m) => warn(`backend ${name}: ${m}`));
+  }
+
+  /** Keeps warm kernels of the notebook interpreter while a rule of this backend runs a Python notebook. */
+  warm(rules: readonly Rule[]): void {
+    if (this.config.warmKernels === 0) return;
+    const turn = ++this.warming;
+    if (!rules.some((r) => r.pattern.backend === this.name && runsWarmNotebook(r))) return this.kernels.want(new Set());
+    // No Jupyter here: no pool; each job then fails with the fix in its message.
+    void detectPython(this.config, 'jupyter').then(
+      (python) => turn === this.warming && this.kernels.want(new Set([python])),
+      () => undefined,
+    );
   }
 
   capacity(): Promise<Capacity> {
@@ -194,6 +213,8 @@ export class LocalBackend implements Backend {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     Object.assign(env, launch.env);
     if (req.gpus.length > 0 || this.hasGpus) env.CUDA_VISIBLE_DEVICES = req.gpus.join(',');
+    const pool = launch.kernel === undefined ? null : this.kernels.socketFor(launch.file);
+    if (pool !== null) env.MEOW_KERNEL_POOL = pool;
     let program: string;
     try {
       program = resolveProgram(launch.file, env.PATH, launch.cwd);
@@ -317,6 +338,7 @@ export class LocalBackend implements Backend {
     await this.spawner.close();
     await this.pool?.close();
     this.pool = null;
+    await this.kernels.close();
   }
 }
 
