@@ -9,7 +9,7 @@
  * The parser stays the judge: the schema catches typos and wrong types, not
  * everything the parser checks (placeholders, backend names, sweep sizes).
  */
-import { type BACKEND_TYPES, type CONFIG_KEYS, FOLLOW_SYMLINKS, HASHES, type LOCAL_KEYS, STATE_ACCESS, WATCH_MODES } from '../core/config-schema.js';
+import { type BACKEND_TYPES, type CONFIG_KEYS, FOLLOW_SYMLINKS, HASHES, type LOCAL_KEYS, MAX_WARM_KERNELS, STATE_ACCESS, WATCH_MODES } from '../core/config-schema.js';
 import { NAME_RE } from '../core/definition-fields.js';
 import { DURATION_UNITS, SIZE_UNITS } from '../core/durations.js';
 import { type BATCH_KEYS, type COLLECT_KEYS, type COMPLETE_KEYS, ON_TIMEOUT } from '../core/fan-in-schema.js';
@@ -208,6 +208,7 @@ function configSchema(): JsonSchema {
     follow_symlinks: oneOfWords(FOLLOW_SYMLINKS, 'which symlinks the watcher follows (default inside)'),
     max_depth: int(1, 'the deepest directory watched (default 64)'),
     max_path_length: int(16, 'the longest path accepted (default 1024)'),
+    warm_kernels: { ...int(0, 'idle Jupyter kernels kept ready per interpreter (default 1, 0: off)'), maximum: MAX_WARM_KERNELS },
     backends: {
       type: ['object', 'null'],
       propertyNames: { pattern: pattern(NAME_RE) },

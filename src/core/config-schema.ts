@@ -111,7 +111,7 @@ export function parseConfig(root: string, text: string | null, cores: number): {
 }
 
 /** The most idle kernels a pool keeps: each holds a Python process of 50 MiB or more. */
-const MAX_WARM_KERNELS = 64;
+export const MAX_WARM_KERNELS = 64;
 
 function warmKernels(f: Fields, value: unknown): number | undefined {
   const n = f.int('warm_kernels', value, 0);
