@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { appendEvents, describeEvent, emptyLog, filterEntries } from '../../tui/state/event-log.js';
 import { ago, clockDuration, compactCount, tailLines, truncate, truncateStart } from '../../tui/state/format.js';
-import { anchorCursor, INITIAL_JOBS, jobsKey, pageWanted, type JobsState } from '../../tui/state/jobs-query.js';
+import { anchorCursor, cancelQuestion, INITIAL_JOBS, jobsKey, pageWanted, type JobsState } from '../../tui/state/jobs-query.js';
 import { keyOf, splitChunk, typedText } from '../../tui/state/keys.js';
 import { clampCursor, moveCursor } from '../../tui/state/list-window.js';
 import { INITIAL_NAV, navigate } from '../../tui/state/navigation.js';
@@ -193,6 +193,11 @@ describe('the jobs view keys', () => {
     expect(press(asking, '', { escape: true })).toMatchObject({ command: 'declined', state: { confirm: null } });
     for (const k of ['c', 'j', 's', 'q', 'r']) expect(press(asking, k)).toEqual({ state: asking, command: null, handled: true });
     expect(press(asking, '', { return: true })).toEqual({ state: asking, command: null, handled: true });
+    // The question names the job and keeps its keys when the width is short.
+    expect(cancelQuestion(asking.confirm!, 80)).toBe('Cancel j-1 (p ← data/a, running)? [y] yes  [n] no');
+    const long = cancelQuestion({ ...asking.confirm!, input: `data/${'x'.repeat(100)}` }, 60);
+    expect(long).toHaveLength(60);
+    expect(long.endsWith('…? [y] yes  [n] no')).toBe(true);
   });
 
   it('fetches only the window on screen, with a screen either side', () => {

@@ -1,6 +1,7 @@
 import { JOB_STATES } from '../api/shapes.js';
 import { clampCursor, moveCursor, START, type ListCursor } from './list-window.js';
 import { typedText, type KeyPress } from './keys.js';
+import { truncate } from './format.js';
 import type { JobFilter } from '../api/tui-client.js';
 import type { JobPage } from '../api/shapes.js';
 
@@ -117,4 +118,13 @@ export function anchorCursor(cursor: ListCursor, before: JobPage | null, after: 
   const selected = after.offset + i;
   const top = cursor.top === 0 ? 0 : cursor.top + selected - cursor.selected;
   return clampCursor({ selected, top }, after.total, height);
+}
+
+/**
+ * The question `c` asks, in `width` columns: `Cancel j-… (tick ← data/a.tick,
+ * running)? [y] yes  [n] no`. The job's description is cut, never the keys.
+ */
+export function cancelQuestion(q: CancelQuestion, width: number): string {
+  const tail = '? [y] yes  [n] no';
+  return `Cancel ${truncate(`${q.id} (${q.pattern} ← ${q.input}, ${q.status})`, Math.max(1, width - 7 - tail.length))}${tail}`;
 }

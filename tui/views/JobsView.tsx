@@ -4,7 +4,7 @@ import { KeyHints } from '../components/KeyHints.js';
 import { useNow } from '../hooks/use-debounced.js';
 import { useJobsPage } from '../hooks/use-jobs-page.js';
 import { count, truncate } from '../state/format.js';
-import { anchorCursor, INITIAL_JOBS, jobsKey } from '../state/jobs-query.js';
+import { anchorCursor, cancelQuestion, INITIAL_JOBS, jobsKey } from '../state/jobs-query.js';
 import { clampCursor } from '../state/list-window.js';
 import { useTheme } from '../theme.js';
 import { JobDetail } from './JobDetail.js';
@@ -95,7 +95,7 @@ export function JobsView(props: ViewProps & { client: TuiClient; patterns: Patte
       )}
       {s.confirm ? (
         <Text color={theme.color('warn')} bold wrap="truncate-end">
-          {truncate(`Cancel ${s.confirm.id} (${s.confirm.pattern} ← ${s.confirm.input}, ${s.confirm.status})? [y] cancel it  [n] keep it`, width)}
+          {cancelQuestion(s.confirm, width)}
         </Text>
       ) : (
       <KeyHints
