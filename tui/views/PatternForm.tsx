@@ -37,7 +37,7 @@ export function PatternForm(props: {
   const check = useAsync('content' in settled ? { ...settled, version } : null, (o) => client.changeDefinition(o.file, o.content, true));
   const match = useAsync(globs.length ? { globs, version } : null, (q) => client.match(q.globs, [], 5));
   const title = form.mode === 'new' ? `New pattern → ${form.text.name.trim() ? formFile(form) : 'patterns/NAME.yaml'}` : `Edit ${form.file}`;
-  const sampleRows = Math.max(0, height - 15);
+  const sampleRows = Math.max(0, height - 15 - form.variables.length);
   return (
     <Box flexDirection="column" height={height} width={width}>
       <Text bold color={theme.color('accent')}>
@@ -49,7 +49,7 @@ export function PatternForm(props: {
       </Box>
       <Box flexGrow={1} />
       <Text color={theme.color('muted')}>{truncate(fieldHint(form), width)}</Text>
-      <KeyHints width={width} hints={[['↑/↓', 'field'], ['Enter', 'next'], ['Ctrl-U', 'clear'], ['Esc', 'cancel']]} />
+      <KeyHints width={width} hints={[['↑/↓', 'row'], ['Enter', 'next'], ['Ctrl-U', 'clear'], ['Ctrl-D', 'drop variable'], ['Esc', 'cancel']]} />
     </Box>
   );
 }
