@@ -14,17 +14,19 @@ export interface JobProgressJson {
   /** Code cells done, of the notebook's total; null when the job reports none. */
   cells_done: number | null;
   cells_total: number | null;
-  /** The latest non-empty line of stdout.log or stderr.log (whichever was written last); null when both are empty. */
+  /** The latest non-empty line of stdout.log or stderr.log (whichever was written last), the runner's cell reports left out; null when there is none. */
   last_line: string | null;
 }
 
 const CELL_DONE = /^\[meowflow\] cell \S+ done \((\d+)\/(\d+) code cells/;
+/** The runner's per-cell reports: the cell count says as much, the line before says more. */
+const RUNNER_REPORT = /^\[meowflow\] (cell \S+|injected-parameters cell) done \(/;
 /** Enough of a log's end for the last line and the last cell report. */
 const TAIL_BYTES = 16 * 1024;
 
 function lastLine(text: string): string | null {
   const lines = text.replace(/\r/g, '').split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) if (lines[i].trim() !== '') return lines[i].trimEnd();
+  for (let i = lines.length - 1; i >= 0; i--) if (lines[i].trim() !== '' && !RUNNER_REPORT.test(lines[i])) return lines[i].trimEnd();
   return null;
 }
 
