@@ -46,7 +46,8 @@ export function App(props: AppProps) {
   const slots = useRef(Object.fromEntries(VIEWS.map((v) => [v.name, { current: null }])) as Record<ViewName, KeySlot>);
   const [flash, setFlash] = useState<Flash | null>(null);
   const flashTimer = useRef<NodeJS.Timeout | null>(null);
-  const status = usePoll(() => client.status(), 1000, [], stream.connected);
+  const status = usePoll(() => client.status(nav.history), 1000, [nav.history], stream.connected);
+  const invalid = usePoll(() => client.invalidDefinitions(), 5000, [stream.rulesVersion], stream.connected);
   const patterns = usePoll(() => client.patterns(), 5000, [stream.rulesVersion], stream.connected);
   const recipes = usePoll(() => client.recipes(), 5000, [stream.rulesVersion], stream.connected);
 
@@ -94,6 +95,7 @@ export function App(props: AppProps) {
     showFlash(`back from $EDITOR: ${file} (the engine applies saved changes)`, 'accent');
   };
   const common = (view: ViewName) => ({
+    history: nav.history,
     width,
     height,
     active: nav.view === view && !nav.help,
@@ -107,7 +109,7 @@ export function App(props: AppProps) {
   return (
     <ThemeContext.Provider value={theme}>
       <Box flexDirection="column" width={width} height={height + 2}>
-        <TabBar view={nav.view} connected={stream.connected} width={width} />
+        <TabBar view={nav.view} connected={stream.connected} width={width} history={nav.history} />
         {nav.help ? <HelpView width={width} height={height} /> : null}
         {ready ? null : (
           <Box height={height}>
@@ -117,10 +119,10 @@ export function App(props: AppProps) {
         {ready ? (
           <>
             <Box display={show('overview')}>
-              <OverviewView client={client} status={status.data} patterns={patterns.data} stream={stream} {...common('overview')} />
+              <OverviewView client={client} status={status.data} patterns={patterns.data} invalid={invalid.data ?? []} stream={stream} {...common('overview')} />
             </Box>
             <Box display={show('patterns')}>
-              <PatternsView client={client} patterns={patterns.data} recipes={recipes.data} jobsVersion={stream.jobsVersion} {...common('patterns')} />
+              <PatternsView client={client} patterns={patterns.data} recipes={recipes.data} invalid={invalid.data ?? []} stream={stream} {...common('patterns')} />
             </Box>
             <Box display={show('recipes')}>
               <RecipesView recipes={recipes.data} patterns={patterns.data} {...common('recipes')} />
@@ -133,7 +135,7 @@ export function App(props: AppProps) {
             </Box>
           </>
         ) : null}
-        <StatusBar flash={flash} width={width} />
+        <StatusBar flash={flash} width={width} history={nav.history} />
       </Box>
     </ThemeContext.Provider>
   );

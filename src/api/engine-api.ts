@@ -2,7 +2,7 @@ import type { PendingSet } from '../runner/fan-in.js';
 import type { EngineEvents } from '../core/engine-events.js';
 import type { DefinitionError, JobRecord, JobStatus, ParsedPattern, ParsedRecipe } from '../core/types.js';
 import type { Plan } from '../rules/planner.js';
-import type { JobQuery } from '../store/store.js';
+import type { JobQuery, JobSearch } from '../store/store.js';
 
 /** `meow status --json` of a running engine. */
 export interface StatusJson {
@@ -33,9 +33,11 @@ export interface EngineApi {
   /** Jobs matching the query, oldest first. */
   listJobs(q: JobQuery): JobRecord[];
   /** A window of jobs, newest first, with how many match. */
-  searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] };
-  /** Job counts by state for each pattern. */
-  jobCountsByPattern(): Map<string, Record<JobStatus, number>>;
+  searchJobs(q: JobSearch): { total: number; jobs: JobRecord[] };
+  /** Job counts by state for each pattern; `current` leaves out superseded failures and cancellations. */
+  jobCountsByPattern(options?: { current?: boolean }): Map<string, Record<JobStatus, number>>;
+  /** The definition files that failed to parse or link (each with file, key and message); they are left out until fixed. */
+  readonly definitionErrors: readonly DefinitionError[];
   /** Paths of the files the engine knows. */
   knownPaths(): Iterable<string>;
 

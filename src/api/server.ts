@@ -14,6 +14,7 @@ import { patternsJson, planJson, recipesJson } from './shapes.js';
 import { patternsAfter } from '../rules/cascade.js';
 import type { EngineApi } from './engine-api.js';
 import { untilIdle } from './until-idle.js';
+import { jobProgress } from './job-progress.js';
 import type { EngineEvents } from '../core/engine-events.js';
 
 type Handler = (req: IncomingMessage, url: URL, body: unknown, params: string[]) => Promise<unknown> | unknown;
@@ -116,8 +117,8 @@ export class ApiServer {
 
   /**
    * Routes the terminal UI needs: a window of jobs with its total, job counts
-   * per pattern, a job's log tail, a definition file's text and a trigger's
-   * match preview. All are reads.
+   * per pattern, a job's log tail and progress, the invalid definition files,
+   * a definition file's text and a trigger's match preview. All are reads.
    */
   private addViewRoutes(job: (id: string) => JobRecord): void {
     const e = this.engine;
@@ -132,10 +133,17 @@ export class ApiServer {
         text: q.get('q') || null,
         offset,
         limit: intParam(q.get('limit'), 100, 1, 1000, 'limit'),
+        current: q.get('current') === '1',
       });
       return { total: found.total, offset, jobs: found.jobs.map(jobJson) };
     });
-    this.route('GET', /^\/stats\/patterns$/, () => Object.fromEntries(e.jobCountsByPattern()));
+    this.route('GET', /^\/stats\/patterns$/, (_r, url) => Object.fromEntries(e.jobCountsByPattern({ current: url.searchParams.get('current') === '1' })));
+    this.route('GET', /^\/definitions\/invalid$/, () => e.definitionErrors);
+    this.route('GET', /^\/progress$/, (_r, url) => {
+      const ids = url.searchParams.getAll('id');
+      if (ids.length > 100) throw new HttpError(400, `progress: at most 100 ids, got ${ids.length}`);
+      return Promise.all(ids.map((id) => jobProgress(e.root, job(id))));
+    });
     this.route('GET', /^\/jobs\/([^/]+)\/logs$/, async (_r, url, _b, [id]) => {
       const j = job(id);
       const stream = url.searchParams.get('stream') ?? 'stdout';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../core/engine-events.js';
 import type { JobRecord, JobStatus } from '../core/types.js';
-import type { JobQuery, Store } from '../store/store.js';
+import type { JobQuery, JobSearch, Store } from '../store/store.js';
 
 /**
  * The engine's reads of its jobs for the control socket and the CLI: straight
@@ -22,12 +22,12 @@ export abstract class EngineReads extends EventEmitter<EngineEvents> {
   }
 
   /** A window of jobs, newest first, with how many match. */
-  searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
+  searchJobs(q: JobSearch): { total: number; jobs: JobRecord[] } {
     return this.store.searchJobs(q);
   }
 
-  /** Job counts by state for each pattern. */
-  jobCountsByPattern(): Map<string, Record<JobStatus, number>> {
-    return this.store.countJobsByPattern();
+  /** Job counts by state for each pattern; `current` leaves out superseded failures and cancellations. */
+  jobCountsByPattern(options: { current?: boolean } = {}): Map<string, Record<JobStatus, number>> {
+    return this.store.countJobsByPattern(options);
   }
 }

@@ -16,6 +16,26 @@ export const SUPERSEDED = `(jobs.status IN ('succeeded', 'failed', 'cancelled') 
   OR EXISTS (SELECT 1 FROM jobs later WHERE later.input = jobs.input AND later.pattern = jobs.pattern AND later.seq > jobs.seq
     AND later.status = 'succeeded' AND IFNULL(later.sweep_point, '') = IFNULL(jobs.sweep_point, ''))))`;
 
+/**
+ * An SQL condition true for every job but the superseded failures and
+ * cancellations: what the current counts and the terminal UI's current view
+ * show. {@link SUPERSEDED} is evaluated only on failed and cancelled rows, so
+ * it stays cheap with many succeeded jobs.
+ */
+export const CURRENT_ENDING = `(jobs.status NOT IN ('failed', 'cancelled') OR NOT ${SUPERSEDED})`;
+
+/** A window of the jobs list (newest first) for the terminal UI. */
+export interface JobSearch {
+  status: JobStatus | null;
+  pattern: string | null;
+  /** A substring of the input path. */
+  text: string | null;
+  offset: number;
+  limit: number;
+  /** Leave out superseded failures and cancellations (see {@link CURRENT_ENDING}). @default false */
+  current?: boolean;
+}
+
 /** Filters for listing jobs. */
 export interface JobQuery {
   status?: JobStatus;

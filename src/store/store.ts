@@ -3,7 +3,7 @@ import { guardState, openDatabase, type OpenOptions } from './open-db.js';
 import { MIGRATIONS } from './migrations.js';
 import { MeowError } from '../core/errors.js';
 import { parseExact, stateJson } from '../core/exact-json.js';
-import { JOB_COLUMNS, SUPERSEDED, toJob, type JobQuery, type JobRow, type JobUpdate } from './job-row.js';
+import { CURRENT_ENDING, JOB_COLUMNS, SUPERSEDED, toJob, type JobQuery, type JobRow, type JobSearch, type JobUpdate } from './job-row.js';
 import { nowIso } from '../core/ids.js';
 import { JOB_STATES } from '../core/types.js';
 import type { FileEvent, JobRecord, JobStatus, ParsedPattern, ParsedRecipe } from '../core/types.js';
@@ -17,7 +17,7 @@ export interface FileRow {
   cause: string | null;
 }
 
-export type { JobQuery, JobUpdate } from './job-row.js';
+export type { JobQuery, JobSearch, JobUpdate } from './job-row.js';
 
 /** The conditions of a job query by state and pattern, as SQL with its arguments. */
 function jobFilter(q: { status?: JobStatus | null; pattern?: string | null }): { where: string[]; args: string[] } {
@@ -222,7 +222,7 @@ export class Store {
   countJobs(options: { current?: boolean } = {}): Record<JobStatus, number> {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>;
     // Current counts leave out superseded failures and cancellations (what is broken now); checked only on those rows, so counting stays cheap at a million jobs.
-    const cond = options.current ? `WHERE jobs.status NOT IN ('failed', 'cancelled') OR NOT ${SUPERSEDED}` : '';
+    const cond = options.current ? `WHERE ${CURRENT_ENDING}` : '';
     const rows = this.sql(`SELECT status, COUNT(*) AS n FROM jobs ${cond} GROUP BY status`).all() as { status: JobStatus; n: number }[];
     for (const r of rows) counts[r.status] = r.n;
     return counts;
@@ -291,24 +291,27 @@ export class Store {
 
   /**
    * A window of jobs, newest first, and how many the filter matches: by
-   * state, pattern and part of the input path (`text`).
+   * state, pattern and part of the input path (`text`); with `current`,
+   * superseded failures and cancellations are left out (as in {@link countJobs}).
    */
-  searchJobs(q: { status: JobStatus | null; pattern: string | null; text: string | null; offset: number; limit: number }): { total: number; jobs: JobRecord[] } {
+  searchJobs(q: JobSearch): { total: number; jobs: JobRecord[] } {
     const { where, args } = jobFilter(q);
+    if (q.current) where.push(CURRENT_ENDING);
     if (q.text) {
       where.push("input LIKE ? ESCAPE '\\'");
       args.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${cond}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs ${cond} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as JobRow[];
+    const rows = this.db.prepare(`SELECT ${JOB_COLUMNS}, ${SUPERSEDED} AS superseded FROM jobs ${cond} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as JobRow[];
     return { total, jobs: rows.map(toJob) };
   }
 
-  /** Job counts by state for each pattern. */
-  countJobsByPattern(): Map<string, Record<JobStatus, number>> {
+  /** Job counts by state for each pattern; `current` leaves out superseded failures and cancellations. */
+  countJobsByPattern(options: { current?: boolean } = {}): Map<string, Record<JobStatus, number>> {
     const out = new Map<string, Record<JobStatus, number>>();
-    const rows = this.db.prepare('SELECT pattern, status, COUNT(*) AS n FROM jobs GROUP BY pattern, status').all() as { pattern: string; status: JobStatus; n: number }[];
+    const cond = options.current ? `WHERE ${CURRENT_ENDING}` : '';
+    const rows = this.sql(`SELECT pattern, status, COUNT(*) AS n FROM jobs ${cond} GROUP BY pattern, status`).all() as { pattern: string; status: JobStatus; n: number }[];
     for (const r of rows) {
       if (!out.has(r.pattern)) out.set(r.pattern, Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStatus, number>);
       (out.get(r.pattern) as Record<JobStatus, number>)[r.status] = r.n;

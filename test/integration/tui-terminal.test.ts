@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requireComponent } from '../helpers/components.js';
 import { track } from '../helpers/resources.js';
@@ -149,7 +149,7 @@ describe('meow tui in a real terminal', () => {
 
     // A new pattern through the form: match preview, validation, plan, confirm.
     t.keys('2');
-    await t.until((s) => s.includes('n new'), 'the patterns view again');
+    await t.until((s) => s.includes('[n] new'), 'the patterns view again');
     t.keys('n');
     await t.until((s) => s.includes('New pattern'), 'the form');
     t.type('tally');
@@ -180,6 +180,8 @@ describe('meow tui in a real terminal', () => {
     t.keys('Enter');
     await t.until((s) => s.includes('hold ← data/long.hold') && s.includes('started'), 'the detail pane with its stdout');
     t.keys('c');
+    await t.until((s) => /Cancel j-\S+ \(hold ← data\/long\.hold, running\)\? \[y\] yes {2}\[n\] no/.test(s), 'the question');
+    t.keys('y');
     await t.until((s) => /hold ← data\/long\.hold +cancelled/.test(s), 'the job to show as cancelled');
     const cancelled = await meowJson<JobRow[]>(['jobs', '--status', 'cancelled', '-w', ws.root]);
     expect(cancelled.map((j) => j.input)).toEqual(['data/long.hold']);
@@ -192,6 +194,62 @@ describe('meow tui in a real terminal', () => {
     await t.until((s) => s.split('\n')[0].trimEnd().length > 90, 'the wider screen');
     t.resize(80, 24);
     await t.until((s) => s.split('\n').every((l) => l.length <= 80) && s.includes('Running (0)'), 'back to 80 columns');
+    t.keys('q');
+    await t.until((s) => s.includes('meow tui exited 0'), 'meow tui to exit 0');
+  });
+
+  tmux.it('Jobs: the selection stays on its job when a new job pushes the list down, and c asks before cancelling (no cancels nothing)', async () => {
+    ws = await tempWorkspace();
+    await ws.write('meow.yaml', 'cpus: 2\n');
+    await ws.write('recipes/hello.sh', 'echo "hello $(basename "$input_file")"\n');
+    await ws.write('recipes/slow.sh', 'echo started\nsleep 60\n');
+    await ws.write('patterns/greet.yaml', 'recipe: hello\ntrigger: {paths: "data/*.txt"}\n');
+    await ws.write('patterns/hold.yaml', 'recipe: slow\ntrigger: {paths: "data/*.hold"}\n');
+    for (const f of ['a.txt', 'b.txt', 'long.hold']) await ws.write(`data/${f}`, f);
+    engine = await startEngineProcess(ws.root);
+    await waitFor(async () => {
+      const jobs = await meowJson<JobRow[]>(['jobs', '-w', ws.root]);
+      return jobs.filter((j) => j.status === 'succeeded').length === 2 && jobs.some((j) => j.status === 'running');
+    }, 'two jobs done and the long one running');
+
+    term = new Terminal(`${shellQuote(process.execPath)} ${shellQuote(MEOW)} tui -w ${shellQuote(ws.root)}; echo "meow tui exited $?"; sleep 60`);
+    const t = term;
+    t.keys('4');
+    await t.until((s) => s.includes('1–3 of 3'), 'the jobs view');
+    const selectedLine = (s: string) => s.split('\n').find((l) => l.startsWith('›')) ?? '';
+    // Select the long-running job, wherever it is in the list.
+    for (let i = 0; i < 3 && !selectedLine(t.screen()).includes('data/long.hold'); i++) {
+      const before = selectedLine(t.screen());
+      t.keys('j');
+      await t.until((s) => selectedLine(s) !== before, 'the selection to move');
+    }
+    expect(selectedLine(t.screen())).toMatch(/hold +running +data\/long\.hold/);
+    const row = t.screen().split('\n').findIndex((l) => l.startsWith('›'));
+
+    // A new job arrives at the top and pushes the list down: the selection stays on the same job.
+    await writeFile(ws.path('data/c.txt'), 'c');
+    const pushed = await t.until((s) => s.includes('1–4 of 4') && s.includes('data/c.txt'), 'the new job in the list');
+    expect(selectedLine(pushed)).toMatch(/hold +running +data\/long\.hold/);
+    expect(pushed.split('\n').findIndex((l) => l.startsWith('›'))).toBe(row + 1);
+    t.keys('Enter');
+    await t.until((s) => /hold ← data\/long\.hold +running/.test(s) && s.includes('started'), 'the detail of the same job');
+
+    // c asks, naming the job; n cancels nothing.
+    t.keys('c');
+    await t.until((s) => /Cancel j-\S+ \(hold ← data\/long\.hold, running\)\? \[y\] yes {2}\[n\] no/.test(s), 'the question');
+    t.keys('n');
+    await t.until((s) => s.includes('not cancelled') && !s.includes('[y] yes'), 'the answer no');
+    const jobs = await meowJson<JobRow[]>(['jobs', '-w', ws.root]);
+    expect(jobs.filter((j) => j.status === 'cancelled')).toEqual([]);
+    expect(jobs.find((j) => j.input === 'data/long.hold')?.status).toBe('running');
+    // Esc answers no as well; the list is back with the same job selected.
+    t.keys('c');
+    await t.until((s) => s.includes('[y] yes  [n] no'), 'the question again');
+    t.keys('Escape');
+    await t.until((s) => !s.includes('[y] yes') && /hold ← data\/long\.hold +running/.test(s), 'no again, with Esc');
+    t.keys('Escape');
+    await t.until((s) => /hold +running +data\/long\.hold/.test(selectedLine(s)), 'the list, the same job selected');
+    expect((await meowJson<JobRow[]>(['jobs', '--status', 'cancelled', '-w', ws.root])).length).toBe(0);
     t.keys('q');
     await t.until((s) => s.includes('meow tui exited 0'), 'meow tui to exit 0');
   });

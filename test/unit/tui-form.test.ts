@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { keyOf } from '../../tui/state/keys.js';
-import { editPatternForm, formKey, formOutput, newPatternForm, REVIEW, type PatternForm } from '../../tui/state/pattern-form.js';
+import { editPatternForm, formKey, formOutput, formRows, newPatternForm, type PatternForm } from '../../tui/state/pattern-form.js';
 import { readPatternFields, writePatternYaml } from '../../tui/state/pattern-yaml.js';
 import { formatVariables, parseVariables, splitGlobs } from '../../tui/state/variables-text.js';
 import type { KeyPress } from '../../tui/state/keys.js';
@@ -72,8 +72,10 @@ describe('the pattern form keys', () => {
     expect(form.text.recipe).toBe('segment');
     ({ form } = press(form, 'data/*.txt', enter, { rightArrow: true }, { rightArrow: true }, ' ', enter));
     expect(form.events).toEqual(['created', 'modified', 'deleted']);
+    // Typing on the add row starts a variable; Enter on the last variable goes on to settle.
     ({ form } = press(form, 'k=1', enter, '2s', enter, enter));
-    expect(form.focus).toBe(REVIEW);
+    expect(form.variables).toEqual(['k=1']);
+    expect(formRows(form)[form.focus]).toEqual({ kind: 'review' });
     const r = press(form, enter);
     expect(r.commands).toEqual(['review']);
     const out = formOutput(form);
@@ -98,6 +100,27 @@ describe('the pattern form keys', () => {
     expect(formOutput(press(newPatternForm(RECIPES), '-bad').form)).toMatchObject({ field: 'name' });
     expect(formOutput(press(newPatternForm(RECIPES), 'ok').form)).toMatchObject({ field: 'trigger' });
     expect(formOutput(press(newPatternForm(RECIPES), 'ok', down, down, 'a/*', down, down, 'nope').form)).toMatchObject({ field: 'variables' });
+    const twice = press(newPatternForm(RECIPES), 'ok', down, down, 'a/*', down, down, 'k=1', down, 'k=2').form;
+    expect(formOutput(twice)).toEqual({ field: 'variables', error: 'k: given twice; remove one of its rows (Ctrl-D)' });
+  });
+
+  it('edits variables one per row: adds, edits, removes', () => {
+    const form = editPatternForm('patterns/seg.yaml', 'recipe: segment\ntrigger: {paths: "a/*"}\nvariables: {kernel: 3, out: "data/{stem}.npy", list: [1, 2]}\n');
+    expect(form.variables).toEqual(['kernel=3', 'out=data/{stem}.npy', 'list=[1,2]']);
+    expect(formRows(form).slice(3, 8)).toEqual([{ kind: 'field', field: 'events' }, { kind: 'variable', index: 0 }, { kind: 'variable', index: 1 }, { kind: 'variable', index: 2 }, { kind: 'add' }]);
+    // Edit the first (kernel=3 → kernel=5), drop the second, add one with Enter on the add row.
+    let f = press(form, down, down, down, { backspace: true }, '5').form;
+    f = press(f, down).form;
+    f = formKey(f, 'd', keyOf({ ctrl: true }), RECIPES).state;
+    expect(f.variables).toEqual(['kernel=5', 'list=[1,2]']);
+    f = press(f, down, enter, 'mood=calm').form;
+    expect(f.variables).toEqual(['kernel=5', 'list=[1,2]', 'mood=calm']);
+    expect(formRows(f)[f.focus]).toEqual({ kind: 'variable', index: 2 });
+    // An emptied row is left out; the file changes only where the values changed.
+    f = press(f, { upArrow: true }).form;
+    f = formKey(f, 'u', keyOf({ ctrl: true }), RECIPES).state;
+    const out = formOutput(f);
+    expect('content' in out && parse(out.content)).toEqual({ recipe: 'segment', trigger: { paths: 'a/*' }, variables: { kernel: 5, mood: 'calm' } });
   });
 
   it('keeps the name of an edited pattern (its file) fixed', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { appendEvents, describeEvent, emptyLog, filterEntries } from '../../tui/state/event-log.js';
 import { ago, clockDuration, compactCount, tailLines, truncate, truncateStart } from '../../tui/state/format.js';
-import { anchorCursor, INITIAL_JOBS, jobsKey, pageWanted, type JobsState } from '../../tui/state/jobs-query.js';
+import { anchorCursor, cancelQuestion, INITIAL_JOBS, jobsKey, pageWanted, type JobsState } from '../../tui/state/jobs-query.js';
 import { keyOf, splitChunk, typedText } from '../../tui/state/keys.js';
 import { clampCursor, moveCursor } from '../../tui/state/list-window.js';
 import { INITIAL_NAV, navigate } from '../../tui/state/navigation.js';
@@ -42,7 +42,7 @@ describe('navigation keys', () => {
     expect(navigate(INITIAL_NAV, '4', keyOf()).state.view).toBe('jobs');
     expect(navigate(INITIAL_NAV, '', keyOf({ tab: true })).state.view).toBe('patterns');
     expect(navigate(INITIAL_NAV, '', keyOf({ tab: true, shift: true })).state.view).toBe('events');
-    expect(navigate({ view: 'events', help: false }, '', keyOf({ tab: true })).state.view).toBe('overview');
+    expect(navigate({ view: 'events', help: false, history: false }, '', keyOf({ tab: true })).state.view).toBe('overview');
     expect(navigate(INITIAL_NAV, '9', keyOf()).handled).toBe(false);
   });
 
@@ -54,6 +54,13 @@ describe('navigation keys', () => {
     expect(navigate(INITIAL_NAV, 'q', keyOf()).quit).toBe(true);
     expect(navigate(help, 'c', keyOf({ ctrl: true })).quit).toBe(true);
     expect(navigate(INITIAL_NAV, 'x', keyOf()).handled).toBe(false);
+  });
+
+  it('toggles history (superseded failures shown) with h, starting with current jobs only', () => {
+    expect(INITIAL_NAV.history).toBe(false);
+    const on = navigate(INITIAL_NAV, 'h', keyOf());
+    expect(on).toMatchObject({ handled: true, quit: false, state: { history: true, view: 'overview' } });
+    expect(navigate(on.state, 'h', keyOf()).state.history).toBe(false);
   });
 });
 
@@ -179,6 +186,20 @@ describe('the jobs view keys', () => {
     expect(press(INITIAL_JOBS, 'z').handled).toBe(false);
   });
 
+  it('cancels only on y to the question; n, Esc answer no and other keys change nothing', () => {
+    const asking: JobsState = { ...INITIAL_JOBS, cursor: { selected: 4, top: 0 }, confirm: { id: 'j-1', pattern: 'p', input: 'data/a', status: 'running' } };
+    expect(press(asking, 'y')).toMatchObject({ command: 'confirmed', state: { confirm: null } });
+    expect(press(asking, 'n')).toMatchObject({ command: 'declined', state: { confirm: null } });
+    expect(press(asking, '', { escape: true })).toMatchObject({ command: 'declined', state: { confirm: null } });
+    for (const k of ['c', 'j', 's', 'q', 'r']) expect(press(asking, k)).toEqual({ state: asking, command: null, handled: true });
+    expect(press(asking, '', { return: true })).toEqual({ state: asking, command: null, handled: true });
+    // The question names the job and keeps its keys when the width is short.
+    expect(cancelQuestion(asking.confirm!, 80)).toBe('Cancel j-1 (p ← data/a, running)? [y] yes  [n] no');
+    const long = cancelQuestion({ ...asking.confirm!, input: `data/${'x'.repeat(100)}` }, 60);
+    expect(long).toHaveLength(60);
+    expect(long.endsWith('…? [y] yes  [n] no')).toBe(true);
+  });
+
   it('fetches only the window on screen, with a screen either side', () => {
     const page = (offset: number, n: number, total: number): JobPage => ({ total, offset, jobs: Array.from({ length: n }, (_, i) => job(`j-${offset + i}`)) });
     expect(pageWanted({ selected: 0, top: 0 }, 10, null)).toEqual({ offset: 0, limit: 30 });
@@ -190,8 +211,17 @@ describe('the jobs view keys', () => {
   it('keeps the selected job selected when newer jobs push it down', () => {
     const before: JobPage = { total: 3, offset: 0, jobs: [job('c'), job('b'), job('a')] };
     const after: JobPage = { total: 5, offset: 0, jobs: [job('e'), job('d'), job('c'), job('b'), job('a')] };
+    // A window at the top keeps showing the newest jobs, as far as the selection allows.
     expect(anchorCursor({ selected: 1, top: 0 }, before, after, 2)).toEqual({ selected: 3, top: 2 });
-    expect(anchorCursor({ selected: 0, top: 0 }, before, after, 10)).toEqual({ selected: 0, top: 0 });
+    expect(anchorCursor({ selected: 1, top: 0 }, before, after, 10)).toEqual({ selected: 3, top: 0 });
+    // The newest job selected stays selected when newer ones arrive above it.
+    expect(anchorCursor({ selected: 0, top: 0 }, before, after, 10)).toEqual({ selected: 2, top: 0 });
+    // Further down, the window moves with the selection.
+    const longBefore: JobPage = { total: 6, offset: 0, jobs: ['f', 'e', 'd', 'c', 'b', 'a'].map((id) => job(id)) };
+    const longAfter: JobPage = { total: 7, offset: 0, jobs: ['g', 'f', 'e', 'd', 'c', 'b', 'a'].map((id) => job(id)) };
+    expect(anchorCursor({ selected: 4, top: 3 }, longBefore, longAfter, 3)).toEqual({ selected: 5, top: 4 });
+    // A job gone from the list (filtered out) leaves the row selected.
+    expect(anchorCursor({ selected: 1, top: 0 }, before, { total: 2, offset: 0, jobs: [job('x'), job('y')] }, 10)).toEqual({ selected: 1, top: 0 });
   });
 });
 

@@ -1,4 +1,5 @@
 import type { JobJson } from '../../src/api/job-json.js';
+import type { JobProgressJson } from '../../src/api/job-progress.js';
 import type { patternsJson, planJson, recipesJson } from '../../src/api/shapes.js';
 import type { DefinitionError, EventKind, FileEvent, JobStatus } from '../../src/core/types.js';
 import type { PendingSet } from '../../src/runner/fan-in.js';
@@ -21,6 +22,8 @@ void _everyKind;
 export type { DefinitionError, EventKind, FileEvent, JobStatus };
 /** A job (`meow jobs --json`). */
 export type { JobJson };
+/** `GET /progress`: a running job's notebook cells done of total and latest log line. */
+export type { JobProgressJson };
 /** A pattern (`meow patterns --json`). */
 export type PatternJson = ReturnType<typeof patternsJson>[number];
 /** A recipe (`meow recipes --json`). */

@@ -1,6 +1,6 @@
 import type { EngineClient } from '../../src/api/client.js';
 import { toStreamEvent } from './shapes.js';
-import type { DefinitionResult, JobJson, JobPage, JobStatus, MatchPreview, PatternJson, RecipeJson, StatusJson, StreamEvent, JobCounts } from './shapes.js';
+import type { DefinitionError, DefinitionResult, JobJson, JobProgressJson, JobPage, JobStatus, MatchPreview, PatternJson, RecipeJson, StatusJson, StreamEvent, JobCounts } from './shapes.js';
 
 /** A one-line message for anything thrown. */
 export function messageOf(err: unknown): string {
@@ -21,8 +21,14 @@ export interface JobFilter {
 export class TuiClient {
   constructor(private readonly api: EngineClient) {}
 
-  status(): Promise<StatusJson> {
-    return this.api.get('/status');
+  /** Engine state and job counts: current ones, or with `all` superseded ones too. */
+  status(all = false): Promise<StatusJson> {
+    return this.api.get(all ? '/status?all=1' : '/status');
+  }
+
+  /** The definition files the engine left out because they are invalid (file, key, message). */
+  invalidDefinitions(): Promise<DefinitionError[]> {
+    return this.api.get('/definitions/invalid');
   }
 
   patterns(): Promise<PatternJson[]> {
@@ -33,14 +39,15 @@ export class TuiClient {
     return this.api.get('/recipes');
   }
 
-  /** Job counts by state per pattern (patterns without jobs are absent). */
-  patternStats(): Promise<Record<string, JobCounts>> {
-    return this.api.get('/stats/patterns');
+  /** Job counts by state per pattern (patterns without jobs are absent); `current` leaves out superseded failures. */
+  patternStats(current = false): Promise<Record<string, JobCounts>> {
+    return this.api.get(current ? '/stats/patterns?current=1' : '/stats/patterns');
   }
 
-  /** A window of the jobs matching the filter, newest first. */
-  jobs(filter: JobFilter, offset: number, limit: number): Promise<JobPage> {
+  /** A window of the jobs matching the filter, newest first; `current` leaves out superseded failures and cancellations. */
+  jobs(filter: JobFilter, offset: number, limit: number, current = false): Promise<JobPage> {
     const q = new URLSearchParams({ offset: String(offset), limit: String(limit) });
+    if (current) q.set('current', '1');
     if (filter.status) q.set('status', filter.status);
     if (filter.pattern) q.set('pattern', filter.pattern);
     if (filter.text) q.set('q', filter.text);
@@ -55,6 +62,14 @@ export class TuiClient {
   async jobLog(id: string, stream: 'stdout' | 'stderr', bytes = 4096): Promise<string> {
     const r = await this.api.get<{ text: string }>(`/jobs/${encodeURIComponent(id)}/logs?stream=${stream}&tail=${bytes}`);
     return r.text;
+  }
+
+  /** Running jobs' progress: notebook cells done of total, and their latest log line. */
+  progress(ids: readonly string[]): Promise<JobProgressJson[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    const q = new URLSearchParams();
+    for (const id of ids) q.append('id', id);
+    return this.api.get(`/progress?${q}`);
   }
 
   cancel(id: string): Promise<JobJson> {

@@ -9,7 +9,7 @@ export interface Flash {
 }
 
 /** The bottom line: the latest message, or the keys every view shares. */
-export function StatusBar({ flash, width }: { flash: Flash | null; width: number }) {
+export function StatusBar({ flash, width, history }: { flash: Flash | null; width: number; history: boolean }) {
   const theme = useTheme();
   if (flash) {
     return (
@@ -23,7 +23,7 @@ export function StatusBar({ flash, width }: { flash: Flash | null; width: number
   return (
     <Box width={width}>
       <Text color={theme.color('muted')} wrap="truncate-end">
-        {truncate('1-5/Tab views  ? help  q quit', width)}
+        {truncate(`[1-5] [Tab] views  [h] ${history ? 'current only' : 'history'}  [?] help  [q] quit`, width)}
       </Text>
     </Box>
   );

@@ -2,8 +2,8 @@ import { Box, Text } from 'ink';
 import { VIEWS, type ViewName } from '../state/navigation.js';
 import { useTheme } from '../theme.js';
 
-/** The top line: the views with their number keys, and whether the engine answers. */
-export function TabBar({ view, connected, width }: { view: ViewName; connected: boolean; width: number }) {
+/** The top line: the views with their number keys, whether history shows, and whether the engine answers. */
+export function TabBar({ view, connected, width, history }: { view: ViewName; connected: boolean; width: number; history: boolean }) {
   const theme = useTheme();
   const compact = width < 72;
   return (
@@ -23,7 +23,10 @@ export function TabBar({ view, connected, width }: { view: ViewName; connected: 
           );
         })}
       </Box>
-      <Text color={theme.color(connected ? 'ok' : 'error')}>{connected ? '● live ' : '○ engine gone '}</Text>
+      <Text>
+        {history ? <Text color={theme.color('warn')}>{compact ? 'hist ' : 'history '}</Text> : null}
+        <Text color={theme.color(connected ? 'ok' : 'error')}>{connected ? '● live ' : '○ engine gone '}</Text>
+      </Text>
     </Box>
   );
 }

@@ -15,11 +15,13 @@ export interface EngineStream {
   jobsVersion: number;
   /** Bumped when definitions changed: patterns and recipes reload. */
   rulesVersion: number;
+  /** Bumped when files changed: what the form's plan and match preview show may have changed. */
+  filesVersion: number;
   connected: boolean;
 }
 
 function initial(now: number): EngineStream {
-  return { log: emptyLog(), events: emptySeries(now), jobs: emptySeries(now), jobsVersion: 0, rulesVersion: 0, connected: true };
+  return { log: emptyLog(), events: emptySeries(now), jobs: emptySeries(now), jobsVersion: 0, rulesVersion: 0, filesVersion: 0, connected: true };
 }
 
 /** Applies a batch of events to the stream's state (pure). */
@@ -43,6 +45,7 @@ export function applyBatch(s: EngineStream, batch: readonly StreamEvent[], now: 
     jobs: addCount(s.jobs, now, ended),
     jobsVersion: s.jobsVersion + (jobs || rules ? 1 : 0),
     rulesVersion: s.rulesVersion + (rules ? 1 : 0),
+    filesVersion: s.filesVersion + (files ? 1 : 0),
   };
 }
 

@@ -1,10 +1,19 @@
 import { JOB_STATES } from '../api/shapes.js';
 import { clampCursor, moveCursor, START, type ListCursor } from './list-window.js';
 import { typedText, type KeyPress } from './keys.js';
+import { truncate } from './format.js';
 import type { JobFilter } from '../api/tui-client.js';
 import type { JobPage } from '../api/shapes.js';
 
-/** The Jobs view: its filter, the selection, the search being typed, the open job. */
+/** A job named in the question "cancel it?": what would stop. */
+export interface CancelQuestion {
+  id: string;
+  pattern: string;
+  input: string;
+  status: string;
+}
+
+/** The Jobs view: its filter, the selection, the search being typed, the open job, the cancel question. */
 export interface JobsState {
   filter: JobFilter;
   cursor: ListCursor;
@@ -13,12 +22,17 @@ export interface JobsState {
   /** The job whose detail pane is open. */
   detail: string | null;
   stream: 'stdout' | 'stderr';
+  /** Set while the view asks whether to cancel this job: only `y` cancels it. */
+  confirm: CancelQuestion | null;
 }
 
-export const INITIAL_JOBS: JobsState = { filter: { status: null, pattern: null, text: '' }, cursor: START, draft: null, detail: null, stream: 'stdout' };
+export const INITIAL_JOBS: JobsState = { filter: { status: null, pattern: null, text: '' }, cursor: START, draft: null, detail: null, stream: 'stdout', confirm: null };
 
-/** Something the view must do with the selected job. */
-export type JobsCommand = 'open' | 'cancel' | 'retry' | null;
+/**
+ * Something the view must do: open, ask to cancel, retry the selected (or
+ * open) job; `confirmed` cancels the job of the question, `declined` drops it.
+ */
+export type JobsCommand = 'open' | 'cancel' | 'retry' | 'confirmed' | 'declined' | null;
 
 export interface JobsResult {
   state: JobsState;
@@ -35,11 +49,18 @@ function cycle<T>(list: readonly T[], current: T | null): T | null {
 /**
  * The Jobs view's keys. List: arrows/j/k/PgUp/PgDn/g/G move, `s` cycles the
  * state filter, `p` the pattern filter, `/` searches input paths, `x` clears
- * filters, Enter opens the detail pane, `c` cancels, `r` retries. Detail:
- * Esc/Enter closes, `l` switches stdout/stderr, `c`/`r` as in the list.
+ * filters, Enter opens the detail pane, `c` asks to cancel, `r` retries.
+ * Detail: Esc/Enter closes, `l` switches stdout/stderr, `c`/`r` as in the
+ * list. While the cancel question shows, `y` cancels, `n`/Esc answer no, and
+ * every other key is swallowed (nothing moves under the question).
  */
 export function jobsKey(s: JobsState, input: string, key: KeyPress, ctx: { patterns: readonly string[]; total: number; height: number }): JobsResult {
   const done = (state: JobsState, command: JobsCommand = null): JobsResult => ({ state, command, handled: true });
+  if (s.confirm !== null) {
+    if (input === 'y' || input === 'Y') return done({ ...s, confirm: null }, 'confirmed');
+    if (input === 'n' || input === 'N' || key.escape) return done({ ...s, confirm: null }, 'declined');
+    return done(s);
+  }
   const refilter = (filter: JobFilter) => done({ ...s, filter, cursor: START });
   if (s.draft !== null) {
     if (key.return) return done({ ...s, filter: { ...s.filter, text: s.draft.trim() }, cursor: START, draft: null });
@@ -83,14 +104,27 @@ export function pageWanted(cursor: ListCursor, height: number, page: JobPage | n
 }
 
 /**
- * Keeps the selected job selected when new jobs push it down the list
- * (newest first). At the top, the selection stays on the newest job.
+ * Keeps the selection on the same job (by id) when the list reloads and new
+ * jobs push it down (newest first): Enter, `c` and `r` then act on the job
+ * the user chose, never on whatever job took its row. With the window at the
+ * top of the list the new jobs show above the selection; further down the
+ * window moves with it. A job no longer in the list leaves the row selected.
  */
 export function anchorCursor(cursor: ListCursor, before: JobPage | null, after: JobPage, height: number): ListCursor {
-  if (cursor.selected === 0 || !before) return clampCursor(cursor, after.total, height);
+  if (!before) return clampCursor(cursor, after.total, height);
   const id = before.jobs[cursor.selected - before.offset]?.id;
   const i = id ? after.jobs.findIndex((j) => j.id === id) : -1;
   if (i < 0) return clampCursor(cursor, after.total, height);
-  const shift = after.offset + i - cursor.selected;
-  return clampCursor({ selected: cursor.selected + shift, top: cursor.top + shift }, after.total, height);
+  const selected = after.offset + i;
+  const top = cursor.top === 0 ? 0 : cursor.top + selected - cursor.selected;
+  return clampCursor({ selected, top }, after.total, height);
+}
+
+/**
+ * The question `c` asks, in `width` columns: `Cancel j-… (tick ← data/a.tick,
+ * running)? [y] yes  [n] no`. The job's description is cut, never the keys.
+ */
+export function cancelQuestion(q: CancelQuestion, width: number): string {
+  const tail = '? [y] yes  [n] no';
+  return `Cancel ${truncate(`${q.id} (${q.pattern} ← ${q.input}, ${q.status})`, Math.max(1, width - 7 - tail.length))}${tail}`;
 }

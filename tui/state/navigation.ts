@@ -10,13 +10,19 @@ export const VIEWS = [
 ] as const;
 export type ViewName = (typeof VIEWS)[number]['name'];
 
-/** Which view shows, and whether the help overlay covers it. */
+/** Which view shows, whether the help overlay covers it, and whether views show history. */
 export interface NavState {
   view: ViewName;
   help: boolean;
+  /**
+   * False: failures and cancellations that are superseded (a later job of the
+   * same pattern on the same input succeeded, or the rule or input changed
+   * since) are left out of counts and lists. True: every job.
+   */
+  history: boolean;
 }
 
-export const INITIAL_NAV: NavState = { view: 'overview', help: false };
+export const INITIAL_NAV: NavState = { view: 'overview', help: false, history: false };
 
 /** What a global key did: the new state, whether to quit, whether the key was used. */
 export interface NavResult {
@@ -31,14 +37,16 @@ function step(view: ViewName, by: number): ViewName {
 }
 
 /**
- * The keys every view shares: `1`–`5` and Tab/Shift-Tab switch views, `?`
- * opens help (any key closes it), `q` and Ctrl-C quit.
+ * The keys every view shares: `1`–`5` and Tab/Shift-Tab switch views, `h`
+ * toggles history (superseded failures shown), `?` opens help (any key
+ * closes it), `q` and Ctrl-C quit.
  */
 export function navigate(state: NavState, input: string, key: KeyPress): NavResult {
   const same = (handled: boolean): NavResult => ({ state, quit: false, handled });
   if (key.ctrl && input === 'c') return { state, quit: true, handled: true };
   if (state.help) return { state: { ...state, help: false }, quit: false, handled: true };
   if (input === 'q') return { state, quit: true, handled: true };
+  if (input === 'h') return { state: { ...state, history: !state.history }, quit: false, handled: true };
   if (input === '?') return { state: { ...state, help: true }, quit: false, handled: true };
   if (key.tab) return { state: { ...state, view: step(state.view, key.shift ? -1 : 1) }, quit: false, handled: true };
   const n = Number.parseInt(input, 10);

@@ -2,15 +2,18 @@ import { Box, Text } from 'ink';
 import { count, truncate } from '../state/format.js';
 import { planSentence } from '../state/plan-summary.js';
 import { useTheme } from '../theme.js';
+import { CancelledJobs, cancelledIds } from '../components/CancelledJobs.js';
+import type { TuiClient } from '../api/tui-client.js';
 import type { DefinitionResult, MatchPreview } from '../api/shapes.js';
 import type { AsyncValue } from '../hooks/use-async.js';
 
 /**
  * Under the form: the engine's verdict on the pattern as typed (errors, or
- * what it would trigger) and the live match preview of its trigger globs.
+ * what it would trigger, naming the jobs it would cancel) and the live match
+ * preview of its trigger globs.
  */
-export function FormChecks(props: { local: string | null; check: AsyncValue<DefinitionResult>; match: AsyncValue<MatchPreview>; width: number; sampleRows: number }) {
-  const { local, check, match, width, sampleRows } = props;
+export function FormChecks(props: { client: TuiClient; local: string | null; check: AsyncValue<DefinitionResult>; match: AsyncValue<MatchPreview>; width: number; sampleRows: number }) {
+  const { local, check, match, width } = props;
   const theme = useTheme();
   const w = Math.max(10, width - 2);
   let verdict;
@@ -28,10 +31,14 @@ export function FormChecks(props: { local: string | null; check: AsyncValue<Defi
       </Box>
     );
   } else verdict = <Text color={theme.color('ok')}>{truncate(`✓ valid: ${planSentence(check.data)}`, w)}</Text>;
+  const cancels = local || check.error ? [] : cancelledIds(check.data);
+  const cancelRows = Math.min(cancels.length, Math.max(1, Math.floor(props.sampleRows / 2)));
+  const sampleRows = Math.max(0, props.sampleRows - cancelRows);
   const m = match.data;
   return (
     <Box flexDirection="column">
       {verdict}
+      <CancelledJobs client={props.client} ids={cancels} width={w} rows={cancelRows} />
       <Text bold>
         {'Match preview: '}
         {match.error ? (

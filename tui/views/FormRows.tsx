@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { EVENT_KINDS } from '../api/shapes.js';
-import { FORM_FIELDS, REVIEW, type FormField, type PatternForm } from '../state/pattern-form.js';
+import { formRows, rowField, type FormField, type FormRow, type PatternForm } from '../state/pattern-form.js';
 import { truncateStart } from '../state/format.js';
 import { useTheme } from '../theme.js';
 
@@ -17,19 +17,46 @@ const LABELS: Record<FormField, string> = {
 const PLACEHOLDERS: Partial<Record<FormField, string>> = {
   name: 'e.g. segment_foam',
   trigger: 'e.g. data/raw/*.csv, data/more/*.csv',
-  variables: 'none (e.g. kernel_size=3, out=data/out/{stem}.npy)',
   settle: 'none (e.g. 250ms)',
   backend: 'local (default)',
 };
 
-/** One row per form field, and the review row; the focused row is marked. */
+/** One row per form field and per variable, the row adding a variable, and the review row; the focused row is marked. */
 export function FormRows({ form, width, problem }: { form: PatternForm; width: number; problem: FormField | null }) {
   const theme = useTheme();
   const valueWidth = Math.max(10, width - 14);
-  const row = (i: number, field: FormField) => {
+  const row = (i: number, r: FormRow) => {
     const focused = form.focus === i;
     const marker = focused ? '›' : ' ';
-    const label = <Text color={problem === field ? theme.color('error') : undefined} bold={focused}>{`${marker} ${LABELS[field].padEnd(10)}`}</Text>;
+    const field = rowField(r);
+    if (!field) {
+      return (
+        <Text key="review" bold={focused} inverse={focused}>
+          {`${marker} ▶ review the plan and apply (Enter)`}
+        </Text>
+      );
+    }
+    // The variables label heads the first of their rows.
+    const first = r.kind === 'add' ? form.variables.length === 0 : r.kind !== 'variable' || r.index === 0;
+    const label = <Text color={problem === field ? theme.color('error') : undefined} bold={focused}>{`${marker} ${(first ? LABELS[field] : '').padEnd(10)}`}</Text>;
+    if (r.kind === 'add') {
+      return (
+        <Box key="add">
+          {label}
+          <Text color={theme.color(focused ? 'accent' : 'muted')}>{form.variables.length ? '+ add a variable' : '+ add a variable (e.g. kernel_size=3)'}</Text>
+        </Box>
+      );
+    }
+    if (r.kind === 'variable') {
+      const v = form.variables[r.index];
+      return (
+        <Box key={`var${r.index}`}>
+          {label}
+          {v === '' && !focused ? <Text color={theme.color('muted')}>name=value</Text> : <Text>{truncateStart(v, valueWidth - 4)}</Text>}
+          {focused ? <Text inverse> </Text> : null}
+        </Box>
+      );
+    }
     if (field === 'events') {
       return (
         <Box key={field}>
@@ -42,6 +69,7 @@ export function FormRows({ form, width, problem }: { form: PatternForm; width: n
         </Box>
       );
     }
+    if (field === 'variables') return null;
     const value = form.text[field];
     const fixed = field === 'name' && form.mode === 'edit';
     const shown = truncateStart(value, valueWidth - 4);
@@ -57,17 +85,16 @@ export function FormRows({ form, width, problem }: { form: PatternForm; width: n
   };
   return (
     <Box flexDirection="column">
-      {FORM_FIELDS.map((f, i) => row(i, f))}
-      <Text bold={form.focus === REVIEW} inverse={form.focus === REVIEW}>
-        {`${form.focus === REVIEW ? '›' : ' '} ▶ review the plan and apply (Enter)`}
-      </Text>
+      {formRows(form).map((r, i) => row(i, r))}
     </Box>
   );
 }
 
 /** What the keys do on the focused row. */
 export function fieldHint(form: PatternForm): string {
-  switch (FORM_FIELDS[form.focus] as FormField | undefined) {
+  const r = formRows(form)[form.focus];
+  if (r?.kind === 'add') return 'Enter or type name=value: a new variable, one per row';
+  switch (rowField(r)) {
     case 'name':
       return form.mode === 'edit' ? 'the name is the file: rename it with E ($EDITOR)' : 'the pattern name; the file is patterns/NAME.yaml';
     case 'recipe':
@@ -77,7 +104,7 @@ export function fieldHint(form: PatternForm): string {
     case 'events':
       return '←/→ move, space toggles the event kinds that trigger';
     case 'variables':
-      return 'name=value, comma-separated; {stem} {name} {dir} … placeholders';
+      return 'name=value; {stem} {name} {dir} … placeholders; Ctrl-D removes this variable';
     case 'settle':
       return 'how long a file must stay unchanged, e.g. 250ms or 2s';
     case 'backend':

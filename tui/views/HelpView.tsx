@@ -4,13 +4,13 @@ import { useTheme } from '../theme.js';
 
 /** Every key, by view. Any key closes it. */
 export const HELP: readonly (readonly [string, readonly (readonly [string, string])[]])[] = [
-  ['Everywhere', [['1-5 Tab S-Tab', 'switch view'], ['?', 'this help'], ['q Ctrl-C', 'quit']]],
+  ['Everywhere', [['1-5 Tab S-Tab', 'switch view'], ['h', 'history: superseded failures too'], ['?', 'this help'], ['q Ctrl-C', 'quit']]],
   ['Lists', [['↑↓ j k', 'move'], ['PgUp PgDn', 'page'], ['g G Home End', 'first/last']]],
   ['Patterns', [['n', 'new pattern'], ['e Enter', 'edit in the form'], ['d', 'delete'], ['E', '$EDITOR'], ['space', 'pause/resume']]],
-  ['Form', [['↑↓ Tab', 'field'], ['Enter', 'next / review'], ['←→', 'recipe, event'], ['space', 'toggle event'], ['Ctrl-U', 'clear'], ['Esc', 'cancel']]],
+  ['Form', [['↑↓ Tab', 'field'], ['Enter', 'next / review'], ['←→', 'recipe, event'], ['space', 'toggle event'], ['Ctrl-U', 'clear'], ['Ctrl-D', 'drop variable'], ['Esc', 'cancel']]],
   ['Plan', [['y', 'apply'], ['n Esc', 'back']]],
   ['Recipes', [['E', '$EDITOR']]],
-  ['Jobs', [['s', 'state filter'], ['p', 'pattern filter'], ['/', 'search input path'], ['x', 'clear filters'], ['Enter', 'detail'], ['c', 'cancel'], ['r', 'retry'], ['l', 'stdout/stderr']]],
+  ['Jobs', [['s', 'state filter'], ['p', 'pattern filter'], ['/', 'search input path'], ['x', 'clear filters'], ['Enter', 'detail'], ['c', 'cancel (asks: y/n)'], ['r', 'retry'], ['l', 'stdout/stderr']]],
   ['Events', [['space p', 'pause/resume'], ['f', 'filter'], ['↑↓', 'scroll when paused']]],
 ];
 

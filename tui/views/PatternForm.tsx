@@ -2,7 +2,7 @@ import { Box, Text } from 'ink';
 import { useMemo } from 'react';
 import { KeyHints } from '../components/KeyHints.js';
 import { useAsync } from '../hooks/use-async.js';
-import { useDebounced } from '../hooks/use-debounced.js';
+import { useDebounced, useThrottled } from '../hooks/use-debounced.js';
 import { formFile, formGlobs, formOutput, type PatternForm as Form } from '../state/pattern-form.js';
 import { truncate } from '../state/format.js';
 import { useTheme } from '../theme.js';
@@ -16,11 +16,14 @@ export const CHECK_DEBOUNCE_MS = 300;
 /**
  * The pattern form (controlled; its owner applies `formKey` to keys): fields,
  * inline validation by the engine (a debounced dry run) and a live match
- * preview of the trigger.
+ * preview of the trigger. Both are asked again (at most once a second) when
+ * `version` moves — files arrived or jobs changed — so the plan shown is the
+ * plan that applying would carry out now.
  */
 export function PatternForm(props: {
   client: TuiClient;
   form: Form;
+  version: number;
   width: number;
   height: number;
 }) {
@@ -30,10 +33,11 @@ export function PatternForm(props: {
   const settled = useDebounced(output, CHECK_DEBOUNCE_MS);
   // Debounce text, not arrays: a fresh array each render would restart the timer forever.
   const globs = JSON.parse(useDebounced(JSON.stringify(formGlobs(form)), CHECK_DEBOUNCE_MS)) as string[];
-  const check = useAsync('content' in settled ? settled : null, (o) => client.changeDefinition(o.file, o.content, true));
-  const match = useAsync(globs.length ? globs : null, (g) => client.match(g, [], 5));
+  const version = useThrottled(props.version, 1000);
+  const check = useAsync('content' in settled ? { ...settled, version } : null, (o) => client.changeDefinition(o.file, o.content, true));
+  const match = useAsync(globs.length ? { globs, version } : null, (q) => client.match(q.globs, [], 5));
   const title = form.mode === 'new' ? `New pattern → ${form.text.name.trim() ? formFile(form) : 'patterns/NAME.yaml'}` : `Edit ${form.file}`;
-  const sampleRows = Math.max(0, height - 15);
+  const sampleRows = Math.max(0, height - 15 - form.variables.length);
   return (
     <Box flexDirection="column" height={height} width={width}>
       <Text bold color={theme.color('accent')}>
@@ -41,11 +45,11 @@ export function PatternForm(props: {
       </Text>
       <FormRows form={form} width={width} problem={'field' in output ? output.field : null} />
       <Box marginTop={1}>
-        <FormChecks local={'error' in output ? output.error : null} check={check} match={match} width={width} sampleRows={sampleRows} />
+        <FormChecks client={client} local={'error' in output ? output.error : null} check={check} match={match} width={width} sampleRows={sampleRows} />
       </Box>
       <Box flexGrow={1} />
       <Text color={theme.color('muted')}>{truncate(fieldHint(form), width)}</Text>
-      <KeyHints width={width} hints={[['↑/↓', 'field'], ['Enter', 'next'], ['Ctrl-U', 'clear'], ['Esc', 'cancel']]} />
+      <KeyHints width={width} hints={[['↑/↓', 'row'], ['Enter', 'next'], ['Ctrl-U', 'clear'], ['Ctrl-D', 'drop variable'], ['Esc', 'cancel']]} />
     </Box>
   );
 }

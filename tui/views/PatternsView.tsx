@@ -11,7 +11,9 @@ import { PatternForm } from './PatternForm.js';
 import { PatternTable } from './PatternTable.js';
 import { PlanConfirm, planReady } from './PlanConfirm.js';
 import { messageOf, type TuiClient } from '../api/tui-client.js';
-import type { DefinitionResult, PatternJson, RecipeJson } from '../api/shapes.js';
+import type { DefinitionError, DefinitionResult, PatternJson, RecipeJson } from '../api/shapes.js';
+import type { EngineStream } from '../hooks/use-engine-stream.js';
+import { InvalidDefinitions } from '../components/InvalidDefinitions.js';
 import type { KeyPress } from '../state/keys.js';
 import type { ViewProps } from './view-props.js';
 
@@ -21,14 +23,15 @@ type Mode =
   | { kind: 'confirm'; file: string; content: string | null; back: Form | null; plan: DefinitionResult | null; error: string | null; applying: boolean };
 
 /** Patterns: the table, and the form and plan of a new, edited or deleted pattern. */
-export function PatternsView(props: ViewProps & { client: TuiClient; patterns: PatternJson[] | null; recipes: RecipeJson[] | null; jobsVersion: number }) {
-  const { client, width, height, active, flash } = props;
+export function PatternsView(props: ViewProps & { client: TuiClient; patterns: PatternJson[] | null; recipes: RecipeJson[] | null; invalid: readonly DefinitionError[]; stream: EngineStream }) {
+  const { client, width, height, active, flash, invalid, history } = props;
   const theme = useTheme();
   const patterns = props.patterns ?? [];
   const [mode, setMode, getMode] = useSyncState<Mode>({ kind: 'list' });
   const [cursor, setCursor, getCursor] = useSyncState(START);
-  const stats = usePoll(() => client.patternStats(), 2000, [props.jobsVersion], active);
-  const listHeight = Math.max(1, height - 5);
+  const stats = usePoll(() => client.patternStats(!history), 2000, [props.stream.jobsVersion, history], active);
+  const invRows = invalid.length ? Math.min(invalid.length * 3, Math.max(2, Math.floor(height / 3))) : 0;
+  const listHeight = Math.max(1, height - 6 - (invRows ? invRows + 1 : 0));
   const at = clampCursor(cursor, patterns.length, listHeight);
   const selected = patterns[at.selected] as PatternJson | undefined;
   const recipeNames = (props.recipes ?? []).map((r) => r.name);
@@ -100,6 +103,7 @@ export function PatternsView(props: ViewProps & { client: TuiClient; patterns: P
       <PatternForm
         client={client}
         form={mode.form}
+        version={props.stream.filesVersion + props.stream.jobsVersion}
         width={width}
         height={height}
       />
@@ -109,6 +113,7 @@ export function PatternsView(props: ViewProps & { client: TuiClient; patterns: P
     return (
       <PlanConfirm
         {...mode}
+        client={client}
         deleting={mode.content === null}
         width={width}
         height={height}
@@ -117,14 +122,25 @@ export function PatternsView(props: ViewProps & { client: TuiClient; patterns: P
   }
   return (
     <Box flexDirection="column" height={height} width={width}>
+      <Text wrap="truncate-end">
+        {`${patterns.length} pattern${patterns.length === 1 ? '' : 's'}`}
+        {invalid.length ? <Text color={theme.color('error')}>{`  ${invalid.length} invalid definition file${invalid.length === 1 ? '' : 's'} (left out until fixed)`}</Text> : ''}
+        <Text color={theme.color('muted')}>{`  FAIL: ${history ? 'every failure, superseded ones too' : 'current failures'}`}</Text>
+      </Text>
       <PatternTable patterns={patterns} stats={stats.data ?? {}} cursor={at} width={width} height={listHeight} />
+      {invalid.length ? (
+        <Box flexDirection="column" marginTop={1}>
+          <Text bold color={theme.color('error')}>{`Invalid definitions (${invalid.length})`}</Text>
+          <InvalidDefinitions errors={invalid} width={width} rows={invRows} linesEach={3} />
+        </Box>
+      ) : null}
       <Box flexGrow={1} />
       {selected ? (
         <Text color={theme.color('muted')} wrap="truncate-end">
           {truncate(`${selected.file}  on ${selected.events.join(', ')}  ${selected.linked ? '' : `waiting for recipe "${selected.recipe}"`}`, width)}
         </Text>
       ) : null}
-      <KeyHints width={width} hints={[['n', 'new'], ['e', 'edit'], ['d', 'delete'], ['E', '$EDITOR'], ['space', 'pause'], ['↑/↓', 'select']]} />
+      <KeyHints width={width} hints={[['n', 'new'], ['e', 'edit'], ['d', 'delete'], ['E', '$EDITOR'], ['space', 'pause'], ['h', history ? 'current' : 'history']]} />
     </Box>
   );
 }

@@ -1,9 +1,11 @@
 import { Box, Text } from 'ink';
+import { CancelledJobs, cancelledIds } from '../components/CancelledJobs.js';
 import { KeyHints } from '../components/KeyHints.js';
 import { cell, count, truncate } from '../state/format.js';
 import { planSentence } from '../state/plan-summary.js';
 import { useTheme } from '../theme.js';
 import type { DefinitionResult } from '../api/shapes.js';
+import type { TuiClient } from '../api/tui-client.js';
 
 /** Whether the plan may be applied: planned, valid, not being applied already. */
 export function planReady(plan: DefinitionResult | null, applying: boolean): boolean {
@@ -12,10 +14,11 @@ export function planReady(plan: DefinitionResult | null, applying: boolean): boo
 
 /**
  * The plan of a definition change, shown before anything is written: what it
- * triggers and cancels, per rule. Its owner takes `y` (apply, once `ready`)
- * and `n`/Esc (back).
+ * triggers and cancels, per rule, and each job it would cancel by name. Its
+ * owner takes `y` (apply, once `ready`) and `n`/Esc (back).
  */
 export function PlanConfirm(props: {
+  client: TuiClient;
   file: string;
   deleting: boolean;
   plan: DefinitionResult | null;
@@ -27,7 +30,9 @@ export function PlanConfirm(props: {
   const { file, deleting, plan, error, applying, width, height } = props;
   const theme = useTheme();
   const ready = planReady(plan, applying);
-  const rows = Math.max(1, height - 6);
+  const cancels = cancelledIds(plan);
+  const cancelRows = cancels.length ? Math.min(cancels.length, Math.max(1, Math.floor((height - 7) / 2))) : 0;
+  const rows = Math.max(1, height - 6 - cancelRows);
   return (
     <Box flexDirection="column" height={height} width={width}>
       <Text bold color={theme.color(deleting ? 'warn' : 'accent')}>
@@ -51,6 +56,7 @@ export function PlanConfirm(props: {
               </Text>
             ))}
           </Box>
+          <CancelledJobs client={props.client} ids={cancels} width={width} rows={cancelRows} />
         </>
       ) : null}
       <Box flexGrow={1} />

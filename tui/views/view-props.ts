@@ -21,6 +21,8 @@ export interface ViewProps {
   active: boolean;
   /** The view's key handler goes here; it sees each key before the app's keys. */
   keys: KeySlot;
+  /** True: superseded failures and cancellations are shown too (`h`); false: only current ones. */
+  history: boolean;
   /** Shows a message in the status bar for a few seconds. */
   flash(text: string, tone?: Tone): void;
   /** Opens a workspace-relative file in $EDITOR. */
