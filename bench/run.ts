@@ -72,11 +72,25 @@ async function runWorkload(w: Workload, o: Options, prior: Record<string, { figu
   const limitMs = (o.quick ? 120 : 600) * 1000;
   try {
     return await new Promise((resolve) => {
-      const child = fork(CHILD, [w.id, JSON.stringify({ quick: o.quick, tmp, prior, requirePeers: o.requirePeers })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // Its own process group, so that what it started (a peer's daemon, a spawner) goes with it.
+      const child = fork(CHILD, [w.id, JSON.stringify({ quick: o.quick, tmp, prior, requirePeers: o.requirePeers })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
+      const killGroup = () => {
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // The group is gone already.
+        }
+      };
+      const interrupted = () => {
+        killGroup();
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
       let outcome: { m: Measurement } | { error: string; code: string } | null = null;
       const timer = setTimeout(() => {
         outcome ??= { error: `did not finish within ${limitMs / 1000} s`, code: 'MEOW_BENCH_ERROR' };
-        child.kill('SIGKILL');
+        killGroup();
       }, limitMs);
       child.on('message', (msg: ChildMessage) => {
         if (msg.type === 'log') process.stdout.write(`    ${msg.message}\n`);
@@ -85,11 +99,15 @@ async function runWorkload(w: Workload, o: Options, prior: Record<string, { figu
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
+        process.off('SIGINT', interrupted);
+        process.off('SIGTERM', interrupted);
+        // Whatever the workload left running goes too.
+        killGroup();
         resolve(outcome ?? { error: `the workload process exited (${signal ?? code}) without a result`, code: 'MEOW_BENCH_ERROR' });
       });
     });
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 
