@@ -101,7 +101,7 @@ export async function throughputBesidePeers(ctx: WorkloadContext, o: ThroughputO
   ctx.log(`medians: live engine ${round(engine)}, raw spawn ${round(raw)}${peers.map((p) => `, ${PEER_TITLE[p.name]} ${round(m(p.name))}`).join('')} files/s (${each})`);
   const details: Detail[] = [{ metric: `live engine (files written while watched) beside raw spawn, ${each}`, value: engine, unit: 'jobs/s', baseline: raw, target: '≥ 0.8× baseline', pass: engine >= 0.8 * raw }];
   for (const name of PEERS) {
-    const metric = `live engine beside ${PEER_TITLE[name]}s of the same files`;
+    const metric = `live engine beside ${PEER_TITLE[name]} (same files, recipe and concurrency)`;
     const target = name === 'watchman' ? '≥ 1.0× baseline' : '';
     const note = skipped.get(name);
     if (note) details.push(skippedRow(metric, engine, 'jobs/s', target, note));

@@ -19,7 +19,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { now, waitUntil, within } from './stats.js';
 import { REPO } from './workspace.js';
 
@@ -32,8 +33,9 @@ const PACKAGE: Record<PeerName, string> = { watchman: 'watchman', inotifywait: '
 /** Watchman's settle (its default; see above). */
 export const WATCHMAN_SETTLE_MS = 20;
 
-/** The spawner script, from the source tree (it is not compiled). */
-export const SPAWNER = join(REPO, 'bench', 'lib', 'spawner.sh');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The spawner script, beside this file in the source tree (the build does not copy it). */
+export const SPAWNER = existsSync(join(HERE, 'spawner.sh')) ? join(HERE, 'spawner.sh') : join(REPO, 'bench', 'lib', 'spawner.sh');
 
 /** Null when the peer's program runs here, else a line saying why not and how to install it. */
 export function peerMissing(name: PeerName): string | null {
@@ -105,15 +107,19 @@ function readLog(log: string): PeerProgress {
 const tail = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8').slice(-2000).trim() : '');
 
 /** Runs a command to its end with `input` on stdin. */
-function command(cmd: string, args: readonly string[], input = ''): Promise<{ code: number | null; out: string }> {
+function command(cmd: string, args: readonly string[], input?: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', (e) => resolve({ code: null, out: `${out}${e.message}` }));
     child.once('close', (code) => resolve({ code, out }));
-    child.stdin.end(input);
+    if (child.stdin) {
+      // A client that exits without reading its input fails on its own; its exit code says so.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
   });
 }
 
@@ -170,10 +176,9 @@ async function startWatchman(o: PeerOptions): Promise<Peer> {
     const trigger = {
       name: 'bench',
       expression: ['allof', ['type', 'f'], ['suffix', 'txt']],
-      command: ['bash', SPAWNER, String(o.concurrency), o.recipe, log, root],
+      // The spawner appends the runs' error output to errFile itself (Watchman 4.9 left a `stderr` file empty).
+      command: ['bash', SPAWNER, String(o.concurrency), o.recipe, log, root, errFile],
       stdin: 'NAME_PER_LINE',
-      stdout: `>>${join(o.base, 'trigger.out')}`,
-      stderr: `>>${errFile}`,
     };
     const made = await client(['-j'], JSON.stringify(['trigger', root, trigger]));
     if (made.code !== 0) throw new Error(`watchman trigger: ${made.out.trim()}`);

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The small spawner the peers of the benchmark run recipes with:
-#   spawner.sh MAX RECIPE LOG [PREFIX]
+#   spawner.sh MAX RECIPE LOG [PREFIX [ERRORS]]
 # Reads one path per line on stdin and runs `bash RECIPE` once per line with
 # input_file set to PREFIX/line (the line itself when PREFIX is empty), at most
 # MAX at a time. LOG gets "S line" as each run starts and, whenever nothing is
 # left to read for 50 ms and the runs in flight have ended (or at end of
 # input), "D runs failed EPOCHREALTIME": the runs since the last D line, how
-# many exited non-zero, and when the last of them ended.
+# many exited non-zero, and when the last of them ended. With ERRORS, the
+# runs' error output is appended there.
 max=$1 recipe=$2 log=$3 prefix=${4:-}
 exec 3>>"$log"
+if [[ -n ${5:-} ]]; then exec 2>>"$5"; fi
 declare -A live=()
 ran=0 failed=0 buf=
 
