@@ -40,7 +40,7 @@ export const SPAWNER = existsSync(join(HERE, 'spawner.sh')) ? join(HERE, 'spawne
 /** Null when the peer's program runs here, else a line saying why not and how to install it. */
 export function peerMissing(name: PeerName): string | null {
   const r = spawnSync(name, ['--help'], { stdio: 'ignore', timeout: 10_000 });
-  if (r.error && 'code' in r.error && r.error.code === 'ENOENT') return `${name} is not installed (apt-get install ${PACKAGE[name]})`;
+  if (r.error && 'code' in r.error && r.error.code === 'ENOENT') return `${name} is not installed; apt-get install ${PACKAGE[name]}`;
   if (r.error) return `${name} --help failed: ${r.error.message}`;
   return null;
 }
