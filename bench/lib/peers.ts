@@ -135,6 +135,16 @@ async function stopChild(child: ChildProcess, stop: () => unknown, ms: number): 
   });
 }
 
+/** A FIFO nobody writes to, for the spawner's pauses (made once per peer, not per spawner run). */
+async function pauseFifo(base: string): Promise<string> {
+  const fifo = join(base, 'pause.fifo');
+  if (!existsSync(fifo)) {
+    const r = await command('mkfifo', [fifo]);
+    if (r.code !== 0) throw new Error(`mkfifo ${fifo}: ${r.out.trim()}`);
+  }
+  return fifo;
+}
+
 export interface PeerOptions {
   /** A directory of the peer's own (created). */
   base: string;
@@ -177,7 +187,7 @@ async function startWatchman(o: PeerOptions): Promise<Peer> {
       name: 'bench',
       expression: ['allof', ['type', 'f'], ['suffix', 'txt']],
       // The spawner appends the runs' error output to errFile itself (Watchman 4.9 left a `stderr` file empty).
-      command: ['bash', SPAWNER, String(o.concurrency), o.recipe, log, root, errFile],
+      command: ['bash', SPAWNER, String(o.concurrency), o.recipe, log, await pauseFifo(o.base), root, errFile],
       stdin: 'NAME_PER_LINE',
     };
     const made = await client(['-j'], JSON.stringify(['trigger', root, trigger]));
@@ -194,7 +204,7 @@ async function startInotifywait(o: PeerOptions): Promise<Peer> {
   await mkdir(dir, { recursive: true });
   const log = join(o.base, 'spawner.log');
   const watcher = spawn('inotifywait', ['-m', '-e', 'close_write', '--format', '%w%f', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const spawner = spawn('bash', [SPAWNER, String(o.concurrency), o.recipe, log], { stdio: [watcher.stdout, 'ignore', 'pipe'] });
+  const spawner = spawn('bash', [SPAWNER, String(o.concurrency), o.recipe, log, await pauseFifo(o.base)], { stdio: [watcher.stdout, 'ignore', 'pipe'] });
   // The spawner reads the pipe; this process keeps no end of it.
   watcher.stdout.destroy();
   let err = '';

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The small spawner the peers of the benchmark run recipes with:
-#   spawner.sh MAX RECIPE LOG [PREFIX [ERRORS]]
+#   spawner.sh MAX RECIPE LOG PAUSE [PREFIX [ERRORS]]
 # Reads one path per line on stdin and runs `bash RECIPE` once per line with
 # input_file set to PREFIX/line (the line itself when PREFIX is empty), at most
 # MAX at a time. LOG gets "S line" as each run starts and, whenever nothing is
-# left to read for 50 ms and the runs in flight have ended (or at end of
-# input), "D runs failed EPOCHREALTIME": the runs since the last D line, how
-# many exited non-zero, and when the last of them ended. With ERRORS, the
-# runs' error output is appended there.
-max=$1 recipe=$2 log=$3 prefix=${4:-}
-exec 3>>"$log"
-if [[ -n ${5:-} ]]; then exec 2>>"$5"; fi
+# left to read and the runs in flight have ended (or at end of input),
+# "D runs failed EPOCHREALTIME": the runs since the last D line, how many
+# exited non-zero, and when the last of them was seen to have ended (within
+# 5 ms). No read ever times out part-way through a line. PAUSE is a FIFO
+# nobody writes to: a timed read on it is a pause that takes no input. With
+# ERRORS, the runs' error output is appended there.
+max=$1 recipe=$2 log=$3 pause=$4 prefix=${5:-}
+exec 3>>"$log" 4<>"$pause"
+if [[ -n ${6:-} ]]; then exec 2>>"$6"; fi
 declare -A live=()
-ran=0 failed=0 buf=
+ran=0 failed=0
 
 # Forgets runs that already ended (the shell may have reaped them already).
 reap() {
@@ -35,29 +37,30 @@ drain() {
 }
 
 while :; do
-  if IFS= read -r -t 0.05 part; then
-    line=$buf$part buf=
-    while ((${#live[@]} >= max)); do
-      reap
-      ((${#live[@]} >= max)) || break
-      p=
-      wait -n -p p
-      s=$?
-      if [[ -n $p ]]; then
-        ((s)) && failed=$((failed + 1))
-        unset "live[$p]"
-      fi
-    done
-    printf 'S %s\n' "$line" >&3
-    input_file=${prefix:+$prefix/}$line bash "$recipe" &
-    live[$!]=1
-    ran=$((ran + 1))
-  elif (($? > 128)); then
-    # Timed out: keep a partial line, report if runs were in flight.
-    buf+=$part
-    ((${#live[@]})) && drain
-  else
-    break
-  fi
+  # Runs in flight and nothing to read: wait for input or for the runs to end.
+  while ((${#live[@]})) && ! read -t 0; do
+    reap
+    if ((${#live[@]} == 0)); then
+      drain
+      break
+    fi
+    read -r -t 0.005 -u 4 _
+  done
+  IFS= read -r line || break
+  while ((${#live[@]} >= max)); do
+    reap
+    ((${#live[@]} >= max)) || break
+    p=
+    wait -n -p p
+    s=$?
+    if [[ -n $p ]]; then
+      ((s)) && failed=$((failed + 1))
+      unset "live[$p]"
+    fi
+  done
+  printf 'S %s\n' "$line" >&3
+  input_file=${prefix:+$prefix/}$line bash "$recipe" &
+  live[$!]=1
+  ran=$((ran + 1))
 done
 drain
