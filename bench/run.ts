@@ -1,5 +1,5 @@
 /*
- * `npm run bench [-- --quick] [--only 1,3] [--out FILE] [--strict] [--markdown]`: runs the
+ * `npm run bench [-- --quick] [--only 1,3] [--out FILE] [--strict] [--require-peers] [--markdown]`: runs the
  * workloads of issue 6, each in its own process and temporary workspace,
  * prints the results table and writes bench/results.json (each row says
  * whether it came from a full or a quick run).
@@ -7,7 +7,9 @@
  * Exit status: 0 when every workload ran and was correct, even if a timing
  * target was missed (CI runs --quick as harness health); 1 when a workload
  * failed a correctness check (a job failed, a count was off) or crashed;
- * with --strict, also 1 when a target was missed; 2 bad usage.
+ * with --strict (meant for a quiet machine), also 1 when a target was
+ * missed; with --require-peers (CI), 1 when a peer the benchmark measures
+ * beside the engine (Watchman, inotifywait) is not installed; 2 bad usage.
  * `npm run bench -- --render FILE` prints a results file as a Markdown table.
  */
 import { fork } from 'node:child_process';
@@ -28,12 +30,13 @@ interface Options {
   only: Set<string> | null;
   out: string;
   strict: boolean;
+  requirePeers: boolean;
   markdown: boolean;
   render: string;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { quick: false, only: null, out: '', strict: false, markdown: false, render: '' };
+  const o: Options = { quick: false, only: null, out: '', strict: false, requirePeers: false, markdown: false, render: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -43,6 +46,7 @@ function parseArgs(argv: readonly string[]): Options {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--strict') o.strict = true;
+    else if (a === '--require-peers') o.requirePeers = true;
     else if (a === '--markdown') o.markdown = true;
     else if (a.startsWith('--only')) o.only = new Set(value().split(','));
     else if (a.startsWith('--out')) o.out = value();
@@ -56,7 +60,7 @@ function parseArgs(argv: readonly string[]): Options {
 }
 
 function usage(problem: string): never {
-  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [--quick] [--only 1,3] [--out FILE] [--strict] [--markdown] | --render FILE\n`);
+  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [--quick] [--only 1,3] [--out FILE] [--strict] [--require-peers] [--markdown] | --render FILE\n`);
   process.exit(2);
 }
 
@@ -68,11 +72,25 @@ async function runWorkload(w: Workload, o: Options, prior: Record<string, { figu
   const limitMs = (o.quick ? 120 : 600) * 1000;
   try {
     return await new Promise((resolve) => {
-      const child = fork(CHILD, [w.id, JSON.stringify({ quick: o.quick, tmp, prior })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // Its own process group, so that what it started (a peer's daemon, a spawner) goes with it.
+      const child = fork(CHILD, [w.id, JSON.stringify({ quick: o.quick, tmp, prior, requirePeers: o.requirePeers })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
+      const killGroup = () => {
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // The group is gone already.
+        }
+      };
+      const interrupted = () => {
+        killGroup();
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
       let outcome: { m: Measurement } | { error: string; code: string } | null = null;
       const timer = setTimeout(() => {
         outcome ??= { error: `did not finish within ${limitMs / 1000} s`, code: 'MEOW_BENCH_ERROR' };
-        child.kill('SIGKILL');
+        killGroup();
       }, limitMs);
       child.on('message', (msg: ChildMessage) => {
         if (msg.type === 'log') process.stdout.write(`    ${msg.message}\n`);
@@ -81,11 +99,15 @@ async function runWorkload(w: Workload, o: Options, prior: Record<string, { figu
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
+        process.off('SIGINT', interrupted);
+        process.off('SIGTERM', interrupted);
+        // Whatever the workload left running goes too.
+        killGroup();
         resolve(outcome ?? { error: `the workload process exited (${signal ?? code}) without a result`, code: 'MEOW_BENCH_ERROR' });
       });
     });
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 

@@ -26,8 +26,10 @@ export interface Detail {
   baseline: number | null;
   /** Empty when the figure has no target of its own. */
   target: string;
-  /** Null when the figure has no target of its own. */
+  /** Null when the figure has no target of its own, or was skipped. */
   pass: boolean | null;
+  /** Why the figure was skipped ("skipped: …"), shown in the table's result column. */
+  note?: string;
 }
 
 /** What a workload measured. */
@@ -76,6 +78,8 @@ export interface WorkloadContext {
   tmp: string;
   /** Headline figures of workloads that ran earlier in this run, by workload id. */
   prior: Record<string, { figure: number; unit: string }>;
+  /** A peer (Watchman, inotifywait) that is not installed is an error rather than a skipped figure. */
+  requirePeers: boolean;
   log(message: string): void;
 }
 
