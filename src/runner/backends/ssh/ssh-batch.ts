@@ -138,7 +138,8 @@ export function startScript(prelude: string, jobs: StartItem[]): string {
   const starts = jobs
     .map((j, i) => {
       const dirs = j.outputDirs.length ? `mkdir -p -- ${j.outputDirs.map(bashQuote).join(' ')} && ` : '';
-      return `( ${dirs}cd -- ${bashQuote(j.remoteDir)} && rm -rf ${c} && { setsid bash ./${SSH_SCRIPT} </dev/null >/dev/null 2>&1 & } ) && meow_d[${i}]=${bashQuote(j.remoteDir)}`;
+      const d = bashQuote(j.remoteDir);
+      return `${dirs}{ [ ! -e ${d}/${c} ] || rm -rf -- ${d}/${c}; } && [ -f ${d}/${SSH_SCRIPT} ] && { cd -- ${d} && setsid bash ./${SSH_SCRIPT} </dev/null >/dev/null 2>&1 & } && meow_d[${i}]=${d}`;
     })
     .join('\n');
   return `set -e

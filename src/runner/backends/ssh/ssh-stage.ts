@@ -186,9 +186,10 @@ export function wrapperScript(jobId: string, where: string, backend: string, rem
 set -u
 meow_dir=${bashQuote(remoteDir)}
 cd -- "$meow_dir" || exit 1
-mkdir -p ${c}
+[ -d ${c} ] || mkdir -p ${c}
 : > ${c}/started
-echo "$$" > ${c}/pid.tmp && mv ${c}/pid.tmp ${c}/pid
+# One short write: a reader sees the whole pid or an empty file.
+echo "$$" > ${c}/pid
 ${BASH_EXEC}
 trap 'meow_stopping=1' TERM INT HUP
 ( meow_exec "$meow_dir" ) >> stdout.log 2>> stderr.log < /dev/null &
