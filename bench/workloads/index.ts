@@ -7,9 +7,9 @@ import { memory } from './memory.js';
 import { newPattern } from './new-pattern.js';
 import { notebooks } from './notebooks.js';
 import { remoteWorkload } from './remote.js';
-import { remoteBackends } from './remote-backends.js';
+import { slurmBackend, sshBackend } from './remote-backends.js';
 import { restart } from './restart.js';
 import type { Workload } from '../lib/types.js';
 
-/** The workloads of issue 6, in order (8 uses 1's figure as its baseline), then issue 18's remote backends (11). */
-export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks, remoteWorkload, remoteBackends];
+/** The workloads of issue 6, in order (8 uses 1's figure as its baseline), then issue 18's remote backends (11 SSH, 12 Slurm). */
+export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks, remoteWorkload, sshBackend, slurmBackend];
