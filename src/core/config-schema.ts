@@ -171,7 +171,7 @@ export const MAX_ARRAY_SIZE = 1001;
  */
 function checkPacking(f: Fields, key: string, type: 'slurm' | 'ssh', options: Record<string, VarValue>): boolean {
   const given = (k: string) => options[k] !== undefined && options[k] !== null;
-  const wrong = (k: string, other: 'slurm' | 'ssh') => f.error(joinKey(key, k), `only a ${other} backend has "${k}"; this backend is of type ${type}, so remove the key`);
+  const wrong = (k: string, other: 'slurm' | 'ssh') => f.error(joinKey(key, k), `only ${other === 'ssh' ? 'an' : 'a'} ${other} backend has "${k}"; this backend is of type ${type}, so remove the key`);
   let ok = true;
   const window = (k: string) => {
     const ms = f.duration(joinKey(key, k), options[k]);
