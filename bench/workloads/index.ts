@@ -8,8 +8,9 @@ import { memory } from './memory.js';
 import { newPattern } from './new-pattern.js';
 import { notebooks } from './notebooks.js';
 import { remoteWorkload } from './remote.js';
+import { slurmBackend, sshBackend } from './remote-backends.js';
 import { restart } from './restart.js';
 import type { Workload } from '../lib/types.js';
 
-/** The workloads of issue 6 in order (8 uses 1's figure as its baseline), then remote events and fan-in. */
-export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks, remoteWorkload, fanIn];
+/** The workloads of issue 6 in order (8 uses 1's figure as its baseline), then remote events, fan-in, and issue 18's remote backends (12 SSH, 13 Slurm). */
+export const WORKLOADS: readonly Workload[] = [drop, bashThroughput, latency, matching, newPattern, restart, memory, cascade, notebooks, remoteWorkload, fanIn, sshBackend, slurmBackend];

@@ -9,7 +9,7 @@
  * The parser stays the judge: the schema catches typos and wrong types, not
  * everything the parser checks (placeholders, backend names, sweep sizes).
  */
-import { type BACKEND_TYPES, type CONFIG_KEYS, FOLLOW_SYMLINKS, HASHES, type LOCAL_KEYS, MAX_WARM_KERNELS, STATE_ACCESS, WATCH_MODES } from '../core/config-schema.js';
+import { type BACKEND_TYPES, type CONFIG_KEYS, FOLLOW_SYMLINKS, HASHES, type LOCAL_KEYS, MAX_ARRAY_SIZE, MAX_WARM_KERNELS, STATE_ACCESS, WATCH_MODES } from '../core/config-schema.js';
 import { NAME_RE } from '../core/definition-fields.js';
 import { DURATION_UNITS, SIZE_UNITS } from '../core/durations.js';
 import { type BATCH_KEYS, type COLLECT_KEYS, type COMPLETE_KEYS, ON_TIMEOUT } from '../core/fan-in-schema.js';
@@ -151,6 +151,8 @@ function backendSchemas(): JsonSchema[] {
     time: duration('the Slurm time limit of each job'),
     poll_interval: duration('how often squeue is asked'),
     node: str('node on the compute nodes, for JavaScript recipes'),
+    array_window: duration('how long queued jobs are gathered into one job array (default 500ms)'),
+    array_size: { ...int(1, 'the most jobs in one job array (default 1000)'), maximum: MAX_ARRAY_SIZE },
   };
   const ssh: Record<(typeof SSH_KEYS)[number], JsonSchema> = {
     host: str('the host to ssh to'),
@@ -164,6 +166,7 @@ function backendSchemas(): JsonSchema[] {
     ssh_args: words('more ssh arguments, before the host'),
     node: str('node on the host, for JavaScript recipes'),
     poll_interval: duration('how often the host is asked about its jobs'),
+    batch_window: duration('how long jobs are gathered into one staging and start (default 100ms)'),
   };
   const typed = (type: (typeof BACKEND_TYPES)[number], props: JsonSchema, required: string[]): JsonSchema =>
     closed({ type: { const: type }, ...props } as Record<string, JsonSchema>, { required: ['type', ...required] });

@@ -174,7 +174,40 @@ function readBackend(f: Fields, name: string, value: unknown, cpus: number): Bac
     const host = f.string(joinKey(key, 'host'), options.host, 'a host name to ssh to (a string), e.g. "host: gpu01"');
     if (host === undefined) ok = false;
   }
+  if (type !== 'local') ok = checkPacking(f, key, type, options) && ok;
   return ok ? { name, type, options } : undefined;
+}
+
+/** Slurm's default MaxArraySize: task ids 0…1000. */
+export const MAX_ARRAY_SIZE = 1001;
+
+/**
+ * The packing keys of the remote backends: `batch_window` (ssh) and
+ * `array_window`, `array_size` (slurm), each named in its error with the fix.
+ */
+function checkPacking(f: Fields, key: string, type: 'slurm' | 'ssh', options: Record<string, VarValue>): boolean {
+  const given = (k: string) => options[k] !== undefined && options[k] !== null;
+  const wrong = (k: string, other: 'slurm' | 'ssh') => f.error(joinKey(key, k), `only ${other === 'ssh' ? 'an' : 'a'} ${other} backend has "${k}"; this backend is of type ${type}, so remove the key`);
+  let ok = true;
+  const window = (k: string) => {
+    const ms = f.duration(joinKey(key, k), options[k]);
+    if (ms === undefined) return false;
+    if (ms > 60_000) return f.error(joinKey(key, k), `expected at most 1 minute (jobs wait this long to be packed), got ${describe(options[k])}; a window of "200ms" to "2s" suits bursts`) ?? false;
+    return true;
+  };
+  if (type === 'ssh') {
+    if (given('batch_window')) ok = window('batch_window') && ok;
+    for (const k of ['array_window', 'array_size']) if (given(k)) ok = (wrong(k, 'slurm') ?? false) && ok;
+  } else {
+    if (given('array_window')) ok = window('array_window') && ok;
+    if (given('array_size')) {
+      const n = f.int(joinKey(key, 'array_size'), options.array_size, 1);
+      if (n === undefined) ok = false;
+      else if (n > MAX_ARRAY_SIZE) ok = (f.error(joinKey(key, 'array_size'), `expected at most ${MAX_ARRAY_SIZE} (Slurm's default MaxArraySize), got ${n}; lower it, or raise MaxArraySize in slurm.conf first`) ?? false) && ok;
+    }
+    if (given('batch_window')) ok = (wrong('batch_window', 'ssh') ?? false) && ok;
+  }
+  return ok;
 }
 
 /** Local backends: `cpus` (default: top-level cpus), `memory` (a size) and `gpus` (auto | N | [ids]). */

@@ -84,7 +84,7 @@ export function createTransfer(dir: string, dest: Destination, as: string, optio
     };
   }
   const conn = new SshConnection(
-    { host: dest.host, user: dest.user, port: options.sshPort ?? null, identity: options.identity ?? null, workdir: dest.root, sharedFs: false, cpus: null, gpus: [], sshArgs: options.sshArgs ?? [], node: 'node', pollIntervalMs: 2000 },
+    { host: dest.host, user: dest.user, port: options.sshPort ?? null, identity: options.identity ?? null, workdir: dest.root, sharedFs: false, cpus: null, gpus: [], sshArgs: options.sshArgs ?? [], node: 'node', pollIntervalMs: 2000, batchWindowMs: 0 },
     `forward to ${dest.host}`,
     `forward ${dir} ${dest.host}:${dest.root}`,
   );

@@ -126,9 +126,9 @@ describe('definitions are checked completely', () => {
     });
     const expected = [
       'meow.yaml: backends.local.cpu: unknown key "cpu" (did you mean "cpus"?); a local backend allows: type, cpus, gpus, memory',
-      'meow.yaml: backends.cluster.partitoin: unknown key "partitoin" (did you mean "partition"?); a slurm backend allows: partition, account, sbatch_args, time, poll_interval, node',
+      'meow.yaml: backends.cluster.partitoin: unknown key "partitoin" (did you mean "partition"?); a slurm backend allows: partition, account, sbatch_args, time, poll_interval, node, array_window, array_size',
       'meow.yaml: backends.cluster.time: expected a duration like "250ms", "30s", "30m", "2h" or a number of seconds, got "2hours"',
-      'meow.yaml: backends.box.portt: unknown key "portt" (did you mean "port"?); an ssh backend allows: host, user, port, identity, workdir, shared_fs, cpus, gpus, ssh_args, node, poll_interval',
+      'meow.yaml: backends.box.portt: unknown key "portt" (did you mean "port"?); an ssh backend allows: host, user, port, identity, workdir, shared_fs, cpus, gpus, ssh_args, node, poll_interval, batch_window',
     ];
     const r = await meow(['-w', ws.root, 'validate']);
     expect(r.code).toBe(2);

@@ -210,6 +210,55 @@ slurm.describe('Slurm backend (real cluster)', () => {
     expect(await second.reattach(a.req, 'slurm:99999999')).toBeNull();
   });
 
+  it('packs a burst into one job array: each job keeps its own task handle, exit status and logs, and cancelling one task stops only it', async () => {
+    // A hostile workspace name: the array script names every job dir, quoted, never parsed by a shell.
+    const ws = await workspace("meow slurm 'q' $(x) `y` ");
+    const b = backend(ws, ', array_window: 1s');
+    const marker = ws.path('cancelled-ran-on.txt');
+    const attempts = await Promise.all([
+      processRequest(ws.root, ['bash', '-c', 'echo "out $MEOW_JOB_ID"; echo err >&2']),
+      processRequest(ws.root, ['bash', '-c', 'exit 3']),
+      processRequest(ws.root, ['bash', '-c', 'echo started; sleep 120; echo on >> "$1"', 'x', marker]),
+      processRequest(ws.root, ['no-such-program-meow']),
+    ]);
+    const runs = attempts.map((a) => b.run(a.req));
+    const handles = await Promise.all(attempts.map((a) => a.started));
+    const ids = handles.map((h) => /^slurm:(\d+)_(\d+)$/.exec(h ?? ''));
+    expect(ids.every((m) => m !== null), `handles: ${handles.join(', ')}`).toBe(true);
+    expect(new Set(ids.map((m) => m?.[1])).size).toBe(1);
+    expect(ids.map((m) => m?.[2])).toEqual(['0', '1', '2', '3']);
+    const sleeper = attempts[2];
+    await waitFor(async () => (await readFile(join(sleeper.req.jobDir, 'stdout.log'), 'utf8').catch(() => '')).includes('started'), 'the third task to start', 60_000, 100);
+    sleeper.controller.abort();
+    const outcomes = await Promise.all(runs);
+    expect(outcomes.map(brief)).toEqual([
+      { exitCode: 0, cancelled: false, timedOut: false, error: null },
+      { exitCode: 3, cancelled: false, timedOut: false, error: null },
+      expect.objectContaining({ cancelled: true }),
+      expect.objectContaining({ error: expect.stringMatching(/cannot start no-such-program-meow: not found/) }),
+    ]);
+    expect(await readFile(join(attempts[0].req.jobDir, 'stdout.log'), 'utf8')).toContain(`out ${attempts[0].req.job.id}`);
+    expect(await readFile(join(attempts[0].req.jobDir, 'stderr.log'), 'utf8')).toContain('err');
+    expect(squeueState(`${ids[2]?.[1]}_2`)).toMatch(/^(CANCELLED|)$/);
+    expect(await readFile(marker, 'utf8').catch(() => 'never')).toBe('never');
+  });
+
+  it('re-attaches to a task of a job array by its handle from a new backend instance', async () => {
+    const ws = await workspace();
+    const first = backend(ws, ', array_window: 1s');
+    const marker = ws.path('runs.txt');
+    const attempts = await Promise.all([0, 1].map((i) => processRequest(ws.root, ['bash', '-c', `echo run${i} >> "$1"; sleep 2; exit ${5 + i}`, 'x', marker])));
+    const runs = attempts.map((a) => first.run(a.req));
+    const handles = await Promise.all(attempts.map((a) => a.started));
+    expect(handles[1]).toMatch(/^slurm:\d+_1$/);
+    await first.close();
+    for (const r of runs) expect((await r).error).toMatch(/closed/);
+    const second = backend(ws);
+    const outcomes = await Promise.all(attempts.map((a, i) => second.reattach(a.req, handles[i] ?? '')));
+    expect(outcomes.map((o) => o && brief(o))).toEqual([5, 6].map((exitCode) => ({ exitCode, cancelled: false, timedOut: false, error: null })));
+    expect((await readFile(marker, 'utf8')).trim().split('\n').sort()).toEqual(['run0', 'run1']);
+  });
+
   it('tracks many jobs with one squeue call per poll', async () => {
     const ws = await workspace();
     const b = backend(ws);
@@ -287,7 +336,7 @@ describe('Slurm job script and state parsing', () => {
   it('turns resources, timeout and options into sbatch arguments, escaping %-patterns in log paths', async () => {
     const ws = await workspace('meow ws 100%j ');
     const a = await processRequest(ws.root, ['true'], { timeoutMs: 61_000, resources: { cpus: 4, gpus: 2, memory: 1.5 * 1024 ** 3 } });
-    const options = { partition: 'gpu', account: 'lab', sbatchArgs: ['--qos=high'], timeMs: null, pollIntervalMs: 1000, node: 'node' };
+    const options = { partition: 'gpu', account: 'lab', sbatchArgs: ['--qos=high'], timeMs: null, pollIntervalMs: 1000, node: 'node', arrayWindowMs: 500, arraySize: 1000 };
     const args = sbatchArgs(a.req, options, '/x/job.sbatch');
     const escaped = `${ws.root.replaceAll('%', '%%')}/${a.req.job.jobDir}`;
     expect(args).toEqual(

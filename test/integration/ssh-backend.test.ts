@@ -95,6 +95,32 @@ sshd.describe('SSH backend (real sshd on 127.0.0.1)', () => {
     expect((await remoteFiles()).some((f) => f.includes(a.req.job.id))).toBe(false);
   });
 
+  it('stages, starts and brings back a burst of jobs in batches over one session: hostile names, each its own outputs and exit status', async () => {
+    const ws = await workspace("meow ssh 'b' $(x) ");
+    const b = backend(ws, { cpus: 8, batch_window: '500ms' });
+    // Count the commands the backend sends: a burst shares its requests instead of one round of them per job.
+    const conn = (b as unknown as { conn: { exec: (s: string, ms?: number) => Promise<unknown> } }).conn;
+    const sent: string[] = [];
+    const exec = conn.exec.bind(conn);
+    conn.exec = (s: string, ms?: number) => (sent.push(s), exec(s, ms));
+    const names = ['plain.txt', "it's $(touch pwned) `y`.txt", '-dash.txt', 'sp ace;&|<>*?[x].txt', 'ünï "q".txt'];
+    const attempts = await Promise.all(
+      names.map(async (n, i) => {
+        await ws.write(`in/${n}`, `${i}\n`);
+        return processRequest(ws.root, ['bash', '-c', 'mkdir -p out; cp -- "$1" "out/$3-$2"; exit "$3"', 'x', ws.path(`in/${n}`), n, String(i)], { outputs: [`out/${i}-*`], job: { input: `in/${n}` } });
+      }),
+    );
+    const outcomes = await Promise.all(attempts.map((a) => b.run(a.req)));
+    expect(outcomes.map((o) => o.exitCode)).toEqual(names.map((_, i) => i));
+    for (const [i, n] of names.entries()) expect(await readFile(ws.path(`out/${i}-${n}`), 'utf8')).toBe(`${i}\n`);
+    expect(existsSync(ws.path('pwned')) || (await remoteFiles()).some((f) => f.endsWith('pwned'))).toBe(false);
+    const starts = sent.filter((s) => s.includes('setsid bash'));
+    const collects = sent.filter((s) => s.includes('tar -c'));
+    expect(starts.length, 'staging-and-start requests').toBeLessThan(names.length);
+    expect(collects.length, 'collecting requests').toBeLessThan(names.length);
+    for (const a of attempts) expect((await remoteFiles()).some((f) => f.includes(a.req.job.id))).toBe(false);
+  });
+
   it('reports a failure with its exit code', async () => {
     const ws = await workspace();
     const o = await backend(ws).run((await processRequest(ws.root, ['bash', '-c', 'echo bad >&2; exit 3'])).req);

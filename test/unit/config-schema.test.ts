@@ -151,4 +151,26 @@ backends:
       'backends.bad name | "bad name" is not a valid backend name; names start with a letter or digit and use only letters, digits, "_", "." and "-"',
     ]);
   });
+
+  it('checks the packing keys of the remote backends: the right backend type, a duration of at most a minute, an array size Slurm takes', () => {
+    const text = `
+backends:
+  c1: {type: slurm, array_window: 2s, array_size: 500}
+  c2: {type: slurm, array_window: 5m, array_size: 5000}
+  c3: {type: slurm, array_size: 0, batch_window: 1s}
+  s1: {type: ssh, host: h, batch_window: 250ms}
+  s2: {type: ssh, host: h, batch_window: soon, array_size: 10}
+`;
+    const { config, errors } = parseConfig('/ws', text, 4);
+    expect(Object.keys(config.backends)).toEqual(['local', 'c1', 's1']);
+    expect(config.backends.c1.options).toEqual({ array_window: '2s', array_size: 500 });
+    expect(errors.map((e) => `${e.key} | ${e.message}`)).toEqual([
+      'backends.c2.array_window | expected at most 1 minute (jobs wait this long to be packed), got the string "5m"; a window of "200ms" to "2s" suits bursts',
+      "backends.c2.array_size | expected at most 1001 (Slurm's default MaxArraySize), got 5000; lower it, or raise MaxArraySize in slurm.conf first",
+      'backends.c3.array_size | expected a positive whole number, got the number 0',
+      'backends.c3.batch_window | only an ssh backend has "batch_window"; this backend is of type slurm, so remove the key',
+      expect.stringMatching(/^backends\.s2\.batch_window \| expected a duration/),
+      'backends.s2.array_size | only a slurm backend has "array_size"; this backend is of type ssh, so remove the key',
+    ]);
+  });
 });

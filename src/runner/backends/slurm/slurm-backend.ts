@@ -8,10 +8,11 @@ import { translateSlurmRefusal } from '../remote-errors.js';
 import { SLURM_SCRIPT, sbatchArgs, slurmScript } from './slurm-script.js';
 import { parseSlurmOptions, type SlurmOptions } from './slurm-options.js';
 import { SlurmTracker, type SlurmFinal } from './slurm-tracker.js';
+import { SlurmArrayPacker } from './slurm-array.js';
 import type { Backend, BackendReport, RunRequest } from '../../backend.js';
 import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
-/** Handles of Slurm attempts: `slurm:<job id>`, so they never read as a local pid. */
+/** Handles of Slurm attempts: `slurm:<job id>` or `slurm:<array id>_<task>`, so they never read as a local pid. */
 const HANDLE_PREFIX = 'slurm:';
 const CLOSED_NOTE = (name: string) => `backend ${name} was closed while the job was on Slurm; it keeps running there`;
 /** After scancel, how long to wait for Slurm to confirm the end before giving up on it. */
@@ -19,8 +20,9 @@ const CANCEL_CONFIRM_MS = 60_000;
 
 /**
  * Runs jobs on a Slurm cluster: each attempt is submitted with `sbatch` (the
- * job script and its command files kept in the job dir), watched by a shared
- * batched `squeue` poll, cancelled with `scancel`. The workspace must be on a
+ * job script and its command files kept in the job dir; bursts packed into
+ * job arrays, one task per job), watched by a shared batched `squeue` poll,
+ * cancelled with `scancel`. The workspace must be on a
  * filesystem shared with the compute nodes: the job reads its inputs and
  * writes its logs and outputs in place.
  */
@@ -29,6 +31,7 @@ export class SlurmBackend implements Backend {
   private readonly options: SlurmOptions;
   private readonly optionErrors: string[];
   private readonly tracker: SlurmTracker;
+  private readonly packer: SlurmArrayPacker;
   /** Pending `run`/`reattach` promises, settled by close(). */
   private readonly waiting = new Set<(o: BackendReport) => void>();
   private closed = false;
@@ -44,6 +47,7 @@ export class SlurmBackend implements Backend {
     this.options = options;
     this.optionErrors = errors;
     this.tracker = new SlurmTracker(options.pollIntervalMs, (m) => this.log(`backend ${this.name}: ${m}`));
+    this.packer = new SlurmArrayPacker({ windowMs: options.arrayWindowMs, size: options.arraySize, spool: join(config.root, '.meow', 'slurm') });
   }
 
   async run(req: RunRequest): Promise<BackendReport> {
@@ -63,20 +67,21 @@ export class SlurmBackend implements Backend {
       return failed(`backend ${this.name}: cannot prepare the job script in ${req.jobDir}: ${errorMessage(err)}`);
     }
     if (req.signal.aborted) return { ...failed(null), cancelled: true };
-    const r = await runCommand('sbatch', args, { timeoutMs: 120_000 });
-    const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
-    if (r.code !== 0 || !id) {
+    const submitted = await this.packer.submit(req.jobDir, args);
+    if ('failed' in submitted) {
+      const r = submitted.failed;
       const refusal = await translateSlurmRefusal({ pattern: req.job.pattern, resources: req.resources, backend: this.name, partition: this.options.partition }, r.stderr);
       if (refusal) return failed(refusal);
       const hint = r.spawnError ? '; install the Slurm client tools (sbatch, squeue, sacct, scancel) or put them on PATH' : '';
       return failed(`backend ${this.name}: cannot submit the job to Slurm: ${commandFailure('sbatch', ['--parsable', '…'], r)}${hint}`);
     }
+    const { id } = submitted;
     req.onStarted?.(`${HANDLE_PREFIX}${id}`);
     return (await this.follow(req, id, launch, false)) ?? failed(`Slurm job ${id} disappeared`);
   }
 
   async reattach(req: RunRequest, handle: string): Promise<BackendReport | null> {
-    const id = /^(?:slurm:)?(\d+)$/.exec(handle)?.[1];
+    const id = /^(?:slurm:)?(\d+(?:_\d+)?)$/.exec(handle)?.[1];
     if (!id || this.closed) return null;
     return this.follow(req, id, { fn: req.launch.type === 'function' }, true);
   }
@@ -146,6 +151,8 @@ export class SlurmBackend implements Backend {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Jobs in an open window are submitted (and recorded) rather than lost.
+    await this.packer.flushAll();
     this.tracker.close();
     for (const settle of [...this.waiting]) settle(failed(CLOSED_NOTE(this.name)));
     this.waiting.clear();

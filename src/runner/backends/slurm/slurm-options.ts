@@ -22,9 +22,13 @@ export interface SlurmOptions {
   pollIntervalMs: number;
   /** Node on the compute nodes, for JavaScript recipes. @default the engine's own node (shared filesystem) */
   node: string;
+  /** How long jobs are collected into one job array, ms; 0 submits each job alone. @default 500 */
+  arrayWindowMs: number;
+  /** Most tasks in one job array. @default 1000 */
+  arraySize: number;
 }
 
-export const SLURM_KEYS = ['partition', 'account', 'sbatch_args', 'time', 'poll_interval', 'node'] as const;
+export const SLURM_KEYS = ['partition', 'account', 'sbatch_args', 'time', 'poll_interval', 'node', 'array_window', 'array_size'] as const;
 
 /** Parses a slurm backend's options; `errors` are full messages. */
 export function parseSlurmOptions(backend: BackendConfig): { options: SlurmOptions; errors: string[] } {
@@ -42,6 +46,8 @@ export function parseSlurmOptions(backend: BackendConfig): { options: SlurmOptio
     timeMs: opt<number | null>('time', (v) => f.duration(key('time'), v), null),
     pollIntervalMs: Math.max(100, pollIntervalMs),
     node: opt('node', (v) => f.string(key('node'), v, 'the path of node on the compute nodes'), process.execPath),
+    arrayWindowMs: opt('array_window', (v) => f.duration(key('array_window'), v), 500),
+    arraySize: opt('array_size', (v) => f.int(key('array_size'), v, 1), 1000),
   };
   return { options, errors: formatOptionErrors(f) };
 }

@@ -3,7 +3,7 @@
  * job, and for jobs that left the queue one batched look-up of their final
  * state in `sacct`, falling back to the job completion log (`sacct -c`) and
  * the controller's memory (`scontrol show job`) when accounting storage is
- * off.
+ * off. A job array's task is tracked by its own id, `ARRAYID_TASK`.
  */
 import { BatchPoll } from '../batch-poll.js';
 import { commandFailure, runCommand } from '../remote-exec.js';
@@ -123,7 +123,8 @@ export class SlurmTracker extends BatchPoll {
     const queued = new Map<string, SlurmActive | { kind: 'ended'; state: string }>();
     for (let i = 0; i < ids.length; i += IDS_PER_CALL) {
       const chunk = ids.slice(i, i + IDS_PER_CALL);
-      const args = ['-h', '-t', 'all', '-j', chunk.join(','), '-o', '%i|%T|%M|%r'];
+      // -r: one line per array task, pending ones included.
+      const args = ['-h', '-r', '-t', 'all', '-j', chunk.join(','), '-o', '%i|%T|%M|%r'];
       const r = await runCommand('squeue', args, { timeoutMs: 60_000 });
       if (r.code !== 0 && !/invalid job id/i.test(r.stderr)) {
         // The controller may be restarting: keep every job and try again next time.
@@ -184,13 +185,16 @@ export class SlurmTracker extends BatchPoll {
     const found = new Map<string, SlurmFinal>();
     const missing = () => ids.filter((id) => !found.has(id));
     if (!this.accountingOff) {
-      const args = ['-X', '-P', '-n', '-j', ids.join(','), '-o', 'JobIDRaw,State,ExitCode'];
+      // JobID names an array task as ARRAYID_TASK; JobIDRaw its own number.
+      const args = ['-X', '-P', '-n', '-j', ids.join(','), '-o', 'JobID,State,ExitCode'];
       const r = await runCommand('sacct', args, { timeoutMs: 60_000 });
       if (r.code === 0) parseSacct(r.stdout, 'sacct', found);
       else if (/accounting storage is disabled|slurmdbd|accounting_storage\/none/i.test(r.stderr)) this.accountingOff = true;
     }
-    if (missing().length > 0) {
-      const args = ['-c', '-P', '-n', '-j', missing().join(','), '-o', 'JobID,State,ExitCode'];
+    // The completion log does not know array tasks by their task ids.
+    const plain = () => missing().filter((id) => !id.includes('_'));
+    if (plain().length > 0) {
+      const args = ['-c', '-P', '-n', '-j', plain().join(','), '-o', 'JobID,State,ExitCode'];
       const r = await runCommand('sacct', args, { timeoutMs: 60_000 });
       if (r.code === 0) parseSacct(r.stdout, 'sacct -c', found);
     }
@@ -229,7 +233,9 @@ function parseSacct(stdout: string, source: string, into: Map<string, SlurmFinal
 
 function parseScontrol(stdout: string, want: Set<string>, into: Map<string, SlurmFinal>): void {
   for (const line of stdout.split('\n')) {
-    const id = /(?:^|\s)JobId=(\d+)/.exec(line)?.[1];
+    const raw = /(?:^|\s)JobId=(\d+)/.exec(line)?.[1];
+    const task = /(?:^|\s)ArrayJobId=(\d+) ArrayTaskId=(\d+)(?:\s|$)/.exec(line);
+    const id = task && want.has(`${task[1]}_${task[2]}`) ? `${task[1]}_${task[2]}` : raw;
     if (!id || !want.has(id)) continue;
     const state = /(?:^|\s)JobState=(\S+)/.exec(line)?.[1] ?? '';
     if (!FINAL_STATES.has(state)) continue;

@@ -1,14 +1,15 @@
 import { constants } from 'node:os';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { errorMessage } from '../../../core/errors.js';
-import { BASH_EXEC, LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles } from '../remote-launch.js';
+import { LAUNCH_FILES, finishOutcome, resolveLaunch, writeLaunchFiles } from '../remote-launch.js';
 import { bashQuote, commandFailure } from '../remote-exec.js';
 import { SshConnection } from './ssh-connection.js';
 import { parseSshOptions, type SshOptions } from './ssh-options.js';
 import { sshGpuSource } from '../remote-errors.js';
 import { SshPoller, type RemoteStatus } from './ssh-poller.js';
-import { PathMap, REMOTE_CONTROL_DIR, SSH_SCRIPT, matchOutputs, outputDirs, removeTree, rewrittenJobFiles, stageList } from './ssh-stage.js';
+import { PathMap, REMOTE_CONTROL_DIR, SSH_SCRIPT, matchOutputs, outputDirs, removeTree, rewrittenJobFiles, stageList, wrapperScript } from './ssh-stage.js';
+import { Coalescer, collectScript, fetchRsync, stageRsync, findChangedScript, parseChanged, placeCollected, stagePrelude, startScript, startedPids, tooLarge, type StartItem } from './ssh-batch.js';
 import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
 import type { BackendConfig, WorkspaceConfig } from '../../../core/types.js';
 
@@ -22,6 +23,17 @@ const HANDLE_PREFIX = 'ssh:';
 const CANCEL_CONFIRM_MS = 60_000;
 /** How long a re-attach keeps trying to reach the host. */
 const REATTACH_PATIENCE_MS = 2 * 60_000;
+
+/** A job ready to be staged and started, with what to copy. */
+interface Staged extends StartItem {
+  map: PathMap;
+  jobRel: string;
+  /** Workspace-relative files and directories to copy. */
+  files: string[];
+  /** The job dir's rewritten files (job-dir-relative) and the temporary tree holding them. */
+  tree: string | null;
+  rewritten: string[];
+}
 
 /** One attempt on the host. */
 interface RemoteJob {
@@ -40,11 +52,14 @@ interface RemoteJob {
 }
 
 /**
- * Runs jobs on a host over SSH: the job dir, the recipes and the workspace
- * files a job names are staged with rsync to a mirror of the workspace under
- * the remote workdir (paths rewritten), the job runs there detached (setsid),
- * one batched ssh call per poll interval watches all jobs, and the logs and
- * declared outputs come back with rsync. Cancel kills the remote process group.
+ * Runs jobs on a host over SSH, every command in one persistent remote shell:
+ * the job dir, the recipes and the workspace files a job names are staged to
+ * a mirror of the workspace under the remote workdir (paths rewritten), the
+ * job runs there detached (setsid), one batched check per poll interval
+ * watches all jobs, and the logs and declared outputs come back. Jobs within
+ * `batch_window` of each other share one staging-and-start request and one
+ * collecting request (a tar archive; rsync when large). Cancel kills the
+ * remote process group.
  */
 export class SshBackend implements Backend {
   readonly name: string;
@@ -52,6 +67,8 @@ export class SshBackend implements Backend {
   private readonly optionErrors: string[];
   private readonly conn: SshConnection;
   private readonly poller: SshPoller;
+  private readonly starts: Coalescer<Staged, number | Error>;
+  private readonly collects: Coalescer<RemoteJob, Error | null>;
   private cap: Promise<Capacity> | null = null;
   private readonly waiting = new Set<(o: BackendReport) => void>();
   private closed = false;
@@ -67,6 +84,8 @@ export class SshBackend implements Backend {
     this.optionErrors = errors;
     this.conn = new SshConnection(options, backend.name, `${config.root}\0${backend.name}\0${options.user ?? ''}@${options.host}:${options.port ?? ''}`);
     this.poller = new SshPoller(this.conn, options.pollIntervalMs, (m) => this.log(`backend ${this.name}: ${m}`));
+    this.starts = new Coalescer(options.batchWindowMs, (jobs) => this.startBatch(jobs));
+    this.collects = new Coalescer(options.batchWindowMs, (jobs) => this.collectBatch(jobs));
   }
 
   /**
@@ -187,66 +206,48 @@ if [ -s ${c}/pid ]; then echo "pid $(cat ${c}/pid)"; else echo none;${abandon} f
     if (this.options.gpus.length > 0 || req.gpus.length > 0) launch.env.CUDA_VISIBLE_DEVICES = req.gpus.join(',');
     await writeLaunchFiles(req.jobDir, launch);
     await Promise.all([LAUNCH_FILES.launchError, LAUNCH_FILES.fnReply].map((f) => rm(join(req.jobDir, f), { force: true })));
-    await writeFile(join(req.jobDir, SSH_SCRIPT), this.wrapper(req, remoteDir), { mode: 0o755 });
+    await writeFile(join(req.jobDir, SSH_SCRIPT), wrapperScript(req.job.id, this.conn.where, this.name, remoteDir), { mode: 0o755 });
 
-    const rewritten = this.options.sharedFs ? [] : await this.stage(req, map, jobRel);
-    if (req.signal.aborted) throw new Error('cancelled');
-    req.onStarted?.(`${HANDLE_PREFIX}${this.conn.where}`);
-
-    const dirs = outputDirs(req.outputs, this.config.root).map((d) => bashQuote(map.remotePath(d)));
-    const script = `set -e
-${dirs.length ? `mkdir -p -- ${dirs.join(' ')}\n` : ''}cd -- ${bashQuote(remoteDir)}
-rm -rf ${REMOTE_CONTROL_DIR}
-setsid bash ./${SSH_SCRIPT} </dev/null >/dev/null 2>&1 &
-for i in $(seq 1 600); do [ -s ${REMOTE_CONTROL_DIR}/pid ] && break; sleep 0.05; done
-cat ${REMOTE_CONTROL_DIR}/pid
-`;
-    const r = await this.conn.exec(script, 60_000);
-    const pid = Number.parseInt(r.stdout.trim(), 10);
-    if (r.code !== 0 || !Number.isInteger(pid)) throw new Error(`backend ${this.name}: cannot start the job on ${this.conn.where}: ${commandFailure('ssh', [this.conn.where], r)}`);
-    return { req, map, jobRel, remoteDir, pid, fn: launch.fn, rewritten, startedAt: Date.now() };
-  }
-
-  /** Copies the job to the mirror; returns the job dir files staged rewritten. */
-  private async stage(req: RunRequest, map: PathMap, jobRel: string): Promise<string[]> {
-    const files = await stageList(req, map, jobRel);
-    const push = await this.conn.rsync(`${this.config.root}/`, `remote:${map.remote}/`, files);
-    if (push.code !== 0) throw new Error(`backend ${this.name}: cannot copy the job to ${this.conn.where}: ${commandFailure('rsync', files, push)}`);
-    const { tree, files: rewritten } = await rewrittenJobFiles(req.jobDir, jobRel, map);
-    try {
-      if (tree) {
-        const over = await this.conn.rsync(`${tree}/`, `remote:${map.remote}/`, rewritten.map((f) => `${jobRel}/${f}`));
-        if (over.code !== 0) throw new Error(`backend ${this.name}: cannot copy the job to ${this.conn.where}: ${commandFailure('rsync', rewritten, over)}`);
-      }
-    } finally {
-      await removeTree(tree);
+    const staged = this.options.sharedFs ? { files: [], tree: null, rewritten: [] } : await this.prepareStage(req, map, jobRel);
+    if (req.signal.aborted) {
+      await removeTree(staged.tree);
+      throw new Error('cancelled');
     }
-    return rewritten;
+    // Recorded before the start: a restart looks for the job on the host rather than running it twice.
+    req.onStarted?.(`${HANDLE_PREFIX}${this.conn.where}`);
+    const pid = await this.starts.add({ map, jobRel, remoteDir, outputDirs: outputDirs(req.outputs, this.config.root).map((d) => map.remotePath(d)), ...staged });
+    if (pid instanceof Error) throw pid;
+    return { req, map, jobRel, remoteDir, pid, fn: launch.fn, rewritten: staged.rewritten, startedAt: Date.now() };
   }
 
-  /** The wrapper run on the host: records its pid, runs the command, records the exit status. */
-  private wrapper(req: RunRequest, remoteDir: string): string {
-    const c = REMOTE_CONTROL_DIR;
-    return `#!/bin/bash
-# meowflow job ${req.job.id}: run on ${this.conn.where.replace(/[\r\n]/g, ' ')} by the ssh backend "${this.name}",
-# detached from the connection (setsid), so a dropped connection does not end it.
-# The working directory, program, arguments and environment are in
-# command.nul and env.nul (NUL-separated), so no value passes through a shell.
-set -u
-meow_dir=${bashQuote(remoteDir)}
-cd -- "$meow_dir" || exit 1
-mkdir -p ${c}
-: > ${c}/started
-echo "$$" > ${c}/pid.tmp && mv ${c}/pid.tmp ${c}/pid
-${BASH_EXEC}
-trap 'meow_stopping=1' TERM INT HUP
-( meow_exec "$meow_dir" ) >> stdout.log 2>> stderr.log < /dev/null &
-meow_child=$!
-wait "$meow_child"; meow_status=$?
-# A signal to the wrapper interrupts wait; wait again for the program's own status.
-while kill -0 "$meow_child" 2>/dev/null; do wait "$meow_child"; meow_status=$?; done
-echo "$meow_status" > ${c}/exit.tmp && mv ${c}/exit.tmp ${c}/exit
-`;
+  /** What a job stages: workspace files, and its job dir files rewritten for the host in a temporary tree. */
+  private async prepareStage(req: RunRequest, map: PathMap, jobRel: string): Promise<Omit<Staged, 'map' | 'jobRel' | 'remoteDir' | 'outputDirs'>> {
+    const files = await stageList(req, map, jobRel);
+    const { tree, files: rewritten } = await rewrittenJobFiles(req.jobDir, jobRel, map);
+    return { files, tree, rewritten };
+  }
+
+  /**
+   * Stages and starts a batch of jobs in one request on the session (rsync
+   * for a batch too large to travel inline); the pid of each, or why not.
+   */
+  private async startBatch(jobs: Staged[]): Promise<(number | Error)[]> {
+    try {
+      let prelude = '';
+      if (!this.options.sharedFs) {
+        const inline = await stagePrelude(this.config.root, jobs[0].map.remote, jobs);
+        if (inline === null) for (const j of jobs) await stageRsync(this.conn, this.name, this.config.root, j);
+        prelude = inline ?? '';
+      }
+      const r = await this.conn.exec(startScript(prelude, jobs), 120_000);
+      const pids = startedPids(r, jobs.length);
+      const why = `backend ${this.name}: cannot start the job on ${this.conn.where}: ${commandFailure('ssh', [this.conn.where], r)}`;
+      return pids.map((pid) => (r.code === 0 && pid !== null ? pid : new Error(why)));
+    } catch (err) {
+      return jobs.map(() => (err instanceof Error ? err : new Error(String(err))));
+    } finally {
+      await Promise.all(jobs.map((j) => removeTree(j.tree)));
+    }
   }
 
   /** Waits for a started attempt's end (cancel and timeout kill its process group), then fetches. */
@@ -341,27 +342,40 @@ echo "$meow_status" > ${c}/exit.tmp && mv ${c}/exit.tmp ${c}/exit
   }
 
   private async fetch(job: RemoteJob): Promise<void> {
-    const { map, jobRel } = job;
     // On a shared filesystem everything is in place already.
     if (this.options.sharedFs) return rm(join(job.req.jobDir, REMOTE_CONTROL_DIR), { recursive: true, force: true });
-    let outputs: string[] = [];
-    if (job.req.outputs.length > 0) {
-      const find = `cd -- ${bashQuote(map.remote)}
-[ -f ${bashQuote(`${jobRel}/${REMOTE_CONTROL_DIR}/started`)} ] || exit 0
-find . -path ./.meow -prune -o -type f -newer ${bashQuote(`${jobRel}/${REMOTE_CONTROL_DIR}/started`)} -print0
-`;
-      const r = await this.conn.exec(find, 120_000);
-      if (r.code !== 0) throw new Error(`cannot list the job's outputs on ${this.conn.where}: ${commandFailure('find', [map.remote], r)}`);
-      const changed = r.stdout.split('\0').filter((p) => p !== '').map((p) => p.replace(/^\.\//, ''));
-      outputs = matchOutputs(job.req.outputs, this.config.root, changed);
+    const err = await this.collects.add(job);
+    if (err) throw err;
+  }
+
+  /** The declared outputs each job created or changed on the host (one request for all of them). */
+  private async changedOutputs(jobs: RemoteJob[]): Promise<string[][]> {
+    if (jobs.every((j) => j.req.outputs.length === 0)) return jobs.map(() => []);
+    const r = await this.conn.exec(findChangedScript(jobs[0].map.remote, jobs.map((j) => (j.req.outputs.length > 0 ? j.jobRel : null))), 120_000);
+    if (r.code !== 0) throw new Error(`cannot list the job's outputs on ${this.conn.where}: ${commandFailure('find', [jobs[0].map.remote], r)}`);
+    const changed = parseChanged(r.stdout, jobs.length);
+    return jobs.map((j, i) => matchOutputs(j.req.outputs, this.config.root, changed[i]));
+  }
+
+  /** Brings a batch of finished jobs back in one archive (rsync when too large), then removes them from the host. */
+  private async collectBatch(jobs: RemoteJob[]): Promise<(Error | null)[]> {
+    try {
+      const outputs = await this.changedOutputs(jobs);
+      const paths = [...new Set(jobs.flatMap((j, i) => [j.jobRel, ...outputs[i]]))];
+      const r = await this.conn.exec(collectScript(jobs[0].map.remote, paths), 300_000);
+      if (tooLarge(r)) {
+        for (const [i, j] of jobs.entries()) await fetchRsync(this.conn, this.config.root, j, outputs[i]);
+      } else if (r.code !== 0) {
+        throw new Error(`cannot bring the job's logs and outputs back from ${this.conn.where}: ${commandFailure('tar', paths, r)}`);
+      } else {
+        const skip = new Set(jobs.flatMap((j) => j.rewritten.map((f) => `${j.jobRel}/${f}`)));
+        await placeCollected(this.config.root, r.bytes, skip, jobs.map((j) => j.jobRel));
+      }
+      await this.conn.exec(`rm -rf -- ${jobs.map((j) => bashQuote(j.remoteDir)).join(' ')}\n`, 60_000);
+      return jobs.map(() => null);
+    } catch (err) {
+      return jobs.map(() => (err instanceof Error ? err : new Error(String(err))));
     }
-    // Files land under .meow first and are renamed into place, so the monitor never sees half a file.
-    const tmp = join(this.config.root, '.meow', 'ssh-incoming');
-    await mkdir(tmp, { recursive: true });
-    const excludes = [`/${jobRel}/${REMOTE_CONTROL_DIR}/`, ...job.rewritten.map((f) => `/${jobRel}/${f}`)].map((p) => `--exclude=${p}`);
-    const pull = await this.conn.rsync(`remote:${map.remote}/`, `${this.config.root}/`, [jobRel, ...outputs], [`--temp-dir=${tmp}`, ...excludes]);
-    if (pull.code !== 0) throw new Error(`cannot bring the job's logs and outputs back from ${this.conn.where}: ${commandFailure('rsync', [jobRel], pull)}`);
-    await this.conn.exec(`rm -rf -- ${bashQuote(job.remoteDir)}\n`, 60_000);
   }
 
   private closedNote(): string {
@@ -371,6 +385,7 @@ find . -path ./.meow -prune -o -type f -newer ${bashQuote(`${jobRel}/${REMOTE_CO
   async close(): Promise<void> {
     this.closed = true;
     this.poller.close();
+    await Promise.all([this.starts.flush(), this.collects.flush()]);
     for (const settle of [...this.waiting]) settle(failed(this.closedNote()));
     this.waiting.clear();
     await this.conn.close();

@@ -1,8 +1,10 @@
 /**
  * One SSH host, reached through the system `ssh` with a ControlMaster socket
- * that every command and rsync transfer reuses. Remote commands are bash
- * scripts sent on stdin (`bash -s`), so the remote login shell never parses a
- * value; values inside the scripts are quoted for bash.
+ * (in a private directory) that every ssh process reuses. Remote commands are
+ * bash scripts run by one long-lived remote shell (ssh-session.ts), so a
+ * command costs no new ssh session and the remote login shell never parses a
+ * value; values inside the scripts are quoted for bash. Large transfers go
+ * through rsync over the same master.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { MeowError } from '../../../core/errors.js';
 import { bashQuote, commandFailure, runCommand, type CommandResult } from '../remote-exec.js';
 import type { SshOptions } from './ssh-options.js';
+import { SshSession, type SessionResult } from './ssh-session.js';
 
 /** How long an idle master connection outlives the last command (seconds): bounds what an engine killed outright leaves. */
 const CONTROL_PERSIST_S = 60;
@@ -27,6 +30,7 @@ export interface RemoteHost {
 export class SshConnection {
   private controlDir: string | null = null;
   private connecting: Promise<RemoteHost> | null = null;
+  private session: SshSession | null = null;
 
   constructor(
     private readonly options: SshOptions,
@@ -122,9 +126,10 @@ echo "dir $(pwd -P)"
     return { workdir: abs, cpus: Math.max(1, cpus) };
   }
 
-  /** Runs a bash script on the host (sent on stdin). */
-  exec(script: string, timeoutMs = 120_000): Promise<CommandResult> {
-    return runCommand('ssh', [...this.sshOptions(), '--', this.options.host, 'bash -s'], { input: script, timeoutMs });
+  /** Runs a bash script on the host, in the persistent session. */
+  exec(script: string, timeoutMs = 120_000): Promise<SessionResult> {
+    this.session ??= new SshSession(() => ['ssh', ...this.sshOptions(), '--', this.options.host]);
+    return this.session.exec(script, timeoutMs);
   }
 
   /**
@@ -142,6 +147,8 @@ echo "dir $(pwd -P)"
   async close(): Promise<void> {
     const dir = this.controlDir;
     this.connecting = null;
+    this.session?.close();
+    this.session = null;
     if (!dir) return;
     await runCommand('ssh', [...this.sshOptions(), '-O', 'exit', '--', this.options.host], { timeoutMs: 10_000 });
     this.controlDir = null;

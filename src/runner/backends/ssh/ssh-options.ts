@@ -34,11 +34,13 @@ export interface SshOptions {
   sshArgs: string[];
   /** Node on the remote host, for JavaScript recipes. @default "node" */
   node: string;
-  /** How often one ssh call checks every job on the host. @default 2000 */
+  /** How often one ssh call checks every job on the host. @default 1000 */
   pollIntervalMs: number;
+  /** How long jobs are collected to be staged, started and brought back together, ms. @default 100 */
+  batchWindowMs: number;
 }
 
-export const SSH_KEYS = ['host', 'user', 'port', 'identity', 'workdir', 'shared_fs', 'cpus', 'gpus', 'ssh_args', 'node', 'poll_interval'] as const;
+export const SSH_KEYS = ['host', 'user', 'port', 'identity', 'workdir', 'shared_fs', 'cpus', 'gpus', 'ssh_args', 'node', 'poll_interval', 'batch_window'] as const;
 
 /** Parses an ssh backend's options; `errors` are full messages. */
 export function parseSshOptions(backend: BackendConfig): { options: SshOptions; errors: string[] } {
@@ -60,7 +62,8 @@ export function parseSshOptions(backend: BackendConfig): { options: SshOptions; 
     gpus: opt('gpus', (v) => gpuIds(f, key('gpus'), v), []),
     sshArgs: opt('ssh_args', (v) => stringList(f, key('ssh_args'), v), []),
     node: opt('node', (v) => f.string(key('node'), v, 'the path of node on the remote host'), 'node'),
-    pollIntervalMs: Math.max(100, opt('poll_interval', (v) => f.duration(key('poll_interval'), v), 2000)),
+    pollIntervalMs: Math.max(100, opt('poll_interval', (v) => f.duration(key('poll_interval'), v), 1000)),
+    batchWindowMs: opt('batch_window', (v) => f.duration(key('batch_window'), v), 100),
   };
   return { options, errors: formatOptionErrors(f) };
 }

@@ -31,11 +31,12 @@ interface Watched {
 /** The check for each (dir, pid) pair in "$@", one line of output per job. */
 const POLL_SCRIPT = `
 status_of() {
-  local d="$1" p="$2" c="$1/${REMOTE_CONTROL_DIR}"
-  if [ -f "$c/exit" ]; then echo "exit $(cat "$c/exit")"
+  local d="$1" p="$2" c="$1/${REMOTE_CONTROL_DIR}" s
+  # Builtins only: one check of many jobs forks nothing.
+  if [ -f "$c/exit" ] && read -r s < "$c/exit"; then echo "exit $s"
   elif [ ! -d "$d" ]; then echo missing
   elif kill -0 "$p" 2>/dev/null; then echo running
-  elif [ -f "$c/exit" ]; then echo "exit $(cat "$c/exit")"
+  elif [ -f "$c/exit" ] && read -r s < "$c/exit"; then echo "exit $s"
   else echo gone
   fi
 }

@@ -13,7 +13,8 @@ import { basename, dirname, join, relative } from 'node:path';
 import micromatch from 'micromatch';
 import type { RunRequest } from '../../backend.js';
 import type { Variables, VarValue } from '../../../core/types.js';
-import { LAUNCH_FILES } from '../remote-launch.js';
+import { BASH_EXEC, LAUNCH_FILES } from '../remote-launch.js';
+import { bashQuote } from '../remote-exec.js';
 
 /** Where the backend keeps its control files in the remote job dir. */
 export const REMOTE_CONTROL_DIR = 'meow-ssh';
@@ -186,4 +187,30 @@ async function isFile(p: string): Promise<boolean> {
 
 async function isDir(p: string): Promise<boolean> {
   return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** The wrapper run on the host: records its pid, runs the command, records the exit status. */
+export function wrapperScript(jobId: string, where: string, backend: string, remoteDir: string): string {
+  const c = REMOTE_CONTROL_DIR;
+  return `#!/bin/bash
+# meowflow job ${jobId}: run on ${where.replace(/[\r\n]/g, ' ')} by the ssh backend "${backend}",
+# detached from the connection (setsid), so a dropped connection does not end it.
+# The working directory, program, arguments and environment are in
+# command.nul and env.nul (NUL-separated), so no value passes through a shell.
+set -u
+meow_dir=${bashQuote(remoteDir)}
+cd -- "$meow_dir" || exit 1
+[ -d ${c} ] || mkdir -p ${c}
+: > ${c}/started
+# One short write: a reader sees the whole pid or an empty file.
+echo "$$" > ${c}/pid
+${BASH_EXEC}
+trap 'meow_stopping=1' TERM INT HUP
+( meow_exec "$meow_dir" ) >> stdout.log 2>> stderr.log < /dev/null &
+meow_child=$!
+wait "$meow_child"; meow_status=$?
+# A signal to the wrapper interrupts wait; wait again for the program's own status.
+while kill -0 "$meow_child" 2>/dev/null; do wait "$meow_child"; meow_status=$?; done
+echo "$meow_status" > ${c}/exit.tmp && mv ${c}/exit.tmp ${c}/exit
+`;
 }
