@@ -129,12 +129,13 @@ export function unsetEnvMessage(name: string): string {
  * `dir` is `.` for a file at the workspace root, so `{dir}/x` stays relative.
  */
 export function fileValues(relPath: string, workspaceRoot: string): Record<string, string> {
-  const rel = path.posix.normalize(relPath.replaceAll('\\', '/'));
+  // A backslash is a character of a file name here, never a separator: `a\..\x` is one name.
+  const rel = relPath;
   const name = path.posix.basename(rel);
   const ext = path.posix.extname(name);
   return {
     path: rel,
-    abspath: path.posix.join(workspaceRoot.replaceAll('\\', '/'), rel),
+    abspath: workspaceRoot === '' ? rel : `${workspaceRoot.replace(/\/+$/, '')}/${rel}`,
     dir: path.posix.dirname(rel),
     name,
     stem: ext === '' ? name : name.slice(0, -ext.length),

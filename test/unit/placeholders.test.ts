@@ -67,6 +67,14 @@ describe('fileValues', () => {
     });
   });
 
+  it('takes a backslash as a character of a name, never as a separator (no path leaves the workspace)', () => {
+    const name = 'x\\..\\..\\..\\tmp\\escape';
+    const v = fileValues(`data/v/${name}`, '/ws');
+    expect(v).toMatchObject({ path: `data/v/${name}`, abspath: `/ws/data/v/${name}`, dir: 'data/v', name });
+    expect(v.stem + v.ext).toBe(name);
+    expect(fileValues('a\\b.txt', '/ws')).toMatchObject({ dir: '.', name: 'a\\b.txt', stem: 'a\\b' });
+  });
+
   it('gives "." as the dir and "" as the ext where there are none', () => {
     expect(fileValues('README', '/ws')).toMatchObject({ dir: '.', name: 'README', stem: 'README', ext: '' });
   });
