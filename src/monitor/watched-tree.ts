@@ -84,16 +84,7 @@ export class WatchedTree {
 
   /** Why a link resolving to `target` (null: dangling or a loop, so nothing to read) is not followed; null when it is. */
   private linkRefusal(target: string | null): string | null {
-    if (target === null) return null;
-    if (this.follow === 'none') return 'a symbolic link: not followed (follow_symlinks: none in meow.yaml)';
-    const rel = target.startsWith(`${this.realRoot}/`) ? target.slice(this.realRoot.length + 1) : null;
-    if (rel !== null && (rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`))) {
-      return `a symbolic link into the engine's state (${rel}): never followed`;
-    }
-    if (rel === null && this.follow === 'inside') {
-      return `a symbolic link to ${target}, outside the workspace: not followed, no job (follow_symlinks: inside; "follow_symlinks: all" in meow.yaml follows it)`;
-    }
-    return null;
+    return symlinkRefusal(target, this.realRoot, this.follow);
   }
 
   /** The resolved target of a link, synchronously (links are rare; scans call this for each one). */
@@ -123,4 +114,31 @@ export class WatchedTree {
     }
     return check;
   }
+}
+
+/** Why a link resolving to `target` (null: dangling or a loop) is not followed under `follow`; null when it is. */
+function symlinkRefusal(target: string | null, realRoot: string, follow: WorkspaceConfig['followSymlinks']): string | null {
+  if (target === null) return null;
+  if (follow === 'none') return 'a symbolic link: not followed (follow_symlinks: none in meow.yaml)';
+  const rel = target.startsWith(`${realRoot}/`) ? target.slice(realRoot.length + 1) : null;
+  if (rel !== null && (rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`))) {
+    return `a symbolic link into the engine's state (${rel}): never followed`;
+  }
+  if (rel === null && follow === 'inside') {
+    return `a symbolic link to ${target}, outside the workspace: not followed, no job (follow_symlinks: inside; "follow_symlinks: all" in meow.yaml follows it)`;
+  }
+  return null;
+}
+
+/**
+ * Why the file at `path` may not be read now: it is a link whose target the
+ * policy refuses. Checked again when a job starts, so a link swapped after
+ * its job was queued is not read through. Null when it may be read.
+ */
+export async function linkRefusalNow(config: Pick<WorkspaceConfig, 'root' | 'followSymlinks'>, path: string): Promise<string | null> {
+  const abs = join(config.root, path);
+  const st = await lstat(abs).catch(() => null);
+  if (!st?.isSymbolicLink()) return null;
+  const realRoot = await realpath(config.root).catch(() => config.root);
+  return symlinkRefusal(await realpath(abs).catch(() => null), realRoot, config.followSymlinks);
 }

@@ -5,6 +5,7 @@ import { INPUTS_LIST, createJobDir, tailFile } from './job-dir.js';
 import { isDiskFull } from './disk-space.js';
 import { outcomeOf, type RunOutcome } from './outcome.js';
 import { tailLogOf } from './resource-log-cap.js';
+import { linkRefusalNow } from '../monitor/watched-tree.js';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/durations.js';
 import { expandAll, placeholderValues } from '../rules/variables.js';
@@ -90,6 +91,11 @@ export class AttemptRunner {
     let launch: Launch | null = null;
     const executor = this.executors.get(rule.recipe.kind);
     try {
+      // An input swapped for a link the policy refuses after the job was queued is not read through.
+      for (const p of [job.input, ...(job.inputs ?? [])]) {
+        const refused = await linkRefusalNow(config, p);
+        if (refused) throw new Error(`${p} changed after the job was queued: ${refused}`);
+      }
       // Each attempt starts from a clean job dir (but for its logs): nothing a crashed or failed attempt left is read as this one's.
       // (A first attempt may follow one the engine lost, which does not count: the dir is cleaned whenever it exists.)
       await cleanAttemptDir(dir);

@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine.js';
 import { startLive, type LiveEngine } from '../helpers/engine.js';
+import { track } from '../helpers/resources.js';
 import { meow, tempWorkspace, waitFor, type TempWorkspace } from '../helpers/workspace.js';
 
 const MODE_YAML = { native: 'watch_mode: native\n', poll: 'watch_mode: poll\npoll_interval: 100ms\n' } as const;
@@ -102,6 +105,47 @@ describe('follow_symlinks with meow run --until-idle', () => {
     } finally {
       await ws.cleanup();
       await rm(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a link swapped after its job was queued', () => {
+  let ws: TempWorkspace | null = null;
+  let outside = '';
+  afterEach(async () => {
+    await ws?.cleanup();
+    if (outside) await rm(outside, { recursive: true, force: true });
+  });
+
+  it('is checked again when the job starts: a link now leading out of the workspace is not read through', async () => {
+    ws = await tempWorkspace();
+    outside = await mkdtemp(join(tmpdir(), 'meow-outside-'));
+    await writeFile(join(outside, 'secret.txt'), 'not yours');
+    await ws.write('recipes/publish.sh', 'cp "$input_file" "$MEOW_WORKSPACE/pub/$(basename "$input_file").copy"\n');
+    await ws.write('patterns/publish.yaml', 'recipe: publish\ntrigger: {paths: "drop/*"}\n');
+    await ws.write('innocent.txt', 'harmless');
+    await ws.write('pub/.keep', '');
+    await ws.write('drop/.keep', '');
+    await symlink('../innocent.txt', ws.path('drop/evil'));
+    const engine = await Engine.open(ws.root);
+    const untrack = track(engine, `engine in ${ws.root}`, () => engine.close({ cancelRunning: true }));
+    try {
+      // Nothing starts while the disk is "full": the job stays queued while the link is swapped.
+      engine.scheduler.waitForSpace();
+      await engine.start();
+      expect(engine.store.listJobs({ pattern: 'publish' }).map((j) => j.status)).toEqual(['queued']);
+      await rm(ws.path('drop/evil'));
+      await symlink(join(outside, 'secret.txt'), ws.path('drop/evil'));
+      engine.scheduler.spaceReturned();
+      await engine.scheduler.whenIdle();
+      const [job] = engine.store.listJobs({ pattern: 'publish' });
+      expect(job.status).toBe('failed');
+      expect(job.error).toContain('drop/evil changed after the job was queued: a symbolic link to');
+      expect(job.error).toContain('outside the workspace');
+      expect(existsSync(ws.path('pub/evil.copy'))).toBe(false);
+    } finally {
+      untrack();
+      await engine.close({ cancelRunning: true });
     }
   });
 });
