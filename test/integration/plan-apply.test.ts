@@ -286,4 +286,25 @@ describe('plan equals apply', () => {
       await open.close();
     }
   });
+  it('keeps a broken file\'s running version when another file takes its name: that file is refused, naming the holder', async () => {
+    ws = await tempWorkspace();
+    await ws.write('data/a1.txt', 'a1');
+    await ws.write('recipes/r1.mjs', recipeText('r1', 0));
+    await ws.write('patterns/p1.yaml', patternText('p1', 0));
+    const open = await openHeld(ws.root);
+    try {
+      await open.engine.start();
+      const before = open.engine.registeredRules().map((r) => [r.name, r.version]);
+      await ws.write('patterns/p1.yaml', 'recipe: r1\ntrigger: [oops\n');
+      await ws.write('patterns/q.yaml', `name: p1\n${patternText('p1', 1)}`);
+      const defs = await open.engine.loadDefinitions();
+      expect(defs.patterns.map((p) => [p.name, p.file])).toEqual([['p1', 'patterns/p1.yaml']]);
+      expect(defs.errors.find((e) => e.file === 'patterns/q.yaml')?.message).toContain('the pattern name "p1" is held by patterns/p1.yaml, which is broken now');
+      const plan = await open.engine.reloadDefinitions();
+      expect(plan.changes).toEqual([]);
+      expect(open.engine.registeredRules().map((r) => [r.name, r.version])).toEqual(before);
+    } finally {
+      await open.close();
+    }
+  });
 });
