@@ -1,5 +1,6 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { MeowError } from '../core/errors.js';
+import { escapeControl } from '../core/safe-text.js';
 import { traceBack, traceForward, type ForwardNode, type TraceStep } from '../store/trace.js';
 import { printJson } from './format.js';
 import { originOf } from '../sources/origin-store.js';
@@ -13,25 +14,28 @@ export function workspacePath(root: string, arg: string): string {
   return rel;
 }
 
+/** A line of text output, control characters in names escaped (a name never moves the cursor). */
+const say = (line: string) => console.log(escapeControl(line));
+
 function printBack(steps: (TraceStep & { origin?: string })[]): void {
   steps.forEach((s) => {
     const pad = '  '.repeat(s.depth);
     if (!s.job) {
-      console.log(`${pad}${s.path}  (from outside${s.origin ? `, forwarded from ${s.origin}` : ''})`);
+      say(`${pad}${s.path}  (from outside${s.origin ? `, forwarded from ${s.origin}` : ''})`);
       return;
     }
-    console.log(`${pad}${s.path}${s.inferred ? '  (undeclared output)' : ''}`);
-    console.log(`${pad}└─ ${s.job} ${s.status}  pattern ${s.pattern}@${s.pattern_version}  recipe ${s.recipe}@${s.recipe_version}`);
-    console.log(`${pad}   ${s.started_at ?? '-'} → ${s.finished_at ?? '-'}  vars ${JSON.stringify(s.variables)}`);
-    if (s.inputs.length > 1) console.log(`${pad}   read ${s.inputs.length} files: ${s.inputs.slice(0, 3).join(', ')}${s.inputs.length > 3 ? ', …' : ''}`);
+    say(`${pad}${s.path}${s.inferred ? '  (undeclared output)' : ''}`);
+    say(`${pad}└─ ${s.job} ${s.status}  pattern ${s.pattern}@${s.pattern_version}  recipe ${s.recipe}@${s.recipe_version}`);
+    say(`${pad}   ${s.started_at ?? '-'} → ${s.finished_at ?? '-'}  vars ${JSON.stringify(s.variables)}`);
+    if (s.inputs.length > 1) say(`${pad}   read ${s.inputs.length} files: ${s.inputs.slice(0, 3).join(', ')}${s.inputs.length > 3 ? ', …' : ''}`);
   });
 }
 
 function printForward(nodes: ForwardNode[], depth: number): void {
   for (const n of nodes) {
-    console.log(`${'  '.repeat(depth)}└─ ${n.job} ${n.pattern} ${n.status}`);
+    say(`${'  '.repeat(depth)}└─ ${n.job} ${n.pattern} ${n.status}`);
     for (const o of n.outputs) {
-      console.log(`${'  '.repeat(depth + 1)}${o.path}${o.inferred ? '  (undeclared output)' : ''}`);
+      say(`${'  '.repeat(depth + 1)}${o.path}${o.inferred ? '  (undeclared output)' : ''}`);
       printForward(o.derived, depth + 2);
     }
   }
@@ -47,7 +51,7 @@ export async function traceCommand(g: GlobalOptions, path: string, o: { forward?
       const tree = traceForward(store, rel);
       if (o.json) printJson({ path: rel, derived: tree });
       else {
-        console.log(rel);
+        say(rel);
         printForward(tree, 0);
       }
     } else {

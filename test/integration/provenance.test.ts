@@ -187,4 +187,18 @@ describe('meow report', () => {
     const lineage = await meow(['report', 'final/x-v1.c', '--out', ws.path('.meow/one'), '-w', ws.root]);
     expect(lineage.stdout).toMatch(/^3 jobs/);
   });
+  it('escapes control characters of names in its text output', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/copy.sh', 'cp "$input_file" "$out"\n');
+    await ws.write('patterns/copy.yaml', 'recipe: copy\ntrigger: {paths: "in/*"}\nvariables: {out: "out/{name}"}\noutputs: ["out/{name}"]\n');
+    await ws.write('out/.keep', '');
+    await ws.write('in/new\nline\x1b[2J.txt', 'x');
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    for (const args of [['trace', 'out/new\nline\x1b[2J.txt'], ['trace', '--forward', 'in/new\nline\x1b[2J.txt']]) {
+      const r = await meow([...args, '-w', ws.root]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('new\\nline\\x1b[2J.txt');
+      expect(r.stdout).not.toContain('\x1b');
+    }
+  });
 });
