@@ -238,7 +238,9 @@ export class ApiServer {
     } catch (err) {
       const code = errorCode(err);
       const status = err instanceof HttpError ? err.status : code === 'MEOW_USAGE' ? 400 : code === 'MEOW_CONFLICT' ? 409 : code === 'MEOW_NOT_FOUND' ? 404 : 500;
-      send(status, { error: errorMessage(err), code: code ?? null });
+      // Every error names a code: a request the server refuses is a usage error, a route it lacks a not-found.
+      const fallback = status === 404 ? 'MEOW_NOT_FOUND' : status === 409 ? 'MEOW_CONFLICT' : status < 500 ? 'MEOW_USAGE' : 'MEOW_INTERNAL';
+      send(status, { error: errorMessage(err), code: code ?? fallback });
     }
   }
 

@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'MEOW_PYTHON_MISSING',
   'MEOW_BACKEND',
   'MEOW_ILLEGAL_TRANSITION',
+  'MEOW_INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

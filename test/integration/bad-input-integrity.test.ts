@@ -193,7 +193,7 @@ describe('commands that cannot hurt', () => {
     for (const [body, message] of cases) {
       const r = await post(body);
       expect(r.status, body).toBe(400);
-      expect((JSON.parse(r.body) as { error: string }).error).toBe(message);
+      expect(JSON.parse(r.body) as { error: string; code: string }).toEqual({ error: message, code: 'MEOW_USAGE' });
     }
     expect((await post('{"path": "data/a.txt"}')).status).toBe(200);
   });
