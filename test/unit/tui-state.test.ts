@@ -131,7 +131,7 @@ describe('the event log', () => {
     ]);
     expect(describeEvent(finished)).toEqual([{ kind: 'job', level: 'error', text: 'failed    p data/j-1.txt j-1 — Traceback' }]);
     const plan = { changes: [{ pattern: 'x', change: 'added' as const, recipe: 'r', files: 3, triggers: 3, cancels: 0, sets: null, cancelled_jobs: [] }], unchanged: [] };
-    expect(describeEvent({ name: 'rules:changed', data: plan })[0].text).toBe('pattern x added: 3 triggered, 0 cancelled');
+    expect(describeEvent({ name: 'rules:changed', data: plan })[0].text).toBe('pattern x added: 3 jobs triggered, 0 cancelled');
     expect(describeEvent({ name: 'definitions:invalid', data: [{ file: 'patterns/x.yaml', key: 'trigger', message: 'bad', code: 'C' }] })[0]).toMatchObject({ level: 'error', text: 'patterns/x.yaml: trigger: bad' });
     expect(describeEvent({ name: 'log', data: { level: 'warn', message: 'hm' } })[0]).toMatchObject({ kind: 'log', level: 'warn' });
   });

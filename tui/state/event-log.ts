@@ -48,7 +48,7 @@ export function describeEvent(e: StreamEvent): Omit<LogEntry, 'seq' | 'at'>[] {
       return e.data.changes.map((c) => ({
         kind: 'rule' as const,
         level: 'info' as const,
-        text: `pattern ${c.pattern} ${c.change}: ${c.triggers} triggered, ${c.cancels} cancelled`,
+        text: `pattern ${c.pattern} ${c.change}: ${c.triggers} jobs triggered, ${c.cancels} cancelled`,
       }));
     case 'definitions:invalid':
       return e.data.map((d) => ({ kind: 'rule' as const, level: 'error' as const, text: `${d.file}: ${d.key ? `${d.key}: ` : ''}${d.message}` }));
