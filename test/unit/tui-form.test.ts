@@ -5,6 +5,7 @@ import { editPatternForm, formKey, formOutput, formRows, newPatternForm, type Pa
 import { readPatternFields, writePatternYaml } from '../../tui/state/pattern-yaml.js';
 import { formatVariables, parseVariables, splitGlobs } from '../../tui/state/variables-text.js';
 import type { KeyPress } from '../../tui/state/keys.js';
+import { schemaModeline } from '../../src/cli/json-schema.js';
 
 const RECIPES = ['reduce', 'report', 'segment'];
 
@@ -45,9 +46,9 @@ describe('the variables line', () => {
 });
 
 describe('pattern files from the form', () => {
-  it('writes a new pattern in the documented shape, leaving defaults out', () => {
+  it('writes a new pattern in the documented shape, leaving defaults out, after the line giving editors its schema', () => {
     const yaml = writePatternYaml({ name: 'x', recipe: 'reduce', paths: ['data/*.csv'], events: ['created', 'modified'], variables: { k: 3 }, settle: '', backend: '' }, null);
-    expect(yaml).toBe('recipe: reduce\ntrigger:\n  paths: data/*.csv\nvariables:\n  k: 3\n');
+    expect(yaml).toBe(`${schemaModeline('pattern')}recipe: reduce\ntrigger:\n  paths: data/*.csv\nvariables:\n  k: 3\n`);
     const more = writePatternYaml({ name: 'x', recipe: 'r', paths: ['a/*', 'b/*'], events: ['created'], variables: {}, settle: '250ms', backend: 'cluster' }, null);
     expect(parse(more)).toEqual({ recipe: 'r', trigger: { paths: ['a/*', 'b/*'], events: ['created'], settle: '250ms' }, backend: 'cluster' });
   });

@@ -1,6 +1,7 @@
 import { Document, isMap, isSeq, parseDocument } from 'yaml';
 import { EVENT_KINDS, type EventKind } from '../api/shapes.js';
 import type { Variables } from './variables-text.js';
+import { schemaModeline } from '../../src/cli/json-schema.js';
 
 /** The parts of a pattern file the form edits. Everything else in the file is kept as written. */
 export interface PatternFields {
@@ -63,7 +64,7 @@ function pathsNode(doc: Document, paths: readonly string[]) {
   return paths.length === 1 ? paths[0] : flowList(doc, paths);
 }
 
-/** A new pattern file with the fields, in the documented key order. */
+/** A new pattern file with the fields, in the documented key order, after the line that gives editors its schema. */
 function newPatternYaml(f: PatternFields): string {
   const doc = new Document({});
   doc.set('recipe', f.recipe);
@@ -74,7 +75,7 @@ function newPatternYaml(f: PatternFields): string {
   if (f.settle) doc.setIn(['trigger', 'settle'], f.settle);
   if (Object.keys(f.variables).length) doc.set('variables', doc.createNode(f.variables));
   if (f.backend) doc.set('backend', f.backend);
-  return doc.toString();
+  return schemaModeline('pattern') + doc.toString();
 }
 
 /**
