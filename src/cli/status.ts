@@ -1,5 +1,7 @@
 import { connectEngine } from '../api/client.js';
+import { errorCode, errorMessage } from '../core/errors.js';
 import { JOB_STATES, type JobStatus } from '../core/types.js';
+import { checkStateBeforeOpen } from '../store/state-check.js';
 import { linkRules } from '../rules/linker.js';
 import { printJson, table } from './format.js';
 import { pendingLines, pendingSets } from './pending-sets.js';
@@ -27,6 +29,13 @@ export async function statusCommand(g: GlobalOptions, o: { json?: boolean; all?:
   let status: StatusJson;
   if (client) status = await client.get<StatusJson>(o.all ? '/status?all=1' : '/status');
   else {
+    // A lost database beside earlier jobs is said, so "0 jobs" does not read as a fresh workspace.
+    try {
+      checkStateBeforeOpen(root);
+    } catch (err) {
+      if (errorCode(err) !== 'MEOW_STATE_LOST') throw err;
+      console.error(`meow: warning: ${errorMessage(err)}`);
+    }
     const ws = await readWorkspace(root);
     const jobs = await withStore(root, (s) => s?.countJobs({ current: !o.all }) ?? (Object.fromEntries(JOB_STATES.map((k) => [k, 0])) as Record<JobStatus, number>));
     status = { engine: 'stopped', jobs, patterns: ws.patterns.length, recipes: ws.recipes.length, pending_sets: await pendingSets(root) };

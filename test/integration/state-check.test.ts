@@ -38,6 +38,10 @@ describe('a lost state.db', () => {
     expect(r.stderr).toContain(`.meow/state.db ${how === 'missing' ? 'is missing' : 'is empty (0 bytes)'}, but .meow/jobs/ holds 3 job directories`);
     expect(r.stderr).toContain('meow run --rebuild-state');
     expect(await readLines(ws.path('runs.log'))).toHaveLength(3);
+    // `meow status` still answers, and says the state is lost rather than showing a fresh workspace.
+    const s = await meow(['status', '--json', '-w', ws.root]);
+    expect(s.code).toBe(0);
+    expect(s.stderr).toContain(`meow: warning: .meow/state.db ${how === 'missing' ? 'is missing' : 'is empty (0 bytes)'}`);
   }, 120_000);
 
   it('`meow run --rebuild-state` marks the inputs already processed as done and runs only the rest', async () => {
