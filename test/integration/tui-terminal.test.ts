@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { schemaModeline } from '../../src/cli/json-schema.js';
 import { requireComponent } from '../helpers/components.js';
 import { track } from '../helpers/resources.js';
 import { MEOW, meow, meowJson, startEngineProcess, tempWorkspace, waitFor, type EngineProcess, type TempWorkspace } from '../helpers/workspace.js';
@@ -167,7 +168,7 @@ describe('meow tui in a real terminal', () => {
     await t.until((s) => s.includes('Apply patterns/tally.yaml?') && s.includes('This edit triggers 3 jobs and cancels 0 queued or running.'), 'the plan');
     t.keys('y');
     await t.until((s) => s.includes('applied patterns/tally.yaml: 3 jobs triggered'), 'the applied message');
-    expect(await readFile(ws.path('patterns/tally.yaml'), 'utf8')).toBe('recipe: hello\ntrigger:\n  paths: data/*.csv\n');
+    expect(await readFile(ws.path('patterns/tally.yaml'), 'utf8')).toBe(`${schemaModeline('pattern')}recipe: hello\ntrigger:\n  paths: data/*.csv\n`);
     await waitFor(async () => (await meowJson<JobRow[]>(['jobs', '--pattern', 'tally', '--status', 'succeeded', '-w', ws.root])).length === 3, 'the three tally jobs');
     await t.until((s) => /tally +linked +hello +data\/\*\.csv +0 +0 +3 +0 +0/.test(s), 'the pattern table counting them');
 

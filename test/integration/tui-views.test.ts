@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createElement } from 'react';
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
+import { schemaModeline } from '../../src/cli/json-schema.js';
 import { connectEngine } from '../../src/api/client.js';
 import { newJobId } from '../../src/core/ids.js';
 import { App, type AppProps } from '../../tui/App.js';
@@ -176,7 +177,7 @@ describe('the terminal UI, against a live engine', () => {
     expect(plan).toMatch(/added +tally +recipe hello +3 files, 3 jobs, 0 cancelled/);
     await screen.press('y');
     await screen.until((s) => s.includes('applied patterns/tally.yaml: 3 jobs triggered'), 'the applied message');
-    expect(await readFile(ws.path('patterns/tally.yaml'), 'utf8')).toBe('recipe: hello\ntrigger:\n  paths: data/*.csv\n  settle: 1s\nvariables:\n  k: 1\n');
+    expect(await readFile(ws.path('patterns/tally.yaml'), 'utf8')).toBe(`${schemaModeline('pattern')}recipe: hello\ntrigger:\n  paths: data/*.csv\n  settle: 1s\nvariables:\n  k: 1\n`);
     await waitFor(() => count('succeeded', 'tally') === 3, 'the three tally jobs');
     await screen.until((s) => /tally +linked +hello +data\/\*\.csv +0 +0 +3 +0 +0/.test(s), 'the table to count them');
   });
