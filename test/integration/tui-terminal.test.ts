@@ -253,5 +253,8 @@ describe('meow tui in a real terminal', () => {
     expect((await meowJson<JobRow[]>(['jobs', '--status', 'cancelled', '-w', ws.root])).length).toBe(0);
     t.keys('q');
     await t.until((s) => s.includes('meow tui exited 0'), 'meow tui to exit 0');
+    // A stopping engine lets running jobs finish: cancel the long one so the stop is quick.
+    const long = (await meowJson<JobRow[]>(['jobs', '-w', ws.root])).find((j) => j.input === 'data/long.hold');
+    expect((await meow(['job', 'cancel', long?.id ?? '', '-w', ws.root])).code).toBe(0);
   });
 });
