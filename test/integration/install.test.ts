@@ -49,7 +49,7 @@ describe('installing meow', () => {
       'bin/meow.js',
       'dist/src/cli/main.js',
       'dist/src/runner/js-worker.js',
-      'dist/src/runner/backends/local/process-spawner-worker.js',
+      'dist/src/runner/backends/local/spawn-supervisor.js',
       'dist/tui/App.js',
       'runtime/nb_runner.py',
       'patterns/steer.yaml',

@@ -5,7 +5,7 @@
  * that fork and leave, and recipes that ignore SIGTERM.
  */
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,29 @@ const random = seededRandom;
 const lines = readLines;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The parent pid of a process, or null when it is gone. */
+function parentOf(pid: number | undefined): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** The engine's spawn supervisor (a child process running spawn-supervisor.js), or null. */
+function supervisorOf(enginePid: number): number | null {
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || parentOf(pid) !== enginePid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('spawn-supervisor.js')) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
 
 describe('crash recovery', () => {
   let ws: TempWorkspace;
@@ -237,6 +260,56 @@ describe('crash recovery', () => {
     // Its real outcome, from the same process: not a second run.
     expect(job).toMatchObject({ status: 'succeeded', attempt: 1, exit_code: 0 });
     expect(await lines(ws.path('ledger.txt'))).toEqual(['run a']);
+  });
+
+  it('the spawn supervisor exits with an engine killed by SIGKILL, the job it started runs on and is adopted; one killed under a live engine is replaced', async () => {
+    ws = await fx.workspace();
+    await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
+    await ws.write('recipes/hold.sh', 'echo "run $(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\nwhile [ ! -e "$MEOW_WORKSPACE/go-$(basename "$input_file")" ]; do sleep 0.05; done\nexit 3\n');
+    await ws.write('patterns/hold.yaml', 'recipe: hold\ntrigger: {paths: "data/*"}\n');
+    await ws.write('data/a', 'a');
+    engine = await fx.process(ws.root);
+    await waitFor(async () => (await lines(ws.path('ledger.txt'))).length === 1, 'the job to run');
+    const enginePid = engine.child.pid ?? 0;
+    const supervisor = supervisorOf(enginePid);
+    expect(supervisor, 'a spawn supervisor, child of the engine').not.toBeNull();
+    const [wrapper] = jobProcesses(ws.root).get((await meowJson<JobJson[]>(['jobs', '-w', ws.root]))[0].id) ?? [];
+    expect(parentOf(wrapper)).toBe(supervisor);
+    await killEngine();
+    await waitFor(() => !alive(supervisor ?? 0), 'the supervisor to exit with the engine', 10_000, 20);
+    expect(alive(wrapper), 'the job, running on without the engine').toBe(true);
+
+    engine = await fx.process(ws.root);
+    await writeFile(ws.path('go-a'), '');
+    await waitFor(async () => (await meowJson<JobJson[]>(['jobs', '-w', ws.root]))[0]?.status === 'failed', 'the adopted job to end');
+    expect((await meowJson<JobJson[]>(['jobs', '-w', ws.root]))[0]).toMatchObject({ attempt: 1, exit_code: 3 });
+
+    // Killed under a live engine: the job it started is followed to its real end, and the next job gets a new supervisor.
+    await ws.write('data/b', 'b');
+    await waitFor(async () => (await lines(ws.path('ledger.txt'))).length === 2, 'the second job to run');
+    const second = supervisorOf(engine.child.pid ?? 0);
+    expect(second).not.toBeNull();
+    process.kill(second ?? 0, 'SIGKILL');
+    await waitFor(() => !alive(second ?? 0), 'the supervisor to die');
+    await writeFile(ws.path('go-b'), '');
+    const ended = async (input: string) => (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).find((j) => j.input === input && j.status !== 'running' && j.status !== 'queued');
+    expect(await waitFor(() => ended('data/b'), 'data/b to end')).toMatchObject({ status: 'failed', attempt: 1, exit_code: 3 });
+    await writeFile(ws.path('go-c'), '');
+    await ws.write('data/c', 'c');
+    expect(await waitFor(() => ended('data/c'), 'data/c to end')).toMatchObject({ status: 'failed', exit_code: 3 });
+    const third = supervisorOf(engine.child.pid ?? 0);
+    expect(third).not.toBeNull();
+    expect(third).not.toBe(second);
+
+    // A Ctrl-C goes to the whole terminal group: the supervisor ignores it and goes with the engine.
+    process.kill(third ?? 0, 'SIGINT');
+    await writeFile(ws.path('go-d'), '');
+    await ws.write('data/d', 'd');
+    expect(await waitFor(() => ended('data/d'), 'data/d to end')).toMatchObject({ status: 'failed', exit_code: 3 });
+    expect(supervisorOf(engine.child.pid ?? 0)).toBe(third);
+    expect(await engine.stop()).toBe(0);
+    engine = null;
+    await waitFor(() => !alive(third ?? 0), 'the supervisor to exit with the engine', 10_000, 20);
   });
 
   it('kills at restart the processes a crash orphaned: leftovers of re-queued attempts and of jobs cancelled meanwhile; an offline cancel stops its job\'s processes at once', async () => {

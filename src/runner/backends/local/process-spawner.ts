@@ -1,17 +1,26 @@
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { packageFile } from '../../../core/package-root.js';
-import { Worker } from 'node:worker_threads';
 import { openJobLogs, processStart } from '../../process-tree.js';
 import { errorMessage } from '../../../core/errors.js';
-import type { SpawnReply, SpawnTask } from './process-spawner-worker.js';
+import type { EnvDelta, SpawnReply, SpawnTask } from './spawn-protocol.js';
 
 /** How a spawned process started: its pid and start time, or why it could not start. */
 export type Started = { pid: number; start: string | null } | { error: string };
-/** How it exited; null when the spawner thread died first (the process may still run: poll it). */
+/** How it exited; null when the supervisor died first (the process may still run: poll it). */
 export type Exited = { code: number | null; signal: string | null } | null;
+
+/** A process to start: detached (its own process group), logs appended to files. */
+export interface ProcessTask {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdout: string;
+  stderr: string;
+}
 
 interface Pending {
   started: (s: Started) => void;
@@ -19,58 +28,94 @@ interface Pending {
   isStarted: boolean;
 }
 
-function findWorker(): URL | null {
-  const sibling = new URL('./process-spawner-worker.js', import.meta.url);
+/** How long a closing supervisor may take to go before it is killed. */
+const CLOSE_GRACE_MS = 2000;
+
+function findSupervisor(): string | null {
+  const sibling = fileURLToPath(new URL('./spawn-supervisor.js', import.meta.url));
   if (existsSync(sibling)) return sibling;
-  // From the .ts sources (vitest), the thread must still run compiled JavaScript: use the build.
-  const built = packageFile(join('dist', 'src', 'runner', 'backends', 'local', 'process-spawner-worker.js'));
-  return built ? pathToFileURL(built) : null;
+  // From the .ts sources (vitest), the supervisor must still run compiled JavaScript: use the build.
+  return packageFile(join('dist', 'src', 'runner', 'backends', 'local', 'spawn-supervisor.js'));
+}
+
+/** What turns `base` into `env`. */
+export function envDelta(base: Readonly<Record<string, string>>, env: Readonly<Record<string, string>>): EnvDelta {
+  const set: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (base[k] !== v) set[k] = v;
+  return { set, unset: Object.keys(base).filter((k) => !(k in env)) };
 }
 
 /**
- * Starts local job processes from a dedicated thread, so forks never block
- * the engine's event loop, and reports their exits. The thread keeps the
- * engine alive only while processes it started are running. Owns a thread:
- * call `close()`.
+ * Starts local job processes through the spawn supervisor, a small child
+ * process (spawn-supervisor.ts), so forks neither block the engine's event
+ * loop nor copy the engine's large address space, and reports their exits.
+ * The supervisor keeps the engine alive only while processes it started are
+ * running, and exits with the engine. Owns that process: call `close()`.
  */
 export class ProcessSpawner {
-  private worker: Worker | null = null;
+  private proc: ChildProcess | null = null;
+  /** The environment the supervisor was started with; tasks carry their differences from it. */
+  private base: Record<string, string> = {};
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private noThread = false;
+  private noSupervisor = false;
 
   /** Starts `task`; `started` resolves first, then `exited`. Never rejects. */
-  spawn(task: Omit<SpawnTask, 'id'>): { started: Promise<Started>; exited: Promise<Exited> } {
+  spawn(task: ProcessTask): { started: Promise<Started>; exited: Promise<Exited> } {
+    const proc = this.supervisor();
+    // Without the compiled supervisor (running from sources, unbuilt), fork here.
+    if (!proc) return spawnHere(task);
     const id = this.nextId++;
     let onStarted!: (s: Started) => void;
     let onExited!: (e: Exited) => void;
     const started = new Promise<Started>((r) => (onStarted = r));
     const exited = new Promise<Exited>((r) => (onExited = r));
-    const p: Pending = { started: onStarted, exited: onExited, isStarted: false };
-    const worker = this.thread();
-    // Without the compiled thread module (running from sources, unbuilt), fork on this thread.
-    if (!worker) return spawnHere(task);
-    this.pending.set(id, p);
-    if (this.pending.size === 1) worker.ref();
-    worker.postMessage({ ...task, id } satisfies SpawnTask);
+    this.pending.set(id, { started: onStarted, exited: onExited, isStarted: false });
+    if (this.pending.size === 1) this.hold(proc, true);
+    const { env, ...rest } = task;
+    proc.send({ ...rest, id, env: envDelta(this.base, env) } satisfies SpawnTask, (err) => {
+      if (err) this.lost(`the spawn supervisor is gone: ${err.message}`);
+    });
     return { started, exited };
   }
 
-  private thread(): Worker | null {
-    if (this.worker) return this.worker;
-    if (this.noThread) return null;
-    const file = findWorker();
+  private supervisor(): ChildProcess | null {
+    if (this.proc) return this.proc;
+    if (this.noSupervisor) return null;
+    const file = findSupervisor();
     if (!file) {
-      this.noThread = true;
+      this.noSupervisor = true;
       return null;
     }
-    const w = new Worker(file);
-    w.on('message', (m: SpawnReply) => this.onReply(m));
-    w.on('error', (err) => this.lost(`the process spawner thread failed: ${err.message}`));
-    w.on('exit', () => this.lost('the process spawner thread exited'));
-    w.unref();
-    this.worker = w;
-    return w;
+    const base: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+    let proc: ChildProcess;
+    try {
+      // No inherited --inspect or profiling flags: the supervisor is a plain, small process.
+      proc = fork(file, [], { env: base, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    } catch (err) {
+      this.noSupervisor = true;
+      process.emitWarning(`meowflow: cannot start the spawn supervisor (${errorMessage(err)}); forking job processes from the engine`);
+      return null;
+    }
+    this.base = base;
+    proc.on('message', (m: SpawnReply) => this.onReply(m));
+    proc.on('error', (err) => this.lost(`the spawn supervisor failed: ${err.message}`, proc));
+    proc.on('exit', (code, signal) => this.lost(`the spawn supervisor exited (${signal ?? `status ${code}`})`, proc));
+    this.hold(proc, false);
+    this.proc = proc;
+    return proc;
+  }
+
+  /** Whether the supervisor keeps the engine's event loop alive: only while it runs something. */
+  private hold(proc: ChildProcess, on: boolean): void {
+    if (on) {
+      proc.ref();
+      proc.channel?.ref();
+    } else {
+      proc.unref();
+      proc.channel?.unref();
+    }
   }
 
   private onReply(m: SpawnReply): void {
@@ -84,17 +129,14 @@ export class ProcessSpawner {
     if (m.type === 'error') p.started({ error: m.message });
     else p.exited({ code: m.code, signal: m.signal });
     if (m.type === 'error') p.exited(null);
-    this.done(m.id);
+    this.pending.delete(m.id);
+    if (this.pending.size === 0 && this.proc) this.hold(this.proc, false);
   }
 
-  private done(id: number): void {
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
-  }
-
-  /** The thread is gone: started processes are left to be polled, the others failed. */
-  private lost(why: string): void {
-    this.worker = null;
+  /** The supervisor is gone: started processes are left to be polled, the others failed. */
+  private lost(why: string, proc?: ChildProcess): void {
+    if (proc !== undefined && proc !== this.proc) return;
+    this.proc = null;
     for (const [id, p] of this.pending) {
       if (!p.isStarted) p.started({ error: why });
       p.exited(null);
@@ -103,24 +145,32 @@ export class ProcessSpawner {
   }
 
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w) {
-      w.removeAllListeners('exit');
-      await w.terminate();
-    }
+    const proc = this.proc;
     this.lost('the engine is stopping');
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+    // Closing the channel is its cue to exit; a supervisor that does not is killed.
+    if (proc.connected) proc.disconnect();
+    const timer = setTimeout(() => proc.kill('SIGKILL'), CLOSE_GRACE_MS);
+    await gone;
+    clearTimeout(timer);
   }
 }
 
-/** The same as the thread does, on the calling thread. */
-function spawnHere(t: Omit<SpawnTask, 'id'>): { started: Promise<Started>; exited: Promise<Exited> } {
+/** The same as the supervisor does, in this process. */
+function spawnHere(t: ProcessTask): { started: Promise<Started>; exited: Promise<Exited> } {
   const logs = openJobLogs(t.stdout, t.stderr);
   if ('error' in logs) return { started: Promise.resolve({ error: logs.error }), exited: Promise.resolve(null) };
   const { out, err } = logs;
-  const child = spawn(t.file, t.args, { cwd: t.cwd, env: t.env, stdio: ['ignore', out, err], detached: true });
-  closeSync(out);
-  closeSync(err);
+  let child: ChildProcess;
+  try {
+    child = spawn(t.file, t.args, { cwd: t.cwd, env: t.env, stdio: ['ignore', out, err], detached: true });
+  } catch (e) {
+    return { started: Promise.resolve({ error: `cannot start ${t.file}: ${errorMessage(e)}` }), exited: Promise.resolve(null) };
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
   const pid = child.pid;
   if (pid === undefined) {
     return { started: new Promise((r) => child.once('error', (e) => r({ error: `cannot start ${t.file}: ${errorMessage(e)}` }))), exited: Promise.resolve(null) };

@@ -1,0 +1,62 @@
+/*
+ * The spawn supervisor: a small process the engine starts once (see
+ * process-spawner.ts) that forks the local job processes and reports their
+ * exits. A fork copies the page tables of the process that forks, and the
+ * child then tears them down again at exec: from a large engine that costs
+ * milliseconds of CPU per job, and blocks the forking thread until the child
+ * has exec'd. From this small process it costs a fraction, and never the
+ * engine's event loop.
+ *
+ * It lives only as long as its channel to the engine: when the engine exits,
+ * even by SIGKILL, the channel closes and this process exits. The jobs it
+ * started run on (each in its own process group, under the wrapper that
+ * records its exit status), for the next engine to re-attach. Signals meant
+ * for the engine's terminal group (Ctrl-C) are the engine's to act on: this
+ * process ignores them and goes when the engine closes the channel.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { openJobLogs, processStart } from '../../process-tree.js';
+import { applyEnv, type SpawnReply, type SpawnTask } from './spawn-protocol.js';
+
+function reply(msg: SpawnReply): void {
+  // The engine is gone: there is no one to tell, and the disconnect handler exits.
+  if (process.connected) process.send?.(msg);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function start(t: SpawnTask): void {
+  const logs = openJobLogs(t.stdout, t.stderr);
+  if ('error' in logs) {
+    reply({ id: t.id, type: 'error', message: logs.error });
+    return;
+  }
+  const { out, err } = logs;
+  let child;
+  try {
+    child = spawn(t.file, t.args, { cwd: t.cwd, env: applyEnv(process.env, t.env), stdio: ['ignore', out, err], detached: true });
+  } catch (e) {
+    reply({ id: t.id, type: 'error', message: `cannot start ${t.file}: ${message(e)}` });
+    return;
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    child.once('error', (e) => reply({ id: t.id, type: 'error', message: `cannot start ${t.file}: ${message(e)}` }));
+    return;
+  }
+  // Read before this process's loop can reap it: the start time must be this very process's.
+  reply({ id: t.id, type: 'started', pid, start: processStart(pid) });
+  child.once('exit', (code, signal) => reply({ id: t.id, type: 'exit', code, signal }));
+}
+
+if (process.send !== undefined) {
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(s, () => undefined);
+  process.on('message', (t: SpawnTask) => start(t));
+  process.on('disconnect', () => process.exit(0));
+}
