@@ -10,6 +10,11 @@ import type { FileEvent, JobRecord, Rule, WorkspaceConfig } from '../core/types.
 import type { EmitEvent } from '../store/job-transitions.js';
 import type { Store } from '../store/store.js';
 
+/** Input hashes are recorded together, in one transaction, once this many wait, */
+const HASH_BATCH = 512;
+/** or once the first of them has waited this long (ms): a hash is provenance, not a job's state, so it may wait. */
+const HASH_FLUSH_MS = 100;
+
 /**
  * Provenance: the lineage row of each job (input size, mtime, hashes of its
  * pattern and recipe, host), input hashes computed in the background and
@@ -22,6 +27,7 @@ export class Provenance {
   private readonly host = hostname();
   /** Input hashes found since the last flush: written in one transaction, not one commit each. */
   private hashes: [string, string][] = [];
+  private hashTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
@@ -101,30 +107,37 @@ export class Provenance {
     return `stopped by max_generation ${max}: ${event.path} is generation ${event.generation}, produced by the chain ${shown}; a loop that should run longer needs a higher max_generation in meow.yaml`;
   }
 
-  /** Resolves when no input is being hashed. */
-  idle(): Promise<void> {
-    return this.hasher.idle();
+  /** Resolves when no input is being hashed and every hash found is recorded. */
+  async idle(): Promise<void> {
+    await this.hasher.idle();
+    this.flushHashes();
   }
 
   close(): void {
+    this.flushHashes();
     this.closed = true;
     this.hasher.close();
   }
 
   private recordHash(jobId: string, hash: string): void {
-    if (this.hashes.push([jobId, hash]) > 1) return;
-    setImmediate(() => {
-      const batch = this.hashes;
-      this.hashes = [];
-      if (this.closed) return;
-      try {
-        this.store.transaction(() => {
-          for (const [id, h] of batch) this.lineage.setInputHash(id, h);
-        });
-      } catch (err) {
-        // A lost hash leaves the lineage without it, nothing more.
-        this.log('log', 'warn', `recording input hashes: ${errorMessage(err)}`);
-      }
-    });
+    if (this.hashes.push([jobId, hash]) >= HASH_BATCH) this.flushHashes();
+    else this.hashTimer ??= setTimeout(() => this.flushHashes(), HASH_FLUSH_MS).unref();
+  }
+
+  /** Records the hashes found so far, in one transaction. */
+  private flushHashes(): void {
+    if (this.hashTimer) clearTimeout(this.hashTimer);
+    this.hashTimer = null;
+    const batch = this.hashes;
+    this.hashes = [];
+    if (this.closed || batch.length === 0) return;
+    try {
+      this.store.transaction(() => {
+        for (const [id, h] of batch) this.lineage.setInputHash(id, h);
+      });
+    } catch (err) {
+      // A lost hash leaves the lineage without it, nothing more.
+      this.log('log', 'warn', `recording input hashes: ${errorMessage(err)}`);
+    }
   }
 }

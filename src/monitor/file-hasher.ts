@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { statFile } from './scanner.js';
+
+/** Bytes read at a time. */
+const CHUNK = 256 * 1024;
 
 interface HashTask {
   jobId: string;
@@ -18,6 +21,8 @@ export class FileHasher {
   private active = 0;
   private closed = false;
   private waiters: (() => void)[] = [];
+  /** Read buffers, one per hash in flight, reused. */
+  private readonly buffers: Buffer[] = [];
 
   constructor(
     private readonly record: (jobId: string, hash: string) => void,
@@ -51,7 +56,23 @@ export class FileHasher {
   private async hash(t: HashTask): Promise<void> {
     try {
       const h = createHash('sha256');
-      for await (const chunk of createReadStream(t.abs)) h.update(chunk as Buffer);
+      // Read in place, without a stream: most inputs are one read long, and a stream's machinery costs more than the read.
+      const fh = await open(t.abs, 'r');
+      try {
+        const buf = this.buffers.pop() ?? Buffer.allocUnsafe(CHUNK);
+        try {
+          for (;;) {
+            const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+            if (bytesRead > 0) h.update(buf.subarray(0, bytesRead));
+            // A short read is the end of a regular file; one that grew meanwhile fails the version check below.
+            if (bytesRead < CHUNK) break;
+          }
+        } finally {
+          this.buffers.push(buf);
+        }
+      } finally {
+        await fh.close();
+      }
       const after = await statFile(t.abs);
       if (!this.closed && after?.version === t.version) this.record(t.jobId, h.digest('hex'));
     } catch {

@@ -1,6 +1,6 @@
 import { ExactNumber } from '../core/exact-number.js';
 import { MeowError, errorMessage } from '../core/errors.js';
-import { envKey, expandPlaceholders, fileValues, findPlaceholders, renderValue } from '../core/placeholders.js';
+import { envKey, expandPlaceholders, fileValues, findEnvPlaceholders, findPlaceholders, renderValue } from '../core/placeholders.js';
 import type { FileEvent, Rule, Variables, VarValue } from '../core/types.js';
 
 /** What a job's variables are resolved from. */
@@ -31,8 +31,30 @@ export function placeholderValues(site: JobSite, variables: Variables = site.rul
     workspace: site.workspace,
   });
   values[site.rule.pattern.input] = site.event.path;
-  for (const [k, v] of Object.entries(site.env ?? {})) if (v !== undefined) values[envKey(k)] = v;
+  if (site.env) {
+    for (const name of envNamesOf(site.rule)) {
+      const v = site.env[name];
+      if (v !== undefined) values[envKey(name)] = v;
+    }
+  }
   return values;
+}
+
+const envNames = new WeakMap<Rule, readonly string[]>();
+
+/**
+ * The environment variables any template of a rule may read (`{env:NAME}` in
+ * its pattern or recipe): only these are copied into a job's placeholders, so
+ * a job does not enumerate the engine's whole environment. Its templates all
+ * come from the pattern and the recipe, so the list is complete.
+ */
+function envNamesOf(rule: Rule): readonly string[] {
+  let names = envNames.get(rule);
+  if (!names) {
+    names = findEnvPlaceholders(JSON.stringify([rule.pattern, rule.recipe], (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+    envNames.set(rule, names);
+  }
+  return names;
 }
 
 function expandValue(v: VarValue, values: Record<string, string>): VarValue {

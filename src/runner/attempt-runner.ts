@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createOutputDirs } from './output-dirs.js';
 import { cleanAttemptDir, writeAttemptRecord, type AttemptRecord } from './recovery-attempt.js';
-import { INPUTS_LIST, createJobDir, tailFile } from './job-dir.js';
+import { INPUTS_LIST, createJobDir, makeJobDir, tailFile } from './job-dir.js';
 import { isDiskFull } from './disk-space.js';
 import { outcomeOf, type RunOutcome } from './outcome.js';
 import { tailLogOf } from './resource-log-cap.js';
@@ -98,7 +98,7 @@ export class AttemptRunner {
       }
       // Each attempt starts from a clean job dir (but for its logs): nothing a crashed or failed attempt left is read as this one's.
       // (A first attempt may follow one the engine lost, which does not count: the dir is cleaned whenever it exists.)
-      await cleanAttemptDir(dir);
+      if (!(await makeJobDir(dir))) await cleanAttemptDir(dir);
       await createJobDir(config.root, job, runtime, rule.recipe.kind !== 'javascript');
       const backend = this.backends.get(rule.pattern.backend);
       if (!executor) throw new Error(`no executor for ${rule.recipe.kind} recipes`);

@@ -1,5 +1,5 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { jobJson } from '../api/job-json.js';
 import { stringifyExact } from '../core/exact-json.js';
 import type { JobRecord, Variables } from '../core/types.js';
@@ -20,14 +20,31 @@ export function jobDirOf(id: string): string {
 }
 
 /**
- * Creates the job directory, with the params.json that `MEOW_PARAMS` names
- * for process recipes (a JavaScript function gets its variables directly).
- * Creating a file is the dearest step of a small job, so nothing else is
- * written here: job.yaml follows when the attempt ends.
+ * Makes a job's directory. True when it is new, and so empty; false when it
+ * was there already (an earlier attempt's, to be cleaned).
+ */
+export async function makeJobDir(dir: string): Promise<boolean> {
+  try {
+    await mkdir(dir);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'ENOENT') throw err;
+  }
+  // The first job: its parent is made too.
+  await mkdir(dirname(dir), { recursive: true });
+  return makeJobDir(dir);
+}
+
+/**
+ * Fills the job directory (made by {@link makeJobDir}) with the params.json
+ * that `MEOW_PARAMS` names for process recipes (a JavaScript function gets
+ * its variables directly). Creating a file is the dearest step of a small
+ * job, so nothing else is written here: job.yaml follows when the attempt ends.
  */
 export async function createJobDir(root: string, job: JobRecord, runtimeVariables: Variables, withParams: boolean): Promise<{ dir: string; params: string }> {
   const dir = join(root, job.jobDir);
-  await mkdir(dir, { recursive: true });
   if (job.inputs) await writeFile(join(dir, INPUTS_LIST), job.inputs.map((p) => `${join(root, p)}\0`).join(''));
   const params = join(dir, 'params.json');
   // Exact numbers are written digit for digit; inf and nan (which only Python recipes receive) as Python's json writes them.

@@ -372,7 +372,7 @@ export class Scheduler {
 
   /** Records how an attempt ended (after collecting its outputs); resolves with the job when it goes back to the queue. */
   private async record(job: JobRecord, rule: Rule, placeholders: Record<string, string>, proc: ProcessEnd | null, outcome: RunOutcome, signal: AbortSignal, entry: Running): Promise<JobRecord | null> {
-    const { store, config, transitions } = this.parts;
+    const { config, transitions } = this.parts;
     const verdict = await this.runner.judge(job, proc, outcome);
     try {
       await this.parts.outputs.collect(job, rule, placeholders);
@@ -397,7 +397,7 @@ export class Scheduler {
     if (!final) return null;
     // Its slot is free the moment its end is committed.
     this.settle(job.id, entry);
-    await writeJobYaml(join(config.root, job.jobDir), store.getJob(job.id) ?? final).catch(() => undefined);
+    await writeJobYaml(join(config.root, job.jobDir), final).catch(() => undefined);
     return to === 'queued' ? final : null;
   }
 }

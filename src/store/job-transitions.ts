@@ -215,13 +215,13 @@ export class JobTransitions {
       return null;
     }
     return this.batch(() => {
-      if (!this.store.transition(id, rule.from, to, update, note)) {
+      const job = this.store.transition(id, rule.from, to, update, note);
+      if (!job) {
         const now = this.store.getJob(id);
         if (now && !rule.conflicts.includes(now.status)) this.illegal(op, id, now.status, to);
         return null;
       }
-      const job = this.store.getJob(id);
-      if (job) this.after(() => this.announce(op, job));
+      this.after(() => this.announce(op, job));
       return job;
     });
   }

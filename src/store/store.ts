@@ -236,10 +236,11 @@ export class Store {
   }
 
   /**
-   * Moves a job to a new state, recording the transition. Returns false when
-   * the job was not in `from` (another path already moved it).
+   * Moves a job to a new state, recording the transition. Returns the job as
+   * it is now (the row the UPDATE wrote, not read again), or null when the
+   * job was not in `from` (another path already moved it).
    */
-  transition(id: string, from: JobStatus | readonly JobStatus[], to: JobStatus, update: JobUpdate = {}, note: string | null = null): boolean {
+  transition(id: string, from: JobStatus | readonly JobStatus[], to: JobStatus, update: JobUpdate = {}, note: string | null = null): JobRecord | null {
     const froms = Array.isArray(from) ? from : [from];
     const sets = ['status = ?'];
     const args: unknown[] = [to];
@@ -263,12 +264,13 @@ export class Store {
       sets.push('result = ?');
       args.push(update.result == null ? null : stateJson(update.result));
     }
-    const stmt = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND status IN (${froms.map(() => '?').join(', ')})`);
+    const stmt = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ? AND status IN (${froms.map(() => '?').join(', ')}) RETURNING ${JOB_COLUMNS}`);
     // The state and its transition row commit together: one commit, never a state without its history.
-    const move = (): boolean => {
-      if (stmt.run(...args, id, ...froms).changes === 0) return false;
+    const move = (): JobRecord | null => {
+      const row = stmt.get(...args, id, ...froms) as JobRow | undefined;
+      if (!row) return null;
       this.stmts.transition.run(id, froms.length === 1 ? froms[0] : null, to, nowIso(), note);
-      return true;
+      return toJob(row);
     };
     return this.db.inTransaction ? move() : this.transaction(move);
   }

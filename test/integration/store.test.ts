@@ -42,9 +42,10 @@ describe('Store', () => {
     store = new Store(join(ws.root, 'state.db'));
     expect(store.insertJob(job('j1', 'k'))).toBe(true);
     expect(store.insertJob(job('j2', 'k'))).toBe(false);
-    expect(store.transition('j1', 'queued', 'running')).toBe(true);
-    expect(store.transition('j1', 'queued', 'running')).toBe(false);
-    expect(store.transition('j1', ['queued', 'running'], 'cancelled')).toBe(true);
+    // The job as the UPDATE left it, or null when it was not in a `from` state.
+    expect(store.transition('j1', 'queued', 'running', { attempt: 1 })).toMatchObject({ id: 'j1', status: 'running', attempt: 1 });
+    expect(store.transition('j1', 'queued', 'running')).toBeNull();
+    expect(store.transition('j1', ['queued', 'running'], 'cancelled')?.status).toBe('cancelled');
     store.releaseKey('j1');
     expect(store.insertJob(job('j3', 'k'))).toBe(true);
     expect(store.countJobs()).toMatchObject({ queued: 1, cancelled: 1, running: 0 });
