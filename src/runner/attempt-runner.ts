@@ -166,7 +166,8 @@ export class AttemptRunner {
     const finish = async (exitCode: number | null, fallback: { error: string | null; result: JobRecord['result'] }): Promise<Verdict> => {
       if (!proc) return { ...fallback, exitCode };
       try {
-        const fin = await proc.executor.finish(proc.ctx, exitCode, await stderrTail(proc.ctx.jobDir));
+        // After exit 0 no executor reads stderr: it is not read for nothing.
+        const fin = await proc.executor.finish(proc.ctx, exitCode, exitCode === 0 ? '' : await stderrTail(proc.ctx.jobDir));
         return { error: fin.error, result: fin.result, exitCode };
       } catch (err) {
         return { error: errorMessage(err), result: null, exitCode };

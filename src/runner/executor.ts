@@ -55,7 +55,7 @@ export interface Executor {
   prepare(ctx: ExecutorContext): Promise<Launch>;
   /**
    * Called after a process launch exits: reads what the run left in the job dir
-   * (results, error reports). `stderrTail` is the end of stderr.log.
+   * (results, error reports). `stderrTail` is the end of stderr.log (empty after exit 0, where it is not read).
    */
   finish(ctx: ExecutorContext, exitCode: number | null, stderrTail: string): Promise<ExecutorOutcome>;
 }

@@ -25,7 +25,7 @@ export type SpawnReply =
   | { id: number; type: 'error'; message: string };
 
 /** `base` with `delta` applied: the environment a task's process gets. */
-export function applyEnv(base: NodeJS.ProcessEnv, delta: EnvDelta): Record<string, string> {
+export function applyEnv(base: Readonly<Record<string, string | undefined>>, delta: EnvDelta): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   for (const k of delta.unset) delete env[k];

@@ -19,6 +19,9 @@ import { closeSync } from 'node:fs';
 import { openJobLogs, processStart } from '../../process-tree.js';
 import { applyEnv, type SpawnReply, type SpawnTask } from './spawn-protocol.js';
 
+/** This process's environment, which never changes: the base every task's differences apply to (read once: process.env is slow to enumerate). */
+const BASE_ENV: Readonly<Record<string, string | undefined>> = { ...process.env };
+
 function reply(msg: SpawnReply): void {
   // The engine is gone: there is no one to tell, and the disconnect handler exits.
   if (process.connected) process.send?.(msg);
@@ -37,7 +40,7 @@ function start(t: SpawnTask): void {
   const { out, err } = logs;
   let child;
   try {
-    child = spawn(t.file, t.args, { cwd: t.cwd, env: applyEnv(process.env, t.env), stdio: ['ignore', out, err], detached: true });
+    child = spawn(t.file, t.args, { cwd: t.cwd, env: applyEnv(BASE_ENV, t.env), stdio: ['ignore', out, err], detached: true });
   } catch (e) {
     reply({ id: t.id, type: 'error', message: `cannot start ${t.file}: ${message(e)}` });
     return;
