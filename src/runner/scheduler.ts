@@ -234,12 +234,17 @@ export class Scheduler {
   }
 
   private pump(): void {
-    if (this.accepting && !this.held && !this.waitingForSpace) for (const name of this.queue.backends()) this.startReady(name);
+    this.startAll();
     if (this.pending === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  /** Starts what fits on every backend. */
+  private startAll(): void {
+    if (this.accepting && !this.held && !this.waitingForSpace) for (const name of this.queue.backends()) this.startReady(name);
   }
 
   /** Starts what `nextToStart` chooses on one backend. */
@@ -395,8 +400,9 @@ export class Scheduler {
     }
     const final = await this.whileDiskFull(() => transitions.finish(job.id, to, { exitCode, error, result }, to === 'queued' ? `retry after: ${error}` : null));
     if (!final) return null;
-    // Its slot is free the moment its end is committed.
+    // Its slot is free the moment its end is committed, and the next job takes it while job.yaml is written.
     this.settle(job.id, entry);
+    this.startAll();
     await writeJobYaml(join(config.root, job.jobDir), final).catch(() => undefined);
     return to === 'queued' ? final : null;
   }
