@@ -39,6 +39,10 @@ export class Settler {
   private readonly again = new Set<string>();
   private readonly held = new Map<string, HeldDelete>();
   private readonly rechecked = new Set<string>();
+  /** Recorded files being stat'ed now, by inode. */
+  private readonly checking = new Map<number, string>();
+  /** New paths waiting for the check of a recorded file with their inode, by inode. */
+  private readonly waiting = new Map<number, { path: string; st: FileState }[]>();
   private batch: FileEvent[] = [];
   /** The events being handed on right now (their handler may ask which paths are still unsettled). */
   private handing: readonly FileEvent[] = [];
@@ -50,7 +54,9 @@ export class Settler {
 
   /** Paths waiting to settle, being checked, or deletions held for a rename. */
   get pending(): number {
-    return this.timers.size + this.inflight.size + this.held.size + this.batch.length;
+    let waiting = 0;
+    for (const list of this.waiting.values()) waiting += list.length;
+    return this.timers.size + this.inflight.size + this.held.size + this.batch.length + waiting;
   }
 
   /** True while the path is waiting to settle. */
@@ -67,6 +73,7 @@ export class Settler {
     yield* this.timers.keys();
     yield* this.inflight;
     yield* this.again;
+    for (const list of this.waiting.values()) for (const w of list) yield w.path;
     for (const e of this.batch) yield e.path;
     for (const e of this.handing) yield e.path;
   }
@@ -74,6 +81,13 @@ export class Settler {
   /** Something happened at `path`. */
   observe(path: string): void {
     if (this.closed) return;
+    // A path waiting for a rename's other half changed again: its own check decides.
+    for (const [ino, list] of this.waiting) {
+      const rest = list.filter((w) => w.path !== path);
+      if (rest.length === list.length) continue;
+      if (rest.length) this.waiting.set(ino, rest);
+      else this.waiting.delete(ino);
+    }
     if (this.inflight.has(path)) {
       this.again.add(path);
       return;
@@ -87,12 +101,32 @@ export class Settler {
   private async fire(path: string): Promise<void> {
     this.timers.delete(path);
     this.inflight.add(path);
+    // A recorded file being checked: a new path with its inode, found meanwhile, may be it renamed.
+    const ino = this.deps.known(path)?.ino ?? null;
+    if (ino !== null) this.checking.set(ino, path);
     let st: FileState | null = null;
     try {
       st = await this.deps.stat(path);
     } finally {
       this.inflight.delete(path);
+      if (ino !== null && this.checking.get(ino) === path) this.checking.delete(ino);
     }
+    try {
+      this.checked(path, st);
+    } finally {
+      if (ino !== null) this.releaseWaiting(ino);
+    }
+  }
+
+  /** New paths that waited for the check of a recorded path with their inode: settled now (as moved when it was held as deleted). */
+  private releaseWaiting(ino: number): void {
+    const waiting = this.waiting.get(ino);
+    if (!waiting) return;
+    this.waiting.delete(ino);
+    if (!this.closed) for (const w of waiting) this.settled(w.path, w.st);
+  }
+
+  private checked(path: string, st: FileState | null): void {
     if (this.closed) return;
     if (this.again.delete(path)) {
       this.observe(path);
@@ -129,6 +163,15 @@ export class Settler {
       return;
     }
     const from = st.ino !== null ? this.held.get(`${st.ino}:${st.version}`) : undefined;
+    // Its inode is a recorded file's, still being checked: the two stats of a rename may end in either order, so it
+    // waits for that check (which holds the old path as deleted) rather than count as created.
+    const other = st.ino !== null && !from ? this.checking.get(st.ino) : undefined;
+    if (st.ino !== null && other !== undefined && other !== path) {
+      const list = this.waiting.get(st.ino) ?? [];
+      list.push({ path, st });
+      this.waiting.set(st.ino, list);
+      return;
+    }
     if (from) {
       clearTimeout(from.timer);
       this.held.delete(`${st.ino}:${st.version}`);
@@ -168,5 +211,7 @@ export class Settler {
     for (const h of this.held.values()) clearTimeout(h.timer);
     this.timers.clear();
     this.held.clear();
+    this.checking.clear();
+    this.waiting.clear();
   }
 }

@@ -163,6 +163,32 @@ describe('Settler', () => {
     expect(await w.settled()).toEqual([ev('moved', 'new/name', '7:7', { oldPath: 'old/name', generation: 2, cause: 'job-1' })]);
   });
 
+  it('makes a rename one moved event when the new path is checked before the old one (the two stats end in either order)', async () => {
+    let releaseOld!: () => void;
+    const oldChecked = new Promise<void>((r) => (releaseOld = r));
+    const w = world({
+      stat: async (p) => {
+        // The old path's stat is slow (a busy thread pool): the new path's ends first.
+        if (p === 'old/name') await oldChecked;
+        return w.disk.get(p) ?? null;
+      },
+    });
+    w.known.set('old/name', { version: '7:7', ino: 42, generation: 1, cause: 'job-1' });
+    w.known.set('other', { version: '1:1', ino: 43 });
+    w.disk.set('new/name', { version: '7:7', ino: 42 });
+    w.disk.set('other', { version: '1:1', ino: 43 });
+    w.disk.set('fresh', { version: '2:2', ino: 44 });
+    w.settler.observe('old/name');
+    w.settler.observe('new/name');
+    w.settler.observe('fresh');
+    // A new file of another inode does not wait.
+    await waitFor(() => w.events.some((e) => e.path === 'fresh'), 'the unrelated new file', 10_000, 2);
+    expect(w.events).toEqual([ev('created', 'fresh', '2:2')]);
+    expect([...w.settler.paths()]).toEqual(expect.arrayContaining(['old/name', 'new/name']));
+    releaseOld();
+    expect(await w.settled()).toEqual([ev('created', 'fresh', '2:2'), ev('moved', 'new/name', '7:7', { oldPath: 'old/name', generation: 1, cause: 'job-1' })]);
+  });
+
   it('reports a held deletion as deleted once the move window passes', async () => {
     const w = world({ moveWindowMs: 20 });
     w.known.set('gone', { version: '3:3', ino: 9, generation: 1, cause: 'job-9' });
