@@ -159,7 +159,10 @@ export class Settler {
       return;
     }
     if (known) {
-      if (known.version !== st.version) this.push({ kind: 'modified', path, oldPath: null, version: st.version, generation: 0, cause: null }, st);
+      // Another inode at a recorded path: a file was renamed over it (an atomic replace), which is a modification
+      // even with the same size and modification time; recording the new inode keeps later moves of it matched.
+      const replaced = known.ino !== null && st.ino !== null && known.ino !== st.ino;
+      if (replaced || known.version !== st.version) this.push({ kind: 'modified', path, oldPath: null, version: st.version, generation: 0, cause: null }, st);
       return;
     }
     const from = st.ino !== null ? this.held.get(`${st.ino}:${st.version}`) : undefined;

@@ -189,6 +189,25 @@ describe('Settler', () => {
     expect(await w.settled()).toEqual([ev('created', 'fresh', '2:2'), ev('moved', 'new/name', '7:7', { oldPath: 'old/name', generation: 1, cause: 'job-1' })]);
   });
 
+  it('reports a recorded path replaced by another file (renamed over it) as modified, even with the same size and time, and follows the new inode', async () => {
+    const w = world({ moveWindowMs: 20 });
+    w.known.set('a', { version: '4:4', ino: 1 });
+    w.known.set('b', { version: '4:4', ino: 2 });
+    // mv a b: b has a's inode now, with the same size and modification time it had.
+    w.disk.set('b', { version: '4:4', ino: 1 });
+    w.settler.observe('a');
+    w.settler.observe('b');
+    expect(await w.settled()).toEqual(expect.arrayContaining([ev('modified', 'b', '4:4'), ev('deleted', 'a', 'deleted:4:4')]));
+    expect(w.events).toHaveLength(2);
+    expect(w.known.get('b')?.ino).toBe(1);
+    // Renamed on again: one moved event, matched by the inode recorded above.
+    w.disk.delete('b');
+    w.disk.set('c', { version: '4:4', ino: 1 });
+    w.settler.observe('b');
+    w.settler.observe('c');
+    expect((await w.settled()).slice(2)).toEqual([ev('moved', 'c', '4:4', { oldPath: 'b' })]);
+  });
+
   it('reports a held deletion as deleted once the move window passes', async () => {
     const w = world({ moveWindowMs: 20 });
     w.known.set('gone', { version: '3:3', ino: 9, generation: 1, cause: 'job-9' });
