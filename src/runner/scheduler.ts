@@ -261,27 +261,62 @@ export class Scheduler {
       }
     })(this.queue.waiting(name));
     const decisions = nextToStart(waiting, pool ? pool.clone() : null);
-    for (const d of decisions) {
-      this.queue.remove(d.id);
-      if (d.kind === 'refuse') {
-        this.parts.transitions.refuse(d.id, d.error);
-        continue;
-      }
-      if (d.allocation && pool) pool.restore(d.allocation);
-      this.launch(d.id, rules.get(d.id) ?? null, name, d.allocation ?? NO_ALLOCATION);
+    if (decisions.length === 0) return;
+    const { transitions } = this.parts;
+    try {
+      // The starts commit together (and with the end of the attempt that freed the slot, inside `record`'s batch).
+      transitions.batch(() => {
+        for (const d of decisions) {
+          this.queue.remove(d.id);
+          if (d.kind === 'refuse') {
+            transitions.refuse(d.id, d.error);
+            continue;
+          }
+          if (d.allocation && pool) pool.restore(d.allocation);
+          this.launch(d.id, rules.get(d.id) ?? null, name, d.allocation ?? NO_ALLOCATION);
+        }
+      });
+    } catch (err) {
+      // The starts rolled back (their jobs are queued again, see `launch`); they start once space is back.
+      if (!isDiskFull(err)) throw err;
+      void this.parts.space.full(err);
     }
   }
 
+  /**
+   * Starts a queued job's next attempt: its start is recorded now (in the
+   * caller's batch), and the attempt runs once that commits; a rollback puts
+   * the job back in the queue.
+   */
   private launch(id: string, rule: Rule | null, backend: string, allocation: Allocation): void {
-    const job = this.parts.store.getJob(id);
-    if (!job || job.status !== 'queued') {
+    const { store, transitions } = this.parts;
+    const queued = store.getJob(id);
+    if (!queued || queued.status !== 'queued') {
       this.pools.release(backend, allocation);
       return;
     }
     const controller = new AbortController();
     const entry: Running = { controller, backend, allocation, done: Promise.resolve() };
     this.running.set(id, entry);
-    entry.done = this.runJob(job, rule, controller.signal, entry).then((retry) => this.ended(id, entry, retry));
+    if (!rule) {
+      entry.done = Promise.resolve().then(() => {
+        this.cancel(id, 'its rule is no longer registered', true);
+        this.ended(id, entry, null);
+      });
+      return;
+    }
+    const job = transitions.start(id, queued.attempt + 1);
+    if (!job) {
+      this.settle(id, entry);
+      return;
+    }
+    transitions.onRollback(() => {
+      this.settle(id, entry);
+      this.queue.push(queued);
+    });
+    transitions.afterCommit(() => {
+      entry.done = this.runJob(queued, job, rule, controller.signal, entry).then((retry) => this.ended(id, entry, retry));
+    });
   }
 
   /** The attempt is over for the scheduler: its resources go back (once), at the moment its end is recorded. */
@@ -310,14 +345,8 @@ export class Scheduler {
     };
   }
 
-  /** Runs one attempt; resolves with the job when it goes back to the queue. */
-  private async runJob(queuedJob: JobRecord, rule: Rule | null, signal: AbortSignal, entry: Running): Promise<JobRecord | null> {
-    if (!rule) {
-      this.cancel(queuedJob.id, 'its rule is no longer registered', true);
-      return null;
-    }
-    const job = this.parts.transitions.start(queuedJob.id, queuedJob.attempt + 1);
-    if (!job) return null;
+  /** Runs one attempt (`job`, its start committed); resolves with the job when it goes back to the queue. */
+  private async runJob(queuedJob: JobRecord, job: JobRecord, rule: Rule, signal: AbortSignal, entry: Running): Promise<JobRecord | null> {
     const site = this.runner.site(job, rule);
     this.parts.outputs.claim(job, rule, site.placeholders);
     const { outcome, proc } = await this.runner.run(job, rule, site, signal, entry.allocation, this.onHandle(job.id));
@@ -398,11 +427,18 @@ export class Scheduler {
       const space = this.parts.space.full(new Error(`no space left on device in ${config.root} (job ${job.id} failed: ${error ?? 'unknown error'})`));
       return this.whileDiskFull(() => transitions.requeue(job.id, job.attempt - 1, `disk full: ${error}`), space);
     }
-    const final = await this.whileDiskFull(() => transitions.finish(job.id, to, { exitCode, error, result }, to === 'queued' ? `retry after: ${error}` : null));
+    // Its slot is free the moment its end is recorded: the next job takes it in the same commit, and runs while job.yaml is written.
+    const final = await this.whileDiskFull(() =>
+      transitions.batch(() => {
+        const ended = transitions.finish(job.id, to, { exitCode, error, result }, to === 'queued' ? `retry after: ${error}` : null);
+        if (ended) {
+          this.settle(job.id, entry);
+          this.startAll();
+        }
+        return ended;
+      }),
+    );
     if (!final) return null;
-    // Its slot is free the moment its end is committed, and the next job takes it while job.yaml is written.
-    this.settle(job.id, entry);
-    this.startAll();
     await writeJobYaml(join(config.root, job.jobDir), final).catch(() => undefined);
     return to === 'queued' ? final : null;
   }

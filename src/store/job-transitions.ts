@@ -88,6 +88,7 @@ export class JobTransitions {
   private readonly strict: boolean;
   private depth = 0;
   private pending: (() => void)[] = [];
+  private undo: (() => void)[] = [];
 
   constructor(
     readonly store: Store,
@@ -108,13 +109,17 @@ export class JobTransitions {
     try {
       result = this.store.transaction(fn);
     } catch (err) {
-      this.pending = [];
-      throw err;
-    } finally {
       this.depth--;
+      const undo = this.undo;
+      this.pending = [];
+      this.undo = [];
+      for (const u of undo) u();
+      throw err;
     }
+    this.depth--;
     const events = this.pending;
     this.pending = [];
+    this.undo = [];
     for (const e of events) e();
     return result;
   }
@@ -251,6 +256,15 @@ export class JobTransitions {
   afterCommit(fn: () => void): void {
     if (this.depth > 0) this.pending.push(fn);
     else fn();
+  }
+
+  /**
+   * Runs `fn` if the current batch rolls back (nothing outside a batch, where
+   * a change is committed when made): the caller's own state follows the
+   * database back.
+   */
+  onRollback(fn: () => void): void {
+    if (this.depth > 0) this.undo.push(fn);
   }
 
   private after(event: () => void): void {
