@@ -1,24 +1,38 @@
 /*
  * The engine of workload 7 in a process of its own, so that its memory is the
- * engine's alone: `node dist/bench/memory-probe.js ROOT NEW_FILES`. Starts the
- * engine live over ROOT, processes NEW_FILES new files, and prints one JSON
- * line: {readyRss, rss, peakRss, heapUsed, succeeded} (bytes).
+ * engine's alone: `node dist/bench/memory-probe.js ROOT NEW_FILES [ROUNDS]`.
+ * Starts the engine live over ROOT, then, ROUNDS times (1 by default),
+ * writes NEW_FILES new files and waits for their jobs. Prints one JSON line:
+ * {readyRss, readyPeakRss, rss, peakRss, heapUsed, succeeded} (bytes) and `liveHeap`, the
+ * heap in use after a full collection at the end of each round (under
+ * `--expose-gc`; empty without it): the trend of the engine's own memory
+ * with the work it has done.
  */
 import { EngineProbe } from './lib/probe.js';
 import { filePaths, writeFiles } from './lib/workspace.js';
 
-const [root, newFiles] = process.argv.slice(2);
+const [root, newFiles, roundsArg] = process.argv.slice(2);
 const extra = Number(newFiles ?? 0);
+const rounds = Math.max(1, Number(roundsArg ?? 1));
+const gc = (globalThis as { gc?: () => void }).gc;
 const probe = await EngineProbe.open(root);
-let out: Record<string, number> = {};
+let out: Record<string, number | number[]> = {};
 try {
   await probe.engine.startLive();
   const readyRss = process.memoryUsage().rss;
-  await writeFiles(root, filePaths('data/new', extra));
-  await probe.untilSucceeded(extra, 300_000);
-  await new Promise((r) => setTimeout(r, 500));
+  const readyPeakRss = process.resourceUsage().maxRSS * 1024;
+  const liveHeap: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    await writeFiles(root, filePaths(`data/new${r || ''}`, extra));
+    await probe.untilSucceeded(extra * (r + 1), 300_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (gc) {
+      gc();
+      liveHeap.push(process.memoryUsage().heapUsed);
+    }
+  }
   const m = process.memoryUsage();
-  out = { readyRss, rss: m.rss, heapUsed: m.heapUsed, peakRss: process.resourceUsage().maxRSS * 1024, succeeded: probe.engine.store.countJobs().succeeded };
+  out = { readyRss, readyPeakRss, rss: m.rss, heapUsed: m.heapUsed, peakRss: process.resourceUsage().maxRSS * 1024, succeeded: probe.engine.store.countJobs().succeeded, liveHeap };
 } finally {
   await probe.close();
 }

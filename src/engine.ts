@@ -5,6 +5,7 @@ import { ApiServer } from './api/server.js';
 import { MeowError, errorMessage } from './core/errors.js';
 import { readConfig } from './monitor/definitions-reader.js';
 import { diffTree } from './rules/tree-diff.js';
+import { collectAfterScan } from './core/heap.js';
 import { watchScope } from './rules/scope.js';
 import { createExecutors } from './runner/executors/index.js';
 import { createBackends } from './runner/backends/index.js';
@@ -277,6 +278,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
     const known = this.knownFiles();
     const plan = this.applyDefinitions(defs, WorkspaceTree.withKnownLineage(tree, known));
     this.handleEvents(diffTree(known, tree), tree);
+    collectAfterScan(tree.size);
     for (const job of this.store.listJobs({ status: 'queued' })) this.scheduler.enqueue(job);
     // Queued jobs start only now, after attempts re-attached by recovery took back their resources.
     this.scheduler.release();

@@ -3,6 +3,7 @@ import { FileMonitor } from '../monitor/file-monitor.js';
 import { Settler } from '../monitor/settler.js';
 import { startSources, type Sources } from '../sources/sources.js';
 import { diffTree } from '../rules/tree-diff.js';
+import { collectAfterScan } from '../core/heap.js';
 import { fanInOf, groupKeyOf } from '../rules/collect-group.js';
 import type { EngineTimings } from './timings.js';
 import type { EventSink, Outputs } from './outputs.js';
@@ -164,7 +165,9 @@ export class LiveWatch {
       // Files a running job wrote without declaring them are attributed to it: not lost events either.
       const missed = events.filter((e) => this.outputs.attribute(e) === null).length;
       if (missed) this.log('log', 'info', `reconcile scan: ${missed} change(s) the watcher had not reported`);
-      return this.target.handleEvents(events, tree);
+      const created = this.target.handleEvents(events, tree);
+      collectAfterScan(tree.size);
+      return created;
     });
     this.pendingReconcile = next;
     return next;

@@ -57,7 +57,7 @@ export class Provenance {
           continue;
         }
         const isMatch = micromatch.matcher(g);
-        const paths = scan.base ? this.store.filesUnder(scan.base) : this.store.allFiles().map((f) => f.path);
+        const paths = scan.base ? this.store.filesUnder(scan.base) : Array.from(this.store.eachFile(), (f) => f.path);
         for (const p of paths) if (isMatch(p)) found.set(p, this.store.getFile(p)?.version ?? '');
       }
       this.store.transaction(() => {

@@ -35,7 +35,9 @@ export class WorkspaceTree {
 
   /** Known files with their last state, from the database. */
   known(): Map<string, FileState> {
-    return new Map(this.store.allFiles().map((f) => [f.path, { version: f.version, ino: f.ino, generation: f.generation, cause: f.cause }]));
+    const known = new Map<string, FileState>();
+    for (const f of this.store.eachFile()) known.set(f.path, { version: f.version, ino: f.ino, generation: f.generation, cause: f.cause });
+    return known;
   }
 
   /** Keeps generation and cause of files already known (outputs of jobs) on a scanned tree. */

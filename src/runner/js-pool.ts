@@ -74,6 +74,9 @@ export class JsPool {
       // Threads start on demand: an engine with no JavaScript recipes holds none.
       minThreads: 0,
       idleTimeout: opts.idleTimeoutMs ?? 30_000,
+      // A thread's young generation at 8 MiB, not V8's 32 (3 × 16 MiB semi-spaces, each thread its own): ~12 MiB
+      // less resident per thread after a burst of small jobs; the old generation, where a recipe's data lives, is unbounded.
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
   }
 

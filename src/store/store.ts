@@ -334,7 +334,12 @@ export class Store {
 
   /** Every known file. */
   allFiles(): FileRow[] {
-    return this.sql('SELECT path, version, ino, generation, cause FROM files').all() as FileRow[];
+    return [...this.eachFile()];
+  }
+
+  /** Every known file, one row at a time (100,000 rows are not held at once). */
+  eachFile(): IterableIterator<FileRow> {
+    return this.sql('SELECT path, version, ino, generation, cause FROM files').iterate() as IterableIterator<FileRow>;
   }
 
   /** Known file paths under a directory. */
