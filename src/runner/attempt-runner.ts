@@ -91,19 +91,20 @@ export class AttemptRunner {
     let launch: Launch | null = null;
     const executor = this.executors.get(rule.recipe.kind);
     try {
-      // An input swapped for a link the policy refuses after the job was queued is not read through.
-      for (const p of [job.input, ...(job.inputs ?? [])]) {
-        const refused = await linkRefusalNow(config, p);
-        if (refused) throw new Error(`${p} changed after the job was queued: ${refused}`);
-      }
+      // An input swapped for a link the policy refuses after the job was queued is not read through;
+      // checked while the job dir is made (the steps before a launch run side by side where they can).
+      const inputs = [job.input, ...(job.inputs ?? [])];
+      const [refusals, fresh] = await Promise.all([Promise.all(inputs.map((p) => linkRefusalNow(config, p))), makeJobDir(dir)]);
+      const refused = refusals.findIndex((r) => r !== null);
+      if (refused >= 0) throw new Error(`${inputs[refused]} changed after the job was queued: ${refusals[refused]}`);
       // Each attempt starts from a clean job dir (but for its logs): nothing a crashed or failed attempt left is read as this one's.
       // (A first attempt may follow one the engine lost, which does not count: the dir is cleaned whenever it exists.)
-      if (!(await makeJobDir(dir))) await cleanAttemptDir(dir);
-      await createJobDir(config.root, job, runtime, rule.recipe.kind !== 'javascript');
+      if (!fresh) await cleanAttemptDir(dir);
       const backend = this.backends.get(rule.pattern.backend);
       if (!executor) throw new Error(`no executor for ${rule.recipe.kind} recipes`);
       if (!backend) throw new Error(`backend "${rule.pattern.backend}" is not configured in meow.yaml`);
-      launch = await executor.prepare(ctx);
+      // params.json (and a set's inputs.list) and the executor's copy of the recipe are written side by side.
+      [, launch] = await Promise.all([createJobDir(config.root, job, runtime, rule.recipe.kind !== 'javascript'), executor.prepare(ctx)]);
       const req: RunRequest = {
         job,
         launch,
@@ -118,11 +119,15 @@ export class AttemptRunner {
           if (handle !== null) onHandle(handle, pid ?? null);
         },
       };
-      // Every backend finds the directories of its declared outputs in place (a remote one also in its mirror).
-      await createOutputDirs(config.root, req.outputs);
-      if (launch.type === 'process') {
-        await writeAttemptRecord(dir, { attempt: job.attempt, backend: backend.name, launch, gpus: req.gpus, allocation, outputs: req.outputs, resources: req.resources, startedAt: job.startedAt ?? new Date().toISOString() });
-      }
+      // Every backend finds the directories of its declared outputs in place (a remote one also in its mirror);
+      // a process attempt's record is written beside them, before it starts.
+      const prepared = launch;
+      await Promise.all([
+        createOutputDirs(config.root, req.outputs),
+        prepared.type === 'process'
+          ? writeAttemptRecord(dir, { attempt: job.attempt, backend: backend.name, launch: prepared, gpus: req.gpus, allocation, outputs: req.outputs, resources: req.resources, startedAt: job.startedAt ?? new Date().toISOString() })
+          : null,
+      ]);
       const outcome = outcomeOf(await backend.run(req));
       return { outcome, proc: launch.type === 'process' && executor ? { ctx, executor } : null };
     } catch (err) {
