@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ApiServer } from './api/server.js';
 import { MeowError, errorMessage } from './core/errors.js';
 import { readConfig } from './monitor/definitions-reader.js';
-import { diffTree } from './rules/tree-diff.js';
+import { diffKnown } from './rules/tree-diff.js';
 import { collectAfterScan } from './core/heap.js';
 import { watchScope } from './rules/scope.js';
 import { createExecutors } from './runner/executors/index.js';
@@ -235,7 +235,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
     const lost = this.state?.check();
     if (lost) throw new MeowError('MEOW_STATE_LOST', lost);
     const tree = await this.scan();
-    return this.handleEvents(diffTree(this.knownFiles(), tree), tree);
+    return this.handleEvents(diffKnown(this.tree.knownRows(), tree), tree);
   }
 
   /** A reconcile scan while live (serialized with definition changes); a plain one otherwise. */
@@ -275,9 +275,9 @@ export class Engine extends EngineReads implements EngineLifecycle {
     // Stopped while scanning: nothing is registered or started; the next start does it.
     if (this.closed) return { changes: [], unchanged: [] };
     // Rules see the current tree; the files table catches up from the same scan.
-    const known = this.knownFiles();
-    const plan = this.applyDefinitions(defs, WorkspaceTree.withKnownLineage(tree, known));
-    this.handleEvents(diffTree(known, tree), tree);
+    // The files table is read row by row (twice), never held whole beside the scan.
+    const plan = this.applyDefinitions(defs, WorkspaceTree.withKnownLineage(tree, this.tree.knownRows()));
+    this.handleEvents(diffKnown(this.tree.knownRows(), tree), tree);
     collectAfterScan(tree.size);
     for (const job of this.store.listJobs({ status: 'queued' })) this.scheduler.enqueue(job);
     // Queued jobs start only now, after attempts re-attached by recovery took back their resources.

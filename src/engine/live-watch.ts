@@ -2,7 +2,7 @@ import { DefinitionsWatcher } from '../monitor/definitions-watcher.js';
 import { FileMonitor } from '../monitor/file-monitor.js';
 import { Settler } from '../monitor/settler.js';
 import { startSources, type Sources } from '../sources/sources.js';
-import { diffTree } from '../rules/tree-diff.js';
+import { diffKnown } from '../rules/tree-diff.js';
 import { collectAfterScan } from '../core/heap.js';
 import { fanInOf, groupKeyOf } from '../rules/collect-group.js';
 import type { EngineTimings } from './timings.js';
@@ -161,7 +161,7 @@ export class LiveWatch {
       const busy = (p: string | null) => p !== null && (this.settler?.isPending(p) ?? false);
       // A running job's declared outputs are the job's to report, when it ends (with the job as their cause).
       const ours = (p: string | null) => p !== null && this.outputs.isClaimed(p);
-      const events = diffTree(this.tree.known(), tree).filter((e) => !busy(e.path) && !busy(e.oldPath) && !ours(e.path) && !ours(e.oldPath));
+      const events = diffKnown(this.tree.knownRows(), tree).filter((e) => !busy(e.path) && !busy(e.oldPath) && !ours(e.path) && !ours(e.oldPath));
       // Files a running job wrote without declaring them are attributed to it: not lost events either.
       const missed = events.filter((e) => this.outputs.attribute(e) === null).length;
       if (missed) this.log('log', 'info', `reconcile scan: ${missed} change(s) the watcher had not reported`);

@@ -1,6 +1,6 @@
 import { WatchedTree } from '../monitor/watched-tree.js';
 import type { EmitEvent } from '../store/job-transitions.js';
-import type { FileState } from '../rules/tree-diff.js';
+import type { FileState, KnownFile } from '../rules/tree-diff.js';
 import type { WatchScope } from '../rules/scope.js';
 import type { Store } from '../store/store.js';
 import type { WorkspaceConfig } from '../core/types.js';
@@ -40,11 +40,16 @@ export class WorkspaceTree {
     return known;
   }
 
+  /** Known files, one row at a time (for {@link diffKnown}: no map of the whole tree). */
+  knownRows(): Iterable<KnownFile> {
+    return this.store.eachFile();
+  }
+
   /** Keeps generation and cause of files already known (outputs of jobs) on a scanned tree. */
-  static withKnownLineage(tree: Map<string, FileState>, known: ReadonlyMap<string, FileState>): Map<string, FileState> {
-    for (const [path, st] of tree) {
-      const k = known.get(path);
-      if (k && k.version === st.version) {
+  static withKnownLineage(tree: Map<string, FileState>, known: Iterable<KnownFile>): Map<string, FileState> {
+    for (const k of known) {
+      const st = tree.get(k.path);
+      if (st && k.version === st.version) {
         st.generation = k.generation;
         st.cause = k.cause;
       }

@@ -8,6 +8,11 @@ export interface FileState {
   cause?: string | null;
 }
 
+/** A known file as the files table holds it. */
+export interface KnownFile extends FileState {
+  path: string;
+}
+
 /**
  * The events that turn `known` into `seen`: new paths are `created`, changed
  * versions `modified`, vanished paths `deleted` — except that a vanished path
@@ -15,30 +20,47 @@ export interface FileState {
  * Pure: the engine feeds it the files table and a scan of the tree.
  */
 export function diffTree(known: ReadonlyMap<string, FileState>, seen: ReadonlyMap<string, FileState>): FileEvent[] {
+  return diffKnown(
+    (function* () {
+      for (const [path, k] of known) yield { ...k, path };
+    })(),
+    seen,
+  );
+}
+
+/**
+ * {@link diffTree} with the known files read once, one at a time (the files
+ * table's rows as they come): what it holds besides the scan is a mark per
+ * scanned file and the known files that changed or vanished, not a second
+ * map of the whole tree. Events come in the scan's order, vanished files last.
+ */
+export function diffKnown(known: Iterable<KnownFile>, seen: ReadonlyMap<string, FileState>): FileEvent[] {
   const events: FileEvent[] = [];
-  const vanished = new Map<string, string>(); // "ino:version" → old path
-  for (const [path, k] of known) {
-    if (seen.has(path)) continue;
-    if (k.ino !== null) vanished.set(`${k.ino}:${k.version}`, path);
-    else events.push(deleted(path, k));
+  /** Scanned files that were known: unchanged (true) or modified (their known state). */
+  const matched = new Map<FileState, FileState | true>();
+  const vanished = new Map<string, KnownFile>(); // "ino:version" → the vanished file
+  for (const k of known) {
+    const s = seen.get(k.path);
+    if (s) matched.set(s, s.version === k.version ? true : { version: k.version, ino: k.ino, generation: k.generation, cause: k.cause });
+    else if (k.ino !== null) vanished.set(`${k.ino}:${k.version}`, k);
+    else events.push(deleted(k.path, k));
   }
   for (const [path, s] of seen) {
-    const k = known.get(path);
-    if (k) {
-      if (k.version !== s.version) events.push({ kind: 'modified', path, oldPath: null, version: s.version, generation: k.generation ?? 0, cause: k.cause ?? null });
+    const k = matched.get(s);
+    if (k !== undefined) {
+      if (k !== true) events.push({ kind: 'modified', path, oldPath: null, version: s.version, generation: k.generation ?? 0, cause: k.cause ?? null });
       continue;
     }
     const id = s.ino !== null ? `${s.ino}:${s.version}` : null;
     const from = id !== null ? vanished.get(id) : undefined;
     if (from !== undefined && id !== null) {
       vanished.delete(id);
-      const old = known.get(from);
-      events.push({ kind: 'moved', path, oldPath: from, version: s.version, generation: old?.generation ?? 0, cause: old?.cause ?? null });
+      events.push({ kind: 'moved', path, oldPath: from.path, version: s.version, generation: from.generation ?? 0, cause: from.cause ?? null });
     } else {
       events.push({ kind: 'created', path, oldPath: null, version: s.version, generation: 0, cause: null });
     }
   }
-  for (const path of vanished.values()) events.push(deleted(path, known.get(path)));
+  for (const k of vanished.values()) events.push(deleted(k.path, k));
   return events;
 }
 

@@ -4,7 +4,7 @@ import { linkRules, ruleVersion } from '../../src/rules/linker.js';
 import { compileRules, matchEvent } from '../../src/rules/matcher.js';
 import { planChange } from '../../src/rules/planner.js';
 import { watchScope } from '../../src/rules/scope.js';
-import { diffTree, type FileState } from '../../src/rules/tree-diff.js';
+import { diffKnown, diffTree, type FileState } from '../../src/rules/tree-diff.js';
 import type { EventKind, FileEvent, ParsedPattern, ParsedRecipe } from '../../src/core/types.js';
 
 function pattern(name: string, paths: string[], o: Partial<ParsedPattern> & { events?: EventKind[]; ignore?: string[] } = {}): ParsedPattern {
@@ -124,6 +124,38 @@ describe('diffTree', () => {
         ['moved', 'new-name', 'old-name'],
       ].sort(),
     );
+  });
+
+  it('reads the known files once, as a stream, and gives events in the scan order with vanished files last', () => {
+    const known = [
+      { path: 'b', version: '1', ino: 2, generation: 0, cause: null },
+      { path: 'gone', version: '1', ino: null, generation: 0, cause: null },
+      { path: 'a', version: '1', ino: 1, generation: 2, cause: 'j-1' },
+      { path: 'old', version: '9', ino: 9, generation: 1, cause: 'j-0' },
+      { path: 'away', version: '3', ino: 3, generation: 0, cause: null },
+    ];
+    let reads = 0;
+    const rows = (function* () {
+      reads++;
+      yield* known;
+    })();
+    const seen = new Map([
+      ['a', st('2', 1)],
+      ['b', st('1', 2)],
+      ['c', st('1', 4)],
+      ['d-new', st('9', 9)],
+    ]);
+    const events = diffKnown(rows, seen);
+    expect(reads).toBe(1);
+    expect(events.map((e) => [e.kind, e.path, e.oldPath, e.generation, e.cause])).toEqual([
+      ['deleted', 'gone', null, 0, null],
+      ['modified', 'a', null, 2, 'j-1'],
+      ['created', 'c', null, 0, null],
+      ['moved', 'd-new', 'old', 1, 'j-0'],
+      ['deleted', 'away', null, 0, null],
+    ]);
+    // The same as the two snapshots compared whole.
+    expect(diffTree(new Map(known.map((k) => [k.path, k])), seen)).toEqual(events);
   });
 });
 
