@@ -307,7 +307,9 @@ export class Scheduler {
     }
     const job = transitions.start(id, queued.attempt + 1);
     if (!job) {
+      // Moved meanwhile (not queued any more): its slot goes to the next job.
       this.settle(id, entry);
+      transitions.afterCommit(() => this.pump());
       return;
     }
     transitions.onRollback(() => {
