@@ -49,6 +49,16 @@ async function confinedEngine(root: string, watches: number, instances: number) 
   };
 }
 
+/** Runs `wait`; when it fails, the error carries the engine's counts and the end of its output (a failure explains itself). */
+async function explained(root: string, engine: { output(): string; alive(): boolean }, wait: () => Promise<unknown>): Promise<void> {
+  try {
+    await wait();
+  } catch (err) {
+    const status = await meowJson<unknown>(['status', '-w', root]).then((s) => JSON.stringify(s), (e: unknown) => `meow status failed: ${String(e)}`);
+    throw new Error(`${(err as Error).message}\nengine alive: ${engine.alive()}\nstatus: ${status}\nengine output (end):\n${engine.output().slice(-4000)}`, { cause: err });
+  }
+}
+
 const succeeded = async (root: string) => (await meowJson<{ jobs: { succeeded: number } }>(['status', '-w', root])).jobs.succeeded;
 
 describe.skipIf(!available)('inotify limits reached (a user namespace with low limits)', () => {
@@ -72,11 +82,11 @@ describe.skipIf(!available)('inotify limits reached (a user namespace with low l
 
   /** The engine processes the existing files, then new files in every directory and in a new one. */
   async function processesEverything(engine: Awaited<ReturnType<typeof confinedEngine>>): Promise<void> {
-    await waitFor(async () => (await succeeded(ws.root)) === DIRS, `${DIRS} jobs for the files there at the start`, 120_000, 250);
+    await explained(ws.root, engine, () => waitFor(async () => (await succeeded(ws.root)) === DIRS, `${DIRS} jobs for the files there at the start`, 120_000, 250));
     for (let i = 0; i < DIRS; i++) await writeFile(ws.path(`data/d${i}/second.txt`), 'y');
     await mkdir(ws.path('data/new/deeper'), { recursive: true });
     await writeFile(ws.path('data/new/deeper/third.txt'), 'z');
-    await waitFor(async () => (await succeeded(ws.root)) === 2 * DIRS + 1, 'jobs for the files written while it ran', 120_000, 250);
+    await explained(ws.root, engine, () => waitFor(async () => (await succeeded(ws.root)) === 2 * DIRS + 1, 'jobs for the files written while it ran', 120_000, 250));
     expect(engine.alive()).toBe(true);
   }
 
