@@ -57,8 +57,12 @@ export class Provenance {
           continue;
         }
         const isMatch = micromatch.matcher(g);
-        const paths = scan.base ? this.store.filesUnder(scan.base) : Array.from(this.store.eachFile(), (f) => f.path);
-        for (const p of paths) if (isMatch(p)) found.set(p, this.store.getFile(p)?.version ?? '');
+        if (scan.base) {
+          for (const p of this.store.filesUnder(scan.base)) if (isMatch(p)) found.set(p, this.store.getFile(p)?.version ?? '');
+        } else {
+          // The whole table: each row carries its version.
+          for (const f of this.store.eachFile()) if (isMatch(f.path)) found.set(f.path, f.version);
+        }
       }
       this.store.transaction(() => {
         for (const [p, v] of [...found].sort()) this.lineage.recordInput(job.id, p, v || null, true);

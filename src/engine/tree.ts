@@ -36,7 +36,7 @@ export class WorkspaceTree {
   /** Known files with their last state, from the database. */
   known(): Map<string, FileState> {
     const known = new Map<string, FileState>();
-    for (const f of this.store.eachFile()) known.set(f.path, { version: f.version, ino: f.ino, generation: f.generation, cause: f.cause });
+    for (const f of this.knownRows()) known.set(f.path, { version: f.version, ino: f.ino, generation: f.generation, cause: f.cause });
     return known;
   }
 

@@ -159,8 +159,8 @@ export class Settler {
       return;
     }
     if (known) {
-      // Another inode at a recorded path: a file was renamed over it (an atomic replace), which is a modification
-      // even with the same size and modification time; recording the new inode keeps later moves of it matched.
+      // Another inode at a recorded path: a file was renamed over it (an atomic replace). With the same size and
+      // modification time it is the same content version (no new job), but its event records the new inode, which keeps later moves of it matched.
       const replaced = known.ino !== null && st.ino !== null && known.ino !== st.ino;
       if (replaced || known.version !== st.version) this.push({ kind: 'modified', path, oldPath: null, version: st.version, generation: 0, cause: null }, st);
       return;

@@ -36,12 +36,12 @@ export function diffTree(known: ReadonlyMap<string, FileState>, seen: ReadonlyMa
  */
 export function diffKnown(known: Iterable<KnownFile>, seen: ReadonlyMap<string, FileState>): FileEvent[] {
   const events: FileEvent[] = [];
-  /** Scanned files that were known: unchanged (true) or modified (their known state). */
-  const matched = new Map<FileState, FileState | true>();
+  /** Scanned files that were known: unchanged (true) or modified (the known file). */
+  const matched = new Map<FileState, KnownFile | true>();
   const vanished = new Map<string, KnownFile>(); // "ino:version" → the vanished file
   for (const k of known) {
     const s = seen.get(k.path);
-    if (s) matched.set(s, s.version === k.version ? true : { version: k.version, ino: k.ino, generation: k.generation, cause: k.cause });
+    if (s) matched.set(s, s.version === k.version ? true : k);
     else if (k.ino !== null) vanished.set(`${k.ino}:${k.version}`, k);
     else events.push(deleted(k.path, k));
   }

@@ -332,11 +332,6 @@ export class Store {
     return (this.stmts.getFile.get(path) as FileRow | undefined) ?? null;
   }
 
-  /** Every known file. */
-  allFiles(): FileRow[] {
-    return [...this.eachFile()];
-  }
-
   /** Every known file, one row at a time (100,000 rows are not held at once). */
   eachFile(): IterableIterator<FileRow> {
     return this.sql('SELECT path, version, ino, generation, cause FROM files').iterate() as IterableIterator<FileRow>;
