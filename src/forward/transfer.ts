@@ -13,7 +13,7 @@
  * `.meow/` and rename it into place.
  */
 import { copyFile, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MeowError } from '../core/errors.js';
 import { bashQuote, commandFailure } from '../runner/backends/remote-exec.js';
@@ -106,10 +106,18 @@ export function createTransfer(dir: string, dest: Destination, as: string, optio
   };
 }
 
-/** Copies one file: a temporary name in the workspace's unwatched `.meow/`, the source's times, then a rename. */
+/** Copies made by this process: each copy's temporary name is its own. */
+let copies = 0;
+
+/**
+ * Copies one file: a temporary name in the workspace's unwatched `.meow/`, the
+ * source's times, then a rename. The temporary name is unique to the copy (not
+ * the file's name): two copies of one file in flight at once (a retry beside a
+ * send still running) must not rename or remove each other's temporary file.
+ */
 async function copyInto(from: string, to: string, tmpDir: string): Promise<void> {
   await mkdir(dirname(to), { recursive: true });
-  const tmp = join(tmpDir, `${process.pid}-${basename(to)}`);
+  const tmp = join(tmpDir, `${process.pid}-${++copies}.tmp`);
   try {
     const st = await stat(from);
     await copyFile(from, tmp);
