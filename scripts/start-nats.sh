@@ -13,7 +13,8 @@
 # with the clients. TLS: set MEOW_NATS_TLS_CERT and MEOW_NATS_TLS_KEY (PEM
 # files); clients then need the CA that signed the certificate (tls_ca).
 # With NETNS set, the server runs inside that network namespace.
-# DIR holds nats.conf, nats.pid, nats.log and the JetStream store.
+# DIR holds nats.conf, nats.pid, nats.log, nats.out (what it printed) and the
+# JetStream store.
 set -euo pipefail
 cmd="${1:-}"; dir="${2:-}"
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [host:port]" >&2; exit 2; }
@@ -55,12 +56,23 @@ CONF
     if [ -n "${NETNS:-}" ]; then run=(ip netns exec "$NETNS" "${run[@]}"); fi
     # A restart appends to the log: only what this start writes counts.
     logged=$(stat -c %s "$dir/nats.log" 2>/dev/null || echo 0)
-    setsid "${run[@]}" </dev/null >/dev/null 2>&1 &
-    for _ in $(seq 1 100); do
+    setsid "${run[@]}" </dev/null >"$dir/nats.out" 2>&1 &
+    launched=$!
+    # Ready when it says so; failed at once when it exits (a bad config, a port
+    # in use); a loaded machine gets 60 s before this gives up.
+    why="did not say it was ready within 60 s"
+    for _ in $(seq 1 600); do
       if [ -s "$dir/nats.pid" ] && tail -c +"$((logged + 1))" "$dir/nats.log" 2>/dev/null | grep -q "Server is ready"; then echo "$(cat "$dir/nats.pid")"; exit 0; fi
+      if ! kill -0 "$launched" 2>/dev/null; then why="exited before it was ready"; break; fi
       sleep 0.1
     done
-    echo "nats-server did not start; see $dir/nats.log" >&2; exit 1 ;;
+    {
+      echo "nats-server $why; see $dir/nats.log"
+      tail -c +"$((logged + 1))" "$dir/nats.log" 2>/dev/null | tail -n 15
+      tail -n 5 "$dir/nats.out" 2>/dev/null
+    } >&2
+    kill "$launched" 2>/dev/null || true
+    exit 1 ;;
   stop)
     if [ -s "$dir/nats.pid" ]; then
       pid=$(cat "$dir/nats.pid")

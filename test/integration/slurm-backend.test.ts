@@ -118,7 +118,7 @@ slurm.describe('Slurm backend (real cluster)', () => {
   it('cancels a running job with scancel', async () => {
     const ws = await workspace();
     const b = backend(ws);
-    const a = await processRequest(ws.root, ['bash', '-c', 'echo started; sleep 120; echo finished']);
+    const a = await processRequest(ws.root, ['bash', '-c', 'echo started; sleep 120 && echo finished']);
     const run = b.run(a.req);
     const id = slurmId(await a.started);
     await waitFor(() => squeueState(id) === 'RUNNING', 'the job to run', 30_000, 100);

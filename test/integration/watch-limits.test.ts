@@ -116,7 +116,7 @@ describe.skipIf(!available)('inotify limits reached (a user namespace with low l
     expect(said.filter((l) => l.includes('patterns/ and recipes/'))).toHaveLength(1);
     // A definition edited while everything is polled still applies.
     await ws.write('patterns/more.yaml', 'recipe: noop\ntrigger: {paths: "data/**/*.txt"}\n');
-    await waitFor(async () => (await succeeded(ws.root)) === 2 * (2 * DIRS + 1), 'the new pattern, triggered retroactively', 120_000, 250);
+    await explained(ws.root, engine, () => waitFor(async () => (await succeeded(ws.root)) === 2 * (2 * DIRS + 1), 'the new pattern, triggered retroactively', 120_000, 250));
     expect(await stop()).toBe(0);
     stop = null;
   }, 300_000);
