@@ -3,7 +3,8 @@
  * engine's alone: `node dist/bench/memory-probe.js ROOT NEW_FILES [ROUNDS]`.
  * Starts the engine live over ROOT, then, ROUNDS times (1 by default),
  * writes NEW_FILES new files and waits for their jobs. Prints one JSON line:
- * {readyRss, readyPeakRss, rss, peakRss, heapUsed, succeeded} (bytes) and `liveHeap`, the
+ * {readyRss, readyPeakRss, rss, peakRss, heapUsed, succeeded} (bytes), `readyMs` (from
+ * opening the workspace until ready for new events) and `liveHeap`, the
  * heap in use after a full collection at the end of each round (under
  * `--expose-gc`; empty without it): the trend of the engine's own memory
  * with the work it has done.
@@ -15,10 +16,12 @@ const [root, newFiles, roundsArg] = process.argv.slice(2);
 const extra = Number(newFiles ?? 0);
 const rounds = Math.max(1, Number(roundsArg ?? 1));
 const gc = (globalThis as { gc?: () => void }).gc;
+const opened = performance.now();
 const probe = await EngineProbe.open(root);
 let out: Record<string, number | number[]> = {};
 try {
   await probe.engine.startLive();
+  const readyMs = performance.now() - opened;
   const readyRss = process.memoryUsage().rss;
   const readyPeakRss = process.resourceUsage().maxRSS * 1024;
   const liveHeap: number[] = [];
@@ -32,7 +35,7 @@ try {
     }
   }
   const m = process.memoryUsage();
-  out = { readyRss, readyPeakRss, rss: m.rss, heapUsed: m.heapUsed, peakRss: process.resourceUsage().maxRSS * 1024, succeeded: probe.engine.store.countJobs().succeeded, liveHeap };
+  out = { readyMs, readyRss, readyPeakRss, rss: m.rss, heapUsed: m.heapUsed, peakRss: process.resourceUsage().maxRSS * 1024, succeeded: probe.engine.store.countJobs().succeeded, liveHeap };
 } finally {
   await probe.close();
 }

@@ -66,3 +66,54 @@ export async function processedWorkspace(root: string, files: number, dirs: numb
   }
   log(`recorded ${files} processed files and succeeded jobs in ${round((now() - t) / 1000)} s`);
 }
+
+/**
+ * Adds `jobs` jobs of history to a processed workspace (see
+ * {@link processedWorkspace}): jobs of the same pattern for files that were
+ * processed and have since been deleted (`archive/…`, archived away, as a
+ * beamline's raw data is), each with its created and deleted events, its
+ * three transitions and its lineage. One job in `failedEvery` failed (exit
+ * code 1); the rest succeeded. Written in transactions of 50,000 jobs.
+ * Returns how many failed.
+ */
+export async function addHistory(root: string, jobs: number, failedEvery: number, log: (m: string) => void): Promise<number> {
+  const t = now();
+  const engine = await Engine.open(root);
+  let failed = 0;
+  try {
+    const defs = await engine.loadDefinitions();
+    const { rules } = linkRules(defs.patterns, defs.recipes);
+    const rule = rules[0];
+    const store = engine.store;
+    const lineage = new LineageStore(store.db);
+    const host = hostname();
+    const transitions = new JobTransitions(store);
+    const before = store.countJobs();
+    const chunk = 50_000;
+    for (let from = 0; from < jobs; from += chunk) {
+      transitions.batch(() => {
+        const at = nowIso();
+        for (let i = from; i < Math.min(jobs, from + chunk); i++) {
+          const path = `archive/r${Math.floor(i / 1000)}/f${i % 1000}.txt`;
+          const version = `${100 + (i % 900)}:${1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n}`;
+          const event: FileEvent = { kind: 'created', path, oldPath: null, version, generation: 0, cause: null };
+          store.recordEvent(event, null);
+          const job = jobFor(rule, event, root, at);
+          check(transitions.create(job), `history: duplicate job for ${path}`);
+          lineage.insert({ job_id: job.id, input_size: 100 + (i % 900), input_mtime: at, input_hash: null, pattern_hash: rule.pattern.hash, recipe_hash: rule.recipe.hash, host });
+          transitions.start(job.id, 1, at);
+          const fails = i % failedEvery === failedEvery - 1;
+          if (fails) failed++;
+          transitions.finish(job.id, fails ? 'failed' : 'succeeded', fails ? { exitCode: 1, error: 'exit code 1', result: null } : { exitCode: 0, error: null, result: null });
+          store.recordEvent({ kind: 'deleted', path, oldPath: null, version: 'deleted', generation: 0, cause: null }, null);
+        }
+      });
+    }
+    const after = store.countJobs();
+    check(after.succeeded - before.succeeded === jobs - failed && after.failed - before.failed === failed, `history: job counts ${JSON.stringify(after)}`);
+  } finally {
+    await engine.close();
+  }
+  log(`recorded ${jobs} jobs of history (${failed} failed) for deleted files in ${round((now() - t) / 1000)} s`);
+  return failed;
+}

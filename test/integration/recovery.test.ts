@@ -108,10 +108,18 @@ describe('crash recovery', () => {
     await killEngine();
 
     engine = await fx.process(ws.root);
+    const last = engine;
     await waitFor(async () => {
       const s = await meowJson<{ jobs: Record<string, number> }>(['status', '-w', ws.root]);
       return s.jobs.succeeded + s.jobs.failed + s.jobs.cancelled === N && s.jobs.queued === 0 && s.jobs.running === 0;
-    }, 'every job to end', 240_000, 200);
+    }, 'every job to end', 240_000, 200).catch(async (err: unknown) => {
+      // A failure explains itself: the counts, the jobs not ended with their transitions, the engine's last words.
+      const status = await meow(['status', '--json', '-w', ws.root]).then((r) => r.stdout, (e: unknown) => String(e));
+      const db = new Database(ws.path('.meow/state.db'), { readonly: true });
+      const open = db.prepare("SELECT j.id, j.input, j.status, j.attempt, j.pid, j.handle, (SELECT group_concat(t.from_status || '>' || t.to_status || ' ' || IFNULL(t.note, ''), ' | ') FROM transitions t WHERE t.job_id = j.id) AS history FROM jobs j WHERE j.status IN ('queued', 'running') LIMIT 10").all();
+      db.close();
+      throw new Error(`${(err as Error).message}\nseed ${seed}; kills ${kills.join('; ')}\nstatus: ${status}\njobs not ended (first 10): ${JSON.stringify(open, null, 1)}\nengine alive: ${last.child.exitCode === null}\nengine output (end):\n${last.output().slice(-4000)}`, { cause: err });
+    });
     expect(await engine.stop()).toBe(0);
     engine = null;
 
