@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
@@ -78,8 +78,15 @@ describe('crash recovery', () => {
     await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 3\n');
     const N = 2000;
     const name = (i: number) => `f${String(i).padStart(4, '0')}`;
+    // Each file appears whole (written beside the workspace, then renamed in): the test is about kills, and a file
+    // caught empty between its creation and its first write is, by design, a created and then a modified job (settle 0).
+    const staging = `${ws.root}-staging`;
+    await mkdir(staging, { recursive: true });
     const writeRange = async (from: number, to: number) => {
-      for (let i = from; i < to; i++) await writeFile(ws.path(`data/${name(i)}`), String(i));
+      for (let i = from; i < to; i++) {
+        await writeFile(join(staging, name(i)), String(i));
+        await rename(join(staging, name(i)), ws.path(`data/${name(i)}`));
+      }
     };
     await ws.write('data/.keep', '');
     await writeRange(0, 1000);
@@ -96,6 +103,7 @@ describe('crash recovery', () => {
     // 2: while live, after some hundreds more jobs.
     engine = await fx.process(ws.root);
     await writeRange(1500, 2000);
+    await rm(staging, { recursive: true, force: true });
     const target = (await lines(ledger)).length + between(50, 600);
     await waitFor(async () => (await lines(ledger)).length >= target, `${target} ledger lines`, 120_000, 5);
     kills.push(`2 after ${(await lines(ledger)).length} ledger lines`);
@@ -117,8 +125,9 @@ describe('crash recovery', () => {
       const status = await meow(['status', '--json', '-w', ws.root]).then((r) => r.stdout, (e: unknown) => String(e));
       const db = new Database(ws.path('.meow/state.db'), { readonly: true });
       const open = db.prepare("SELECT j.id, j.input, j.status, j.attempt, j.pid, j.handle, (SELECT group_concat(t.from_status || '>' || t.to_status || ' ' || IFNULL(t.note, ''), ' | ') FROM transitions t WHERE t.job_id = j.id) AS history FROM jobs j WHERE j.status IN ('queued', 'running') LIMIT 10").all();
+      const twice = db.prepare('SELECT input, event, input_version, status, created_at FROM jobs WHERE input IN (SELECT input FROM jobs GROUP BY input HAVING COUNT(*) > 1) ORDER BY input, seq LIMIT 20').all();
       db.close();
-      throw new Error(`${(err as Error).message}\nseed ${seed}; kills ${kills.join('; ')}\nstatus: ${status}\njobs not ended (first 10): ${JSON.stringify(open, null, 1)}\nengine alive: ${last.child.exitCode === null}\nengine output (end):\n${last.output().slice(-4000)}`, { cause: err });
+      throw new Error(`${(err as Error).message}\nseed ${seed}; kills ${kills.join('; ')}\nstatus: ${status}\njobs not ended (first 10): ${JSON.stringify(open, null, 1)}\ninputs with more than one job: ${JSON.stringify(twice, null, 1)}\nengine alive: ${last.child.exitCode === null}\nengine output (end):\n${last.output().slice(-4000)}`, { cause: err });
     });
     expect(await engine.stop()).toBe(0);
     engine = null;
