@@ -3,11 +3,12 @@ import { ExactNumber, exactFromParsed, toJsValue, type JsValue } from '../core/e
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { packageFile } from '../core/package-root.js';
-import { MessageChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Variables, VarValue } from '../core/types.js';
 import { MeowError, errorMessage } from '../core/errors.js';
-import type { WorkerReply, WorkerTask } from './js-worker.js';
+import type { WorkerData, WorkerReply, WorkerTask } from './js-worker.js';
 
 /** Options of a {@link JsPool}. */
 export interface JsPoolOptions {
@@ -64,11 +65,18 @@ function findWorker(explicit: string | URL | undefined): string {
 export class JsPool {
   readonly #pool: Piscina<WorkerTask, WorkerReply>;
   readonly #graceMs: number;
+  /** Cancels reach the threads here (one channel for the pool, not a port per task): a message is a task's abort key. */
+  readonly #abort: BroadcastChannel;
+  #nextKey = 0;
   #closed = false;
 
   constructor(opts: JsPoolOptions) {
     this.#graceMs = opts.graceMs;
+    const workerData: WorkerData = { abortChannel: `meow-js-abort-${randomUUID()}` };
+    this.#abort = new BroadcastChannel(workerData.abortChannel);
+    this.#abort.unref();
     this.#pool = new Piscina<WorkerTask, WorkerReply>({
+      workerData,
       filename: findWorker(opts.workerFile),
       maxThreads: Math.max(1, opts.maxThreads),
       // Threads start on demand: an engine with no JavaScript recipes holds none.
@@ -90,12 +98,12 @@ export class JsPool {
   async run(modulePath: string, version: string, variables: Variables, ctx: JsJobContext): Promise<JsRunOutcome> {
     if (this.#closed) return { ok: false, error: 'the JavaScript worker pool is closed (the engine is stopping)' };
     if (ctx.signal.aborted) return { ok: false, error: `job ${ctx.jobId} was cancelled before it started` };
-    // The port tells a running function to stop; piscina's own signal then terminates its thread.
-    const { port1, port2 } = new MessageChannel();
+    // The channel tells a running function to stop; piscina's own signal then terminates its thread.
+    const abortKey = ++this.#nextKey;
     const terminate = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
-      port1.postMessage('abort');
+      this.#abort.postMessage(abortKey);
       timer = setTimeout(() => terminate.abort(), this.#graceMs);
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -107,9 +115,9 @@ export class JsPool {
         jobId: ctx.jobId,
         jobDir: ctx.jobDir,
         workspace: ctx.workspace,
-        port: port2,
+        abortKey,
       };
-      const reply = (await this.#pool.run(task, { transferList: [port2], signal: terminate.signal })) as WorkerReply;
+      const reply = (await this.#pool.run(task, { signal: terminate.signal })) as WorkerReply;
       // A bigint the recipe returned becomes an exact int, as YAML's large ints are.
       return reply.ok ? { ok: true, result: fromJsValue(reply.result) } : reply;
     } catch (err) {
@@ -120,7 +128,6 @@ export class JsPool {
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       clearTimeout(timer);
-      port1.close();
     }
   }
 
@@ -129,6 +136,7 @@ export class JsPool {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pool.close({ force: true });
+    this.#abort.close();
   }
 }
 

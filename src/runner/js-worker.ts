@@ -12,7 +12,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
-import type { MessagePort } from 'node:worker_threads';
+import { BroadcastChannel, workerData } from 'node:worker_threads';
 import type { JsValue } from '../core/exact-number.js';
 import type { VarValue } from '../core/types.js';
 
@@ -26,8 +26,14 @@ export interface WorkerTask {
   jobId: string;
   jobDir: string;
   workspace: string;
-  /** Receives one message when the job is cancelled; closed when the task ends. */
-  port: MessagePort;
+  /** This task's key on the pool's abort channel (unique per task: a retried job is a new task). */
+  abortKey: number;
+}
+
+/** What the pool gives each thread (piscina's `workerData`). */
+export interface WorkerData {
+  /** The name of the pool's BroadcastChannel: a message is the `abortKey` of a task to cancel. */
+  abortChannel: string;
 }
 
 /**
@@ -87,13 +93,51 @@ function toJson(value: unknown, modulePath: string): WorkerReply {
   }
 }
 
+/** How to cancel each running task, by abort key. */
+const running = new Map<number, () => void>();
+/**
+ * Keys cancelled before their task reached this thread (the channel and the
+ * task arrive by different routes, so either may come first). Every thread
+ * hears every cancel, so this keeps only the latest few.
+ */
+const cancelledEarly = new Set<number>();
+const EARLY_KEPT = 1024;
+const channelName = (workerData as Partial<WorkerData> | null)?.abortChannel;
+if (typeof channelName === 'string') {
+  const channel = new BroadcastChannel(channelName);
+  // Listening must not keep an idle thread alive.
+  channel.unref();
+  channel.onmessage = (event: unknown) => {
+    const key = (event as { data: unknown }).data;
+    if (typeof key !== 'number') return;
+    const cancel = running.get(key);
+    if (cancel) cancel();
+    else {
+      cancelledEarly.add(key);
+      if (cancelledEarly.size > EARLY_KEPT) cancelledEarly.delete(cancelledEarly.values().next().value as number);
+    }
+  };
+}
+
+/** Recipe modules by URL (the URL carries the content version): a cache hit skips the loader's round trip. */
+const modules = new Map<string, Promise<unknown>>();
+
 /** Runs one recipe function. Piscina calls this for every task. */
 export default async function runRecipe(task: WorkerTask): Promise<WorkerReply> {
   const controller = new AbortController();
-  task.port.once('message', () => controller.abort(new Error(`job ${task.jobId} was cancelled`)));
+  const reason = new Error(`job ${task.jobId} was cancelled`);
+  if (cancelledEarly.delete(task.abortKey)) controller.abort(reason);
+  else running.set(task.abortKey, () => controller.abort(reason));
   try {
     const url = `${pathToFileURL(task.modulePath).href}?v=${encodeURIComponent(task.version)}`;
-    const mod: unknown = await import(url);
+    let loading = modules.get(url);
+    if (!loading) {
+      loading = import(url);
+      modules.set(url, loading);
+      // A module that failed to load is tried again by the next task (the file may be fixed meanwhile).
+      loading.catch(() => modules.delete(url));
+    }
+    const mod: unknown = await loading;
     const fn = typeof mod === 'object' && mod !== null && 'default' in mod ? mod.default : undefined;
     if (typeof fn !== 'function') {
       return { ok: false, error: `${task.modulePath}: expected "export default async function (vars, ctx)", but the default export is ${typeof fn}` };
@@ -110,7 +154,6 @@ export default async function runRecipe(task: WorkerTask): Promise<WorkerReply> 
   } catch (err) {
     return { ok: false, error: describe(err) };
   } finally {
-    // An open port would keep a reference to this task alive in the worker.
-    task.port.close();
+    running.delete(task.abortKey);
   }
 }

@@ -120,6 +120,34 @@ describe('JsPool', () => {
     expect(out).toEqual({ ok: false, error: expect.stringMatching(/job j-1 was cancelled/) });
   });
 
+  it('stops a function whose cancel reached the thread before the task did, and a later task of the same job runs', async () => {
+    const hold = await recipe('hold.mjs', [
+      'export default (vars, ctx) => new Promise((resolve) => {',
+      "  ctx.log.info('holding');",
+      '  setTimeout(resolve, 400);',
+      '});',
+    ].join('\n'));
+    const polite = await recipe('polite.mjs', [
+      'export default (vars, ctx) => new Promise((resolve, reject) => {',
+      '  if (ctx.signal.aborted) return reject(ctx.signal.reason);',
+      "  ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));",
+      "  setTimeout(() => resolve('ran'), 200);",
+      '});',
+    ].join('\n'));
+    // One thread, busy with the first job: the second waits in the pool's queue while it is cancelled.
+    const p = open(600_000, 1);
+    const first = p.run(hold, 'v1', {}, ctx(new AbortController().signal, 'j-hold'));
+    await waitFor('the first function to start', async () => (await readFile(join(dir, 'job', 'stdout.log'), 'utf8')).includes('holding'));
+    const controller = new AbortController();
+    const queued = p.run(polite, 'v1', {}, ctx(controller.signal, 'j-2'));
+    controller.abort();
+    // The grace is longer than the test: only the early cancel, kept by the thread, can end it in time.
+    expect(await queued).toEqual({ ok: false, error: expect.stringMatching(/job j-2 was cancelled/) });
+    expect(await first).toEqual({ ok: true, result: null });
+    // The same job again (a retry) is a new task: the old cancel does not touch it.
+    expect(await p.run(polite, 'v1', {}, ctx(new AbortController().signal, 'j-2'))).toEqual({ ok: true, result: 'ran' });
+  });
+
   it('terminates a function that ignores cancellation, and keeps serving jobs', async () => {
     const file = await recipe('stubborn.mjs', [
       'export default (vars, ctx) => {',
