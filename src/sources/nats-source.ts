@@ -38,6 +38,13 @@ const MAX_ACK_PENDING = 2000;
 const ACK_WAIT_MS = 60_000;
 /** How long a verified file may take to be committed by the engine (settle time included). */
 const COMMIT_DEADLINE_MS = 120_000;
+/**
+ * How often the engine asks the bus whether its pull request is still open.
+ * A pull request can be lost across a server restart without the client
+ * noticing (the consumer then shows events pending and no request waiting,
+ * and nothing is delivered again): two such answers in a row re-open it.
+ */
+const PULL_CHECK_MS = 5_000;
 
 /** One source: owns its connection; call `close()`. */
 export class NatsSource {
@@ -79,6 +86,7 @@ export class NatsSource {
     void this.watchStatus(this.nc);
     const jsm = await nc.jetstreamManager();
     await ensureStream(jsm, c);
+    void this.watchPull(jsm);
     // One pull subscription at a time; after a reconnect (a bus restarted, a link back) a new one is
     // opened, since the pending pull requests died with the old server connection.
     while (!this.closed) {
@@ -93,14 +101,21 @@ export class NatsSource {
         await delay(1000);
         continue;
       }
-      for await (const m of this.messages) {
-        if (this.closed) break;
-        const p = this.handle(m).catch((err: unknown) => {
-          this.sink.log('error', `${this.label}: ${errorMessage(err)}; the event is delivered again`);
-          m.nak(1000);
-        });
-        this.inflight.add(p);
-        void p.finally(() => this.inflight.delete(p));
+      try {
+        for await (const m of this.messages) {
+          if (this.closed) break;
+          const p = this.handle(m).catch((err: unknown) => {
+            this.sink.log('error', `${this.label}: ${errorMessage(err)}; the event is delivered again`);
+            m.nak(1000);
+          });
+          this.inflight.add(p);
+          void p.finally(() => this.inflight.delete(p));
+        }
+      } catch (err) {
+        // The subscription ended with an error (its consumer deleted on the bus, …): open a new one, creating the consumer again.
+        if (this.closed) return;
+        this.sink.log('warn', `${this.label}: the subscription to the stream ended (${busError(err)}); opening a new one`);
+        await delay(1000);
       }
     }
   }
@@ -118,6 +133,40 @@ export class NatsSource {
         max_ack_pending: MAX_ACK_PENDING,
         filter_subject: `${c.subject}.>`,
       });
+    }
+  }
+
+  /** Re-opens the pull subscription when the bus holds events for it but no request of it is waiting (see {@link PULL_CHECK_MS}). */
+  private async watchPull(jsm: JetStreamManager): Promise<void> {
+    const c = this.config;
+    let stalled = 0;
+    let watched: ConsumerMessages | null = null;
+    while (!this.closed) {
+      await new Promise<void>((r) => setTimeout(r, PULL_CHECK_MS).unref());
+      const messages = this.messages;
+      if (this.closed || !messages) continue;
+      // A subscription opened since the last check starts its count afresh.
+      if (messages !== watched) {
+        watched = messages;
+        stalled = 0;
+      }
+      try {
+        const info = await jsm.consumers.info(c.stream, c.durable);
+        stalled = info.num_waiting === 0 && info.num_pending > 0 ? stalled + 1 : 0;
+        if (stalled >= 2 && messages === this.messages) {
+          stalled = 0;
+          this.sink.log('warn', `${this.label}: the bus holds ${info.num_pending} event(s) for this engine but no request for them is open (lost at a reconnect); reading the stream again`);
+          messages.stop();
+        }
+      } catch (err) {
+        stalled = 0;
+        // The consumer is gone from the bus (deleted by an operator, a stream re-created): the loop makes it again.
+        if (/consumer not found/i.test(busError(err)) && messages === this.messages) {
+          this.sink.log('warn', `${this.label}: the bus no longer has this engine's consumer ${this.config.durable}; creating it again (events still in the stream are delivered again, and run nothing twice)`);
+          messages.stop();
+        }
+        // Otherwise the bus is away or busy: the status watcher reports it, and the next check tries again.
+      }
     }
   }
 

@@ -109,7 +109,10 @@ netns.describe('remote events across network namespaces', () => {
     await waitFor(async () => (await outbox()).backlog > 0, 'a backlog while the bus is down', 120_000, 200);
     await d.startBus();
 
-    await waitFor(async () => (await succeeded()) >= N && (await outbox()).backlog === 0, `${N} succeeded jobs and an empty outbox`, 600_000, 1000);
+    await waitFor(async () => (await succeeded()) >= N && (await outbox()).backlog === 0, `${N} succeeded jobs and an empty outbox`, 600_000, 1000).catch(async (err: unknown) => {
+      // A failure explains itself: how far each side got, and the end of what each said.
+      throw new Error(`${(err as Error).message}\nsucceeded: ${await succeeded()}; outbox: ${JSON.stringify(await outbox())}\nengine output (end):\n${engine.output().slice(-3000)}\nforwarder output (end):\n${fwd.output().slice(-2000)}`, { cause: err });
+    });
     const jobs = allJobs();
     const byInput = new Map<string, JobJson[]>();
     for (const j of jobs) byInput.set(j.input, [...(byInput.get(j.input) ?? []), j]);

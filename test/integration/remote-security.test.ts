@@ -263,6 +263,31 @@ sources:
     }
   }, 120_000);
 
+  it('an operator deletes the engine\'s consumer on the bus: the engine creates it again, and later files run, once each', async () => {
+    const nc = await connect({ servers: url, tls: { caFile: join(dir, 'ca.pem') }, timeout: 10_000, maxReconnectAttempts: 0, authenticator: nkeyAuthenticator(new TextEncoder().encode(engineKey.seed)) });
+    try {
+      const jsm = await nc.jetstreamManager();
+      expect(await jsm.consumers.delete('MEOW', 'meow-engine')).toBe(true);
+    } finally {
+      await nc.close();
+    }
+    const before = (await jobs(ws)).length;
+    const fwd = forwarder(join(dir, 'instrument.nk'), join(dir, 'outbox-after-delete.db'));
+    for (let i = 0; i < 3; i++) {
+      await writeFile(join(dir, `late${i}.tmp`), `late ${i}\n`);
+      await rename(join(dir, `late${i}.tmp`), join(ws, 'incoming', `late${i}.dat`));
+    }
+    await waitFor(async () => (await jobs(ws)).filter((j) => j.input.startsWith('incoming/late') && j.status === 'succeeded').length === 3, 'a job for each file forwarded after the delete', 120_000, 200).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\nengine output (end):\n${engine?.output().slice(-3000)}`, { cause: err });
+    });
+    expect(engine?.output()).toMatch(/source beamline: (the bus no longer has this engine's consumer meow-engine; creating it again|the subscription to the stream ended)/);
+    // The stream's earlier events, delivered again to the new consumer, ran nothing twice.
+    const after = await jobs(ws);
+    expect(after.length).toBeGreaterThanOrEqual(before + 3);
+    expect(new Set(after.map((j) => j.input)).size, after.map((j) => `${j.input} ${j.status}`).join('\n')).toBe(after.length);
+    await fwd.kill('SIGTERM');
+  }, 180_000);
+
   it('no NKey seed appears in the engine log, the forwarders\' output, job records, `meow job show --json` or `meow status --json`', async () => {
     const all = await jobs(ws);
     expect(all.length).toBeGreaterThan(0);
