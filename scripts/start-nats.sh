@@ -58,16 +58,22 @@ CONF
     logged=$(stat -c %s "$dir/nats.log" 2>/dev/null || echo 0)
     setsid "${run[@]}" </dev/null >"$dir/nats.out" 2>&1 &
     launched=$!
-    # Ready when it says so; failed at once when it exits (a bad config, a port
-    # in use); a loaded machine gets 60 s before this gives up.
+    # Ready when it says so; failed soon when it exits (a bad config, a port in
+    # use: gone for 2 s, by the pid started here and the one it wrote); a loaded
+    # machine gets 60 s before this gives up. grep reads the whole log (no -q):
+    # under pipefail a grep that quit early would fail tail with SIGPIPE.
+    ready() { [ -s "$dir/nats.pid" ] && tail -c +"$((logged + 1))" "$dir/nats.log" 2>/dev/null | grep "Server is ready" >/dev/null; }
+    alive() { kill -0 "$launched" 2>/dev/null || { [ -s "$dir/nats.pid" ] && kill -0 "$(cat "$dir/nats.pid")" 2>/dev/null; }; }
     why="did not say it was ready within 60 s"
+    gone=0
     for _ in $(seq 1 600); do
-      if [ -s "$dir/nats.pid" ] && tail -c +"$((logged + 1))" "$dir/nats.log" 2>/dev/null | grep -q "Server is ready"; then echo "$(cat "$dir/nats.pid")"; exit 0; fi
-      if ! kill -0 "$launched" 2>/dev/null; then why="exited before it was ready"; break; fi
+      if ready; then echo "$(cat "$dir/nats.pid")"; exit 0; fi
+      if alive; then gone=0; else gone=$((gone + 1)); fi
+      if [ "$gone" -ge 20 ]; then why="exited before it was ready"; break; fi
       sleep 0.1
     done
     {
-      echo "nats-server $why; see $dir/nats.log"
+      echo "nats-server $why (started as pid $launched; pid file: $(cat "$dir/nats.pid" 2>/dev/null || echo none)); see $dir/nats.log"
       tail -c +"$((logged + 1))" "$dir/nats.log" 2>/dev/null | tail -n 15
       tail -n 5 "$dir/nats.out" 2>/dev/null
     } >&2
