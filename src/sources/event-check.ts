@@ -11,6 +11,17 @@ import type { RemoteFileEvent } from './source-types.js';
 /** An accepted event, or the reason it is refused. */
 export type Verdict = { ok: true; event: RemoteFileEvent } | { ok: false; reason: string };
 
+/** The longest path an event may name (Linux's PATH_MAX). */
+const MAX_PATH = 4096;
+/** How much of a refused value a log line shows: a sender cannot flood the engine's log. */
+const SHOWN = 200;
+
+/** A value as JSON for a log line, cut after {@link SHOWN} characters (saying how long it was). */
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length <= SHOWN ? text : `${text.slice(0, SHOWN)}… (${text.length} characters)`;
+}
+
 /** Parses and checks one message body. */
 export function checkEvent(body: string, allowed: readonly string[], scope: WatchScope): Verdict {
   let raw: unknown;
@@ -21,14 +32,15 @@ export function checkEvent(body: string, allowed: readonly string[], scope: Watc
   }
   if (typeof raw !== 'object' || raw === null) return { ok: false, reason: 'the message is not a JSON object' };
   const m = raw as Record<string, unknown>;
-  if (m.v !== 1) return { ok: false, reason: `unknown message version ${JSON.stringify(m.v)} (this engine reads version 1)` };
+  if (m.v !== 1) return { ok: false, reason: `unknown message version ${shown(m.v)} (this engine reads version 1)` };
   const host = typeof m.host === 'string' && /^[A-Za-z0-9_.:-]{1,253}$/.test(m.host) ? m.host : null;
   if (host === null) return { ok: false, reason: 'the message names no valid host' };
   if (typeof m.path !== 'string') return { ok: false, reason: 'the message names no path' };
+  if (m.path.length > MAX_PATH) return { ok: false, reason: `path ${shown(m.path)} is longer than ${MAX_PATH} characters` };
   const why = pathProblem(m.path);
-  if (why) return { ok: false, reason: `path ${JSON.stringify(m.path)} ${why}` };
-  if (!micromatch.isMatch(m.path, allowed as string[], { dot: true })) return { ok: false, reason: `path ${JSON.stringify(m.path)} is outside the globs this source may write (${allowed.join(', ')})` };
-  if (!scope.includes(m.path)) return { ok: false, reason: `path ${JSON.stringify(m.path)} is not watched by this workspace (watch/ignore in meow.yaml, or engine state)` };
+  if (why) return { ok: false, reason: `path ${shown(m.path)} ${why}` };
+  if (!micromatch.isMatch(m.path, allowed as string[], { dot: true })) return { ok: false, reason: `path ${shown(m.path)} is outside the globs this source may write (${allowed.join(', ')})` };
+  if (!scope.includes(m.path)) return { ok: false, reason: `path ${shown(m.path)} is not watched by this workspace (watch/ignore in meow.yaml, or engine state)` };
   if (typeof m.size !== 'number' || !Number.isSafeInteger(m.size) || m.size < 0) return { ok: false, reason: 'the message has no valid size' };
   if (typeof m.mtime_ns !== 'string' || !/^\d{1,25}$/.test(m.mtime_ns)) return { ok: false, reason: 'the message has no valid mtime_ns' };
   const sha = m.sha256 ?? null;

@@ -38,6 +38,19 @@ describe('remote event checks', () => {
     }
   });
 
+  it('shows at most 200 characters of a refused value, so a sender cannot flood the log', () => {
+    const outside = checkEvent(event(`other/${'a'.repeat(200_000)}`), ['incoming/**'], scope);
+    expect(outside.ok).toBe(false);
+    if (!outside.ok) {
+      expect(outside.reason.length).toBeLessThan(400);
+      expect(outside.reason).toMatch(/^path "other\/a+… \(200008 characters\) is longer than 4096 characters$/);
+    }
+    const version = checkEvent(event('a.dat', { v: 'x'.repeat(10_000) }), ['**'], scope);
+    expect(!version.ok && version.reason.length < 400).toBe(true);
+    // A short path is shown whole, as before.
+    expect(checkEvent(event('other/x.dat'), ['incoming/**'], scope)).toEqual({ ok: false, reason: 'path "other/x.dat" is outside the globs this source may write (incoming/**)' });
+  });
+
   it('refuses malformed messages with a reason', () => {
     expect(checkEvent('not json', ['**'], scope)).toEqual({ ok: false, reason: 'the message is not JSON' });
     expect(checkEvent(event('a.dat', { v: 2 }), ['**'], scope).ok).toBe(false);
