@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,21 @@ export async function tempWorkspace(prefix = 'meow-test-'): Promise<TempWorkspac
   };
   const done = track(ws, `workspace ${root}`, () => rm(root, { recursive: true, force: true }));
   return ws;
+}
+
+let wholeCount = 0;
+
+/**
+ * Writes a file so that it appears whole: written under a temporary name
+ * outside any workspace (same filesystem), then renamed into place. A file
+ * caught empty between its creation and its first write is, with `settle: 0`,
+ * a created and then a modified job; tests that count one job per file write
+ * with this.
+ */
+export async function writeWhole(path: string, content: string): Promise<void> {
+  const staged = join(tmpdir(), `meow-whole-${process.pid}-${++wholeCount}`);
+  await writeFile(staged, content);
+  await rename(staged, path);
 }
 
 /** What a CLI run printed and returned. */

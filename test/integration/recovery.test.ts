@@ -6,11 +6,11 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
-import { meow, meowJson, waitFor, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
+import { meow, meowJson, waitFor, writeWhole, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
 import { scaled } from '../helpers/pace.js';
@@ -78,15 +78,9 @@ describe('crash recovery', () => {
     await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 3\n');
     const N = 2000;
     const name = (i: number) => `f${String(i).padStart(4, '0')}`;
-    // Each file appears whole (written beside the workspace, then renamed in): the test is about kills, and a file
-    // caught empty between its creation and its first write is, by design, a created and then a modified job (settle 0).
-    const staging = `${ws.root}-staging`;
-    await mkdir(staging, { recursive: true });
+    // Each file appears whole: the test is about kills, not about files caught empty under load (see writeWhole).
     const writeRange = async (from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        await writeFile(join(staging, name(i)), String(i));
-        await rename(join(staging, name(i)), ws.path(`data/${name(i)}`));
-      }
+      for (let i = from; i < to; i++) await writeWhole(ws.path(`data/${name(i)}`), String(i));
     };
     await ws.write('data/.keep', '');
     await writeRange(0, 1000);
@@ -103,7 +97,6 @@ describe('crash recovery', () => {
     // 2: while live, after some hundreds more jobs.
     engine = await fx.process(ws.root);
     await writeRange(1500, 2000);
-    await rm(staging, { recursive: true, force: true });
     const target = (await lines(ledger)).length + between(50, 600);
     await waitFor(async () => (await lines(ledger)).length >= target, `${target} ledger lines`, 120_000, 5);
     kills.push(`2 after ${(await lines(ledger)).length} ledger lines`);
