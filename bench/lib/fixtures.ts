@@ -9,10 +9,45 @@ import { check } from './types.js';
 import { now, round } from './stats.js';
 import { createWorkspace, filePaths, NOOP_JS, patternYaml, writeFiles } from './workspace.js';
 import type { FileEvent, JobRecord, Rule } from '../../src/core/types.js';
+import type { Store } from '../../src/store/store.js';
 
 /** A job of `rule` for `event`, as the engine creates it (its key, variables and job directory). */
 export function jobFor(rule: Rule, event: FileEvent, root: string, createdAt: string): JobRecord {
   return newJobRecord(rule, event, null, createdAt, root);
+}
+
+/** Records processed jobs of one rule as the engine would have: the input's event, the job, its lineage and its three transitions. */
+class JobRecorder {
+  private readonly lineage: LineageStore;
+  private readonly transitions: JobTransitions;
+  private readonly host = hostname();
+
+  constructor(
+    private readonly store: Store,
+    private readonly rule: Rule,
+    private readonly root: string,
+  ) {
+    this.lineage = new LineageStore(store.db);
+    this.transitions = new JobTransitions(store);
+  }
+
+  /** Runs `fn` in one transaction. */
+  batch(fn: () => void): void {
+    this.transitions.batch(fn);
+  }
+
+  /** A job of the rule for a created file (its version "size:mtime_ns"), ended `failed` (exit code 1) or `succeeded`. */
+  record(path: string, version: string, ino: number | null, at: string, failed = false): void {
+    const { rule } = this;
+    const event: FileEvent = { kind: 'created', path, oldPath: null, version, generation: 0, cause: null };
+    this.store.recordEvent(event, ino);
+    const job = jobFor(rule, event, this.root, at);
+    check(this.transitions.create(job), `fixture: duplicate job for ${path}`);
+    const [size, ns] = version.split(':');
+    this.lineage.insert({ job_id: job.id, input_size: Number(size), input_mtime: new Date(Number(BigInt(ns) / 1_000_000n)).toISOString(), input_hash: null, pattern_hash: rule.pattern.hash, recipe_hash: rule.recipe.hash, host: this.host });
+    this.transitions.start(job.id, 1, at);
+    this.transitions.finish(job.id, failed ? 'failed' : 'succeeded', failed ? { exitCode: 1, error: 'exit code 1', result: null } : { exitCode: 0, error: null, result: null });
+  }
 }
 
 /**
@@ -38,23 +73,12 @@ export async function processedWorkspace(root: string, files: number, dirs: numb
     check(rules.length === 1 && tree.size === files, `fixture: ${rules.length} rules over ${tree.size} files`);
     const rule = rules[0];
     const store = engine.store;
-    const lineage = new LineageStore(store.db);
-    const host = hostname();
-    const transitions = new JobTransitions(store);
-    transitions.batch(() => {
+    const jobs = new JobRecorder(store, rule, root);
+    jobs.batch(() => {
       store.saveDefinitions(defs.patterns, defs.recipes);
       store.saveRules(new Map([[rule.name, rule.version]]));
       const at = nowIso();
-      for (const [path, st] of tree) {
-        const event: FileEvent = { kind: 'created', path, oldPath: null, version: st.version, generation: 0, cause: null };
-        store.recordEvent(event, st.ino);
-        const job = jobFor(rule, event, root, at);
-        check(transitions.create(job), `fixture: duplicate job for ${path}`);
-        const [size, ns] = st.version.split(':');
-        lineage.insert({ job_id: job.id, input_size: Number(size), input_mtime: new Date(Number(BigInt(ns) / 1_000_000n)).toISOString(), input_hash: null, pattern_hash: rule.pattern.hash, recipe_hash: rule.recipe.hash, host });
-        transitions.start(job.id, 1, at);
-        transitions.finish(job.id, 'succeeded', { exitCode: 0, error: null, result: null });
-      }
+      for (const [path, st] of tree) jobs.record(path, st.version, st.ino, at);
     });
     // What start() will compare: the registered rules and the files table against the tree.
     const plan = engine.plan(defs, tree.keys());
@@ -83,28 +107,18 @@ export async function addHistory(root: string, jobs: number, failedEvery: number
   try {
     const defs = await engine.loadDefinitions();
     const { rules } = linkRules(defs.patterns, defs.recipes);
-    const rule = rules[0];
     const store = engine.store;
-    const lineage = new LineageStore(store.db);
-    const host = hostname();
-    const transitions = new JobTransitions(store);
+    const recorder = new JobRecorder(store, rules[0], root);
     const before = store.countJobs();
     const chunk = 50_000;
     for (let from = 0; from < jobs; from += chunk) {
-      transitions.batch(() => {
+      recorder.batch(() => {
         const at = nowIso();
         for (let i = from; i < Math.min(jobs, from + chunk); i++) {
           const path = `archive/r${Math.floor(i / 1000)}/f${i % 1000}.txt`;
-          const version = `${100 + (i % 900)}:${1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n}`;
-          const event: FileEvent = { kind: 'created', path, oldPath: null, version, generation: 0, cause: null };
-          store.recordEvent(event, null);
-          const job = jobFor(rule, event, root, at);
-          check(transitions.create(job), `history: duplicate job for ${path}`);
-          lineage.insert({ job_id: job.id, input_size: 100 + (i % 900), input_mtime: at, input_hash: null, pattern_hash: rule.pattern.hash, recipe_hash: rule.recipe.hash, host });
-          transitions.start(job.id, 1, at);
           const fails = i % failedEvery === failedEvery - 1;
           if (fails) failed++;
-          transitions.finish(job.id, fails ? 'failed' : 'succeeded', fails ? { exitCode: 1, error: 'exit code 1', result: null } : { exitCode: 0, error: null, result: null });
+          recorder.record(path, `${100 + (i % 900)}:${1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n}`, null, at, fails);
           store.recordEvent({ kind: 'deleted', path, oldPath: null, version: 'deleted', generation: 0, cause: null }, null);
         }
       });

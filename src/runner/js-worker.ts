@@ -125,9 +125,10 @@ const modules = new Map<string, Promise<unknown>>();
 /** Runs one recipe function. Piscina calls this for every task. */
 export default async function runRecipe(task: WorkerTask): Promise<WorkerReply> {
   const controller = new AbortController();
-  const reason = new Error(`job ${task.jobId} was cancelled`);
-  if (cancelledEarly.delete(task.abortKey)) controller.abort(reason);
-  else running.set(task.abortKey, () => controller.abort(reason));
+  // The reason is made only on a cancel: an Error captures a stack, and this runs for every job.
+  const cancel = (): void => controller.abort(new Error(`job ${task.jobId} was cancelled`));
+  if (cancelledEarly.delete(task.abortKey)) cancel();
+  else running.set(task.abortKey, cancel);
   try {
     const url = `${pathToFileURL(task.modulePath).href}?v=${encodeURIComponent(task.version)}`;
     let loading = modules.get(url);

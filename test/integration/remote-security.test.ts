@@ -6,7 +6,7 @@
  * engine polls its tree only hourly, so its jobs come from the bus.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { connect, nkeyAuthenticator, nkeys, type ConnectionOptions } from 'nats'
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireComponent } from '../helpers/components.js';
 import { track } from '../helpers/resources.js';
-import { MEOW, REPO, meow, meowJson, startEngineProcess, waitFor, type EngineProcess } from '../helpers/workspace.js';
+import { MEOW, REPO, meow, meowJson, startEngineProcess, waitFor, writeWhole, type EngineProcess } from '../helpers/workspace.js';
 import type { OutboxStatus } from '../../src/forward/outbox.js';
 
 const secured = requireComponent('nats-server and openssl (a secured bus)', () => {
@@ -174,11 +174,8 @@ sources:
   it('the authenticated engine runs one job per forwarded file; `meow forward --status` after a kill -9 says stopped', async () => {
     const outbox = join(dir, 'outbox.db');
     const fwd = forwarder(join(dir, 'instrument.nk'), outbox);
-    // Each file appears whole (renamed into place), so each is one version: one event, one job.
-    for (let i = 0; i < 5; i++) {
-      await writeFile(join(dir, `s${i}.tmp`), `sample ${i}\n`);
-      await rename(join(dir, `s${i}.tmp`), join(ws, 'incoming', `s${i}.dat`));
-    }
+    // Each file appears whole (writeWhole), so each is one version: one event, one job.
+    for (let i = 0; i < 5; i++) await writeWhole(join(ws, 'incoming', `s${i}.dat`), `sample ${i}\n`);
     await waitFor(async () => (await jobs(ws)).filter((j) => j.status === 'succeeded').length === 5, 'a job per forwarded file', 120_000, 100);
     await waitFor(async () => (await meowJson<OutboxStatus>(['forward', join(ws, 'incoming'), '--status', '--state', outbox])).backlog === 0, 'an empty outbox', 60_000, 100);
     const running = await meowJson<OutboxStatus & { running: boolean }>(['forward', join(ws, 'incoming'), '--status', '--state', outbox]);
@@ -273,10 +270,7 @@ sources:
     }
     const before = (await jobs(ws)).length;
     const fwd = forwarder(join(dir, 'instrument.nk'), join(dir, 'outbox-after-delete.db'));
-    for (let i = 0; i < 3; i++) {
-      await writeFile(join(dir, `late${i}.tmp`), `late ${i}\n`);
-      await rename(join(dir, `late${i}.tmp`), join(ws, 'incoming', `late${i}.dat`));
-    }
+    for (let i = 0; i < 3; i++) await writeWhole(join(ws, 'incoming', `late${i}.dat`), `late ${i}\n`);
     await waitFor(async () => (await jobs(ws)).filter((j) => j.input.startsWith('incoming/late') && j.status === 'succeeded').length === 3, 'a job for each file forwarded after the delete', 120_000, 200).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\nengine output (end):\n${engine?.output().slice(-3000)}`, { cause: err });
     });
