@@ -2,8 +2,8 @@
 # Starts a NATS server with JetStream for meowflow's remote sources
 # (docs/remote.md), with two users: "engine" and "instrument" (publish only on
 # the event subjects). Passwords come from the environment and are never
-# written to the config: nats-server reads $MEOW_NATS_ENGINE_PASSWORD and
-# $MEOW_NATS_INSTRUMENT_PASSWORD itself.
+# written to the config: nats-server reads them from its environment, each
+# handed over quoted (any characters; "7f3a…" is not read as a number).
 #
 #   scripts/start-nats.sh start DIR [LISTEN]   # LISTEN: host:port (default 127.0.0.1:4222)
 #   scripts/start-nats.sh stop DIR
@@ -30,8 +30,15 @@ case "$cmd" in
       instrument_user="{ nkey: $MEOW_NATS_INSTRUMENT_NKEY, $instrument_may }"
     else
       : "${MEOW_NATS_ENGINE_PASSWORD:?export MEOW_NATS_ENGINE_PASSWORD (or MEOW_NATS_ENGINE_NKEY and MEOW_NATS_INSTRUMENT_NKEY)}" "${MEOW_NATS_INSTRUMENT_PASSWORD:?export MEOW_NATS_INSTRUMENT_PASSWORD}"
-      engine_user='{ user: engine, password: $MEOW_NATS_ENGINE_PASSWORD }'
-      instrument_user="{ user: instrument, password: \$MEOW_NATS_INSTRUMENT_PASSWORD, $instrument_may }"
+      # nats-server parses a variable's value as config: "7f3a…" would be a
+      # number (and fail), "true" a boolean. It gets each password as a quoted
+      # string, in its environment only.
+      quoted() { local v="$1"; v="${v//\\/\\\\}"; v="${v//\"/\\\"}"; printf '"%s"' "$v"; }
+      export MEOW_NATS_ENGINE_PASSWORD_QUOTED MEOW_NATS_INSTRUMENT_PASSWORD_QUOTED
+      MEOW_NATS_ENGINE_PASSWORD_QUOTED=$(quoted "$MEOW_NATS_ENGINE_PASSWORD")
+      MEOW_NATS_INSTRUMENT_PASSWORD_QUOTED=$(quoted "$MEOW_NATS_INSTRUMENT_PASSWORD")
+      engine_user='{ user: engine, password: $MEOW_NATS_ENGINE_PASSWORD_QUOTED }'
+      instrument_user="{ user: instrument, password: \$MEOW_NATS_INSTRUMENT_PASSWORD_QUOTED, $instrument_may }"
     fi
     tls=''
     if [ -n "${MEOW_NATS_TLS_CERT:-}${MEOW_NATS_TLS_KEY:-}" ]; then
@@ -72,11 +79,18 @@ CONF
       if [ "$gone" -ge 20 ]; then why="exited before it was ready"; break; fi
       sleep 0.1
     done
+    # How it ended: its exit status, or the signal that killed it (128 + N).
+    ended=''
+    if [ "$gone" -ge 20 ]; then
+      status=0; wait "$launched" 2>/dev/null || status=$?
+      if [ "$status" -gt 128 ] && [ "$status" -le 192 ]; then ended=", killed by SIG$(kill -l "$((status - 128))" 2>/dev/null || echo "$((status - 128))")"; else ended=", exit status $status"; fi
+    fi
     {
-      echo "nats-server $why (started as pid $launched; pid file: $(cat "$dir/nats.pid" 2>/dev/null || echo none)); see $dir/nats.log"
-      tail -c +"$((logged + 1))" "$dir/nats.log" 2>/dev/null | tail -n 15
-      tail -n 5 "$dir/nats.out" 2>/dev/null
-    } >&2
+      echo "nats-server $why (started as pid $launched$ended; pid file: $(cat "$dir/nats.pid" 2>/dev/null || echo none)); see $dir/nats.log"
+      # (Either file may not exist: the server may not have got far enough to make it.)
+      if [ -e "$dir/nats.log" ]; then tail -c +"$((logged + 1))" "$dir/nats.log" | tail -n 15; fi
+      if [ -s "$dir/nats.out" ]; then echo "its output:"; tail -n 5 "$dir/nats.out"; fi
+    } >&2 || true
     kill "$launched" 2>/dev/null || true
     exit 1 ;;
   stop)
