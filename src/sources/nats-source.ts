@@ -45,6 +45,9 @@ const COMMIT_DEADLINE_MS = 120_000;
  * and nothing is delivered again): two such answers in a row re-open it.
  */
 const PULL_CHECK_MS = 5_000;
+/** The first pause before the stream is tried again, doubled on each failure up to MAX_RETRY_MS. */
+const RETRY_MS = 1_000;
+const MAX_RETRY_MS = 5_000;
 
 /** One source: owns its connection; call `close()`. */
 export class NatsSource {
@@ -84,21 +87,35 @@ export class NatsSource {
     }
     this.sink.log('info', `${this.label}: connected to the bus (stream ${c.stream})`);
     void this.watchStatus(this.nc);
-    const jsm = await nc.jetstreamManager();
-    await ensureStream(jsm, c);
-    void this.watchPull(jsm);
+    let jsm: JetStreamManager | null = null;
+    let pause = RETRY_MS;
+    let said = '';
     // One pull subscription at a time; after a reconnect (a bus restarted, a link back) a new one is
     // opened, since the pending pull requests died with the old server connection.
     while (!this.closed) {
       try {
+        // The stream is made sure of once; a bus that dies meanwhile (a request timed out) is waited for like any other.
+        if (jsm === null) {
+          const manager = await nc.jetstreamManager();
+          await ensureStream(manager, c);
+          jsm = manager;
+          void this.watchPull(jsm);
+        }
         await this.ensureConsumer(jsm);
         const consumer = await nc.jetstream().consumers.get(c.stream, c.durable);
         if (this.closed) return;
         this.messages = await consumer.consume({ max_messages: 500 });
+        pause = RETRY_MS;
+        said = '';
       } catch (err) {
-        // A bus just restarted may not serve JetStream yet: try again shortly.
-        this.sink.log('warn', `${this.label}: cannot read the stream yet (${busError(err)}); retrying`);
-        await delay(1000);
+        if (this.closed) return;
+        // A bus just restarted may not serve JetStream yet, or a request died with the connection: try again,
+        // saying so once per reason (a reason that stays, like missing permissions, is not repeated every second).
+        const why = busError(err);
+        if (why !== said) this.sink.log('warn', `${this.label}: cannot read the stream yet (${why}); retrying until it can`);
+        said = why;
+        await delay(pause);
+        pause = Math.min(pause * 2, MAX_RETRY_MS);
         continue;
       }
       try {

@@ -7,12 +7,12 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, nkeyAuthenticator, nkeys, type ConnectionOptions } from 'nats';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireComponent } from '../helpers/components.js';
+import { freePort } from '../helpers/nats.js';
 import { track } from '../helpers/resources.js';
 import { MEOW, REPO, meow, meowJson, startEngineProcess, waitFor, writeWhole, type EngineProcess } from '../helpers/workspace.js';
 import type { OutboxStatus } from '../../src/forward/outbox.js';
@@ -46,17 +46,6 @@ function userKey(): { pub: string; seed: string } {
 function sh(file: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${file} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
   });
 }
 

@@ -5,41 +5,20 @@
  * backslashes must still reach it as the same string. A real server on a free
  * port; real clients log in with each password and are refused with a wrong one.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { afterAll, expect } from 'vitest';
-import { requireComponent } from '../helpers/components.js';
+import { freePort, natsServer } from '../helpers/nats.js';
 import { REPO } from '../helpers/workspace.js';
-
-const nats = requireComponent('nats-server', () => {
-  try {
-    execFileSync('sh', ['-c', 'command -v nats-server'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return 'nats-server is not installed (apt-get install nats-server)';
-  }
-});
 
 function startNats(args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('bash', [join(REPO, 'scripts/start-nats.sh'), ...args], { env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`start-nats.sh ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
     );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
   });
 }
 
@@ -69,7 +48,7 @@ const PAIRS: [string, string][] = [
   ['a b"c\\d$e #f', "it's {x} [y], z"],
 ];
 
-nats.it('hands the server every password as the string it is, however it looks', async () => {
+natsServer.it('hands the server every password as the string it is, however it looks', async () => {
   for (const [engine, instrument] of PAIRS) {
     const dir = await mkdtemp(join(tmpdir(), 'meow-start-nats-'));
     dirs.push(dir);
