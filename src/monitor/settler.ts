@@ -23,6 +23,11 @@ interface HeldDelete {
   timer: NodeJS.Timeout;
 }
 
+function clearTimer(t: NodeJS.Timeout | NodeJS.Immediate): void {
+  if ('refresh' in t) clearTimeout(t);
+  else clearImmediate(t);
+}
+
 /** How long a new, still empty file waits before it counts as created empty. */
 const EMPTY_RECHECK_MS = 15;
 
@@ -34,7 +39,7 @@ const EMPTY_RECHECK_MS = 15;
  * event. Ready events are flushed in batches (one transaction each).
  */
 export class Settler {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, NodeJS.Timeout | NodeJS.Immediate>();
   private readonly inflight = new Set<string>();
   private readonly again = new Set<string>();
   private readonly held = new Map<string, HeldDelete>();
@@ -93,9 +98,10 @@ export class Settler {
       return;
     }
     const old = this.timers.get(path);
-    if (old) clearTimeout(old);
+    if (old) clearTimer(old);
     const ms = this.deps.settleFor(path);
-    this.timers.set(path, setTimeout(() => void this.fire(path), ms));
+    // Settle 0 looks in the next turn of the event loop: a timer of 0 waits at least 1 ms.
+    this.timers.set(path, ms > 0 ? setTimeout(() => void this.fire(path), ms) : setImmediate(() => void this.fire(path)));
   }
 
   private async fire(path: string): Promise<void> {
@@ -210,7 +216,7 @@ export class Settler {
   /** Drops every timer; pending observations are caught by the next start's scan. */
   close(): void {
     this.closed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimer(t);
     for (const h of this.held.values()) clearTimeout(h.timer);
     this.timers.clear();
     this.held.clear();

@@ -3,6 +3,7 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { scanTree, versionOf } from './scanner.js';
 import type { WorkspaceConfig } from '../core/types.js';
+import { lstatQuick } from '../core/quick-io.js';
 import type { WatchScope } from '../rules/scope.js';
 import type { FileState } from '../rules/tree-diff.js';
 
@@ -137,7 +138,8 @@ function symlinkRefusal(target: string | null, realRoot: string, follow: Workspa
  */
 export async function linkRefusalNow(config: Pick<WorkspaceConfig, 'root' | 'followSymlinks'>, path: string): Promise<string | null> {
   const abs = join(config.root, path);
-  const st = await lstat(abs).catch(() => null);
+  // Before every job start: on the engine thread while the disk answers quickly.
+  const st = await lstatQuick(abs);
   if (!st?.isSymbolicLink()) return null;
   const realRoot = await realpath(config.root).catch(() => config.root);
   return symlinkRefusal(await realpath(abs).catch(() => null), realRoot, config.followSymlinks);

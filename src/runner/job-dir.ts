@@ -1,8 +1,9 @@
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { jobJson } from '../api/job-json.js';
 import { stringifyExact } from '../core/exact-json.js';
 import type { JobRecord, Variables } from '../core/types.js';
+import { mkdirQuick, writeSmall } from '../core/quick-io.js';
 
 export { jobJson };
 export type { JobJson } from '../api/job-json.js';
@@ -25,7 +26,7 @@ export function jobDirOf(id: string): string {
  */
 export async function makeJobDir(dir: string): Promise<boolean> {
   try {
-    await mkdir(dir);
+    await mkdirQuick(dir);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -33,7 +34,7 @@ export async function makeJobDir(dir: string): Promise<boolean> {
     if (code !== 'ENOENT') throw err;
   }
   // The first job: its parent is made too.
-  await mkdir(dirname(dir), { recursive: true });
+  await mkdirQuick(dirname(dir), true);
   return makeJobDir(dir);
 }
 
@@ -45,16 +46,16 @@ export async function makeJobDir(dir: string): Promise<boolean> {
  */
 export async function createJobDir(root: string, job: JobRecord, runtimeVariables: Variables, withParams: boolean): Promise<{ dir: string; params: string }> {
   const dir = join(root, job.jobDir);
-  if (job.inputs) await writeFile(join(dir, INPUTS_LIST), job.inputs.map((p) => `${join(root, p)}\0`).join(''));
+  if (job.inputs) await writeSmall(join(dir, INPUTS_LIST), job.inputs.map((p) => `${join(root, p)}\0`).join(''));
   const params = join(dir, 'params.json');
   // Exact numbers are written digit for digit; inf and nan (which only Python recipes receive) as Python's json writes them.
-  if (withParams) await writeFile(params, `${stringifyExact(runtimeVariables, { indent: 2, nonFinite: 'tokens' })}\n`);
+  if (withParams) await writeSmall(params, `${stringifyExact(runtimeVariables, { indent: 2, nonFinite: 'tokens' })}\n`);
   return { dir, params };
 }
 
 /**
  * Writes the job's record as job.yaml when an attempt ends (the database
- * stays the source of truth). The record is written as JSON, which every YAML
+ * stays the source of truth), asynchronously: nothing waits for it. The record is written as JSON, which every YAML
  * reader reads, and which costs a fraction of a YAML emitter.
  */
 export async function writeJobYaml(dir: string, job: JobRecord): Promise<void> {

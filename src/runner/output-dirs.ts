@@ -5,9 +5,9 @@
  * local and Slurm backends, and an SSH host with a shared filesystem, write
  * into); the SSH backend creates them in its mirror too.
  */
-import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import micromatch from 'micromatch';
+import { mkdirQuick } from '../core/quick-io.js';
 
 /**
  * The directories the declared outputs go to (the static part of each glob),
@@ -27,5 +27,5 @@ export function outputDirs(outputs: string[], root: string): string[] {
 
 /** Creates the directories of `outputs` under `root` (those that exist stay as they are). */
 export async function createOutputDirs(root: string, outputs: string[]): Promise<void> {
-  for (const d of outputDirs(outputs, root)) await mkdir(join(root, d), { recursive: true });
+  for (const d of outputDirs(outputs, root)) await mkdirQuick(join(root, d), true);
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Launch } from './executor.js';
 import type { Allocation } from './resource-pool.js';
 import type { Resources } from '../core/types.js';
+import { writeSmall } from '../core/quick-io.js';
 
 /** The attempt record in a job dir. */
 export const ATTEMPT_FILE = 'attempt.json';
@@ -29,7 +30,7 @@ export interface AttemptRecord {
 }
 
 export async function writeAttemptRecord(jobDir: string, record: AttemptRecord): Promise<void> {
-  await writeFile(join(jobDir, ATTEMPT_FILE), `${JSON.stringify(record)}\n`);
+  await writeSmall(join(jobDir, ATTEMPT_FILE), `${JSON.stringify(record)}\n`);
 }
 
 /** The attempt record of a job dir, or null when there is none (or it is unreadable: a crash mid-write). */

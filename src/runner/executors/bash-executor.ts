@@ -1,6 +1,6 @@
-import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { processOutcome } from './outcome.js';
+import { placeRecipe } from '../recipe-store.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
 import type { RecipeKind, Variables } from '../../core/types.js';
 import { MeowError } from '../../core/errors.js';
@@ -32,7 +32,7 @@ export class BashExecutor implements Executor {
 
   async prepare(ctx: ExecutorContext): Promise<Launch> {
     const copy = join(ctx.jobDir, 'recipe.sh');
-    await copyFile(join(ctx.config.root, ctx.rule.recipe.file), copy);
+    await placeRecipe(ctx.config.root, ctx.rule.recipe, copy);
     return {
       type: 'process',
       file: 'bash',

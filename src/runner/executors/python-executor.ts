@@ -1,4 +1,5 @@
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
+import { writeSmall } from '../../core/quick-io.js';
 import { delimiter, dirname, join } from 'node:path';
 import type { RecipeKind } from '../../core/types.js';
 import { processOutcome } from './outcome.js';
@@ -46,7 +47,7 @@ export class PythonExecutor implements Executor {
       ? parameterisePercentScript(source, ctx.variables)
       : parameteriseScript(source, ctx.variables);
     const script = join(ctx.jobDir, 'recipe.py');
-    await writeFile(script, text);
+    await writeSmall(script, text);
     await reportWarnings(ctx, warnings);
     const python = await detectPython(ctx.config, 'script');
     return { type: 'process', file: python, args: [script], env: pythonEnv(ctx), cwd: ctx.config.root };
