@@ -14,8 +14,8 @@
  * machine's load), turns every later one asynchronous. Errors are the same
  * either way (a rejected promise: ENOSPC stays a full disk).
  */
-import { linkSync, lstatSync, mkdirSync, writeFileSync, type Stats } from 'node:fs';
-import { link, lstat, mkdir, writeFile } from 'node:fs/promises';
+import { linkSync, lstatSync, mkdirSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { link, lstat, mkdir, rename, writeFile } from 'node:fs/promises';
 
 /** A synchronous call slower than this (ms) counts as slow. */
 const SLOW_SYNC_MS = 20;
@@ -64,6 +64,12 @@ export async function writeSmall(path: string, data: string, mode?: number): Pro
 export async function linkQuick(from: string, to: string): Promise<void> {
   if (syncNow()) timed(() => linkSync(from, to));
   else await link(from, to);
+}
+
+/** Renames `from` to `to`. */
+export async function renameQuick(from: string, to: string): Promise<void> {
+  if (syncNow()) timed(() => renameSync(from, to));
+  else await rename(from, to);
 }
 
 /** Makes a directory (with `recursive`, its parents too, and no error when it exists). */

@@ -94,13 +94,15 @@ export class AttemptRunner {
       // An input swapped for a link the policy refuses after the job was queued is not read through;
       // checked while the job dir is made (the steps before a launch run side by side where they can).
       const inputs = [job.input, ...(job.inputs ?? [])];
-      const [refusals, fresh] = await Promise.all([Promise.all(inputs.map((p) => linkRefusalNow(config, p))), makeJobDir(dir)]);
+      const backend = this.backends.get(rule.pattern.backend);
+      // A process attempt may get a directory its backend made ahead of time (its files there, empty): new, so fresh.
+      const spare = rule.recipe.kind !== 'javascript' && backend?.takeJobDir ? backend.takeJobDir(dir) : Promise.resolve(false);
+      const [refusals, fresh] = await Promise.all([Promise.all(inputs.map((p) => linkRefusalNow(config, p))), spare.then((took) => took || makeJobDir(dir))]);
       const refused = refusals.findIndex((r) => r !== null);
       if (refused >= 0) throw new Error(`${inputs[refused]} changed after the job was queued: ${refusals[refused]}`);
       // Each attempt starts from a clean job dir (but for its logs): nothing a crashed or failed attempt left is read as this one's.
       // (A first attempt may follow one the engine lost, which does not count: the dir is cleaned whenever it exists.)
       if (!fresh) await cleanAttemptDir(dir);
-      const backend = this.backends.get(rule.pattern.backend);
       if (!executor) throw new Error(`no executor for ${rule.recipe.kind} recipes`);
       if (!backend) throw new Error(`backend "${rule.pattern.backend}" is not configured in meow.yaml`);
       // params.json (and a set's inputs.list) and the executor's copy of the recipe are written side by side.

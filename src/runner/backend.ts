@@ -108,6 +108,12 @@ export interface Backend {
    * runs a Python notebook. Never throws.
    */
   warm?(rules: readonly Rule[]): void;
+  /**
+   * Puts a job directory made ahead of time at `dir`, for a process attempt
+   * (the local backend keeps a few, holding empty the files such an attempt
+   * writes). False when none is ready or `dir` exists: the caller makes it.
+   */
+  takeJobDir?(dir: string): Promise<boolean>;
   /** Releases pools and connections. */
   close(): Promise<void>;
 }

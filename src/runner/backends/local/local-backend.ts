@@ -8,6 +8,8 @@ import { LogCap } from '../../resource-log-cap.js';
 import { KernelPools, runsWarmNotebook } from './kernel-pool.js';
 import { detectPython } from '../../python-detect.js';
 import { ProcessSpawner } from './process-spawner.js';
+import { SpareJobDirs } from '../../spare-job-dirs.js';
+import { ATTEMPT_FILE } from '../../recovery-attempt.js';
 import { errorMessage } from '../../../core/errors.js';
 import { parseSize } from '../../../core/durations.js';
 import type { Backend, Capacity, BackendReport, RunRequest } from '../../backend.js';
@@ -128,6 +130,8 @@ export class LocalBackend implements Backend {
   /** Warm kernels for this backend's Python notebooks (docs/recipes.md#warm-kernels). */
   readonly kernels: KernelPools;
   private warming = 0;
+  /** Job directories made ahead of time for process attempts. */
+  private readonly spares: SpareJobDirs;
 
   constructor(
     name: string,
@@ -139,6 +143,11 @@ export class LocalBackend implements Backend {
     this.cpus = typeof options.cpus === 'number' ? options.cpus : config.cpus;
     this.logs = new LogCap(config.maxLogSize);
     this.kernels = new KernelPools(config.warmKernels, config.root, (m) => warn(`backend ${name}: ${m}`));
+    this.spares = new SpareJobDirs(config.root, ['stdout.log', 'stderr.log', 'params.json', ATTEMPT_FILE, EXIT_FILE], Math.min(8, 2 * this.cpus));
+  }
+
+  takeJobDir(dir: string): Promise<boolean> {
+    return this.spares.take(dir);
   }
 
   /** Keeps warm kernels of the notebook interpreter while a rule of this backend runs a Python notebook. */
@@ -332,6 +341,7 @@ export class LocalBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.spares.close();
     this.logs.close();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
