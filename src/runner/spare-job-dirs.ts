@@ -5,9 +5,9 @@
  * inode — half a millisecond on ext4 once many files were deleted, six times
  * per job — where renaming a ready directory into place and writing into
  * files that exist costs none, so a job starts sooner. Spares are made in the
- * background, a few at a time, under `.meow/spare/` (each complete before it
- * is renamed to its final name there), and a later engine takes over what an
- * earlier one left. Where none is ready the caller makes the directory as
+ * background, a few at a time, under `.meow/spare/<backend>/` (each complete
+ * before it is renamed to its final name there), and a later engine takes
+ * over what an earlier one left. Where none is ready the caller makes the directory as
  * before. Call `close()`.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,24 +28,26 @@ export class SpareJobDirs {
   private adopted: Promise<void> | null = null;
   private failedAt = -Infinity;
 
+  private readonly dir: string;
+
   /**
    * @param root the workspace
+   * @param owner who keeps them (a backend's name): each owner has its own directory under SPARE_DIR
    * @param files the (empty) files each spare holds
    * @param want how many to keep ready
    */
   constructor(
-    private readonly root: string,
+    root: string,
+    owner: string,
     private readonly files: readonly string[],
     private readonly want: number,
-  ) {}
+  ) {
+    this.dir = join(root, SPARE_DIR, encodeURIComponent(owner));
+  }
 
   /** How many are ready now. */
   get readyCount(): number {
     return this.ready.length;
-  }
-
-  private get dir(): string {
-    return join(this.root, SPARE_DIR);
   }
 
   /**

@@ -22,7 +22,7 @@ function workspace(): string {
 }
 
 function pool(root: string, want = 2): SpareJobDirs {
-  const p = new SpareJobDirs(root, FILES, want);
+  const p = new SpareJobDirs(root, 'local', FILES, want);
   pools.push(p);
   return p;
 }
@@ -38,7 +38,7 @@ describe('SpareJobDirs', () => {
     expect(readdirSync(dir).sort()).toEqual([...FILES].sort());
     for (const f of FILES) expect(readFileSync(join(dir, f), 'utf8')).toBe('');
     await waitFor(() => spares.readyCount === 2, 'the spare taken made again');
-    expect(readdirSync(join(root, SPARE_DIR)).length).toBe(2);
+    expect(readdirSync(join(root, SPARE_DIR, 'local')).length).toBe(2);
   });
 
   it('keeps its spare when the directory exists with something in it', async () => {
@@ -60,12 +60,25 @@ describe('SpareJobDirs', () => {
     await first.take(join(root, 'none'));
     await waitFor(() => first.readyCount === 2, 'two spares ready');
     first.close();
-    mkdirSync(join(root, SPARE_DIR, '.half-made'));
-    const left = readdirSync(join(root, SPARE_DIR)).filter((n) => !n.startsWith('.')).sort();
+    mkdirSync(join(root, SPARE_DIR, 'local', '.half-made'));
+    const left = readdirSync(join(root, SPARE_DIR, 'local')).filter((n) => !n.startsWith('.')).sort();
     const second = pool(root, 2);
     expect(await second.take(join(root, 'none'))).toBe(false);
-    await waitFor(() => second.readyCount === 2 && readdirSync(join(root, SPARE_DIR)).every((n) => !n.startsWith('.')), 'the earlier spares taken over');
-    expect(readdirSync(join(root, SPARE_DIR)).sort()).toEqual(left);
+    await waitFor(() => second.readyCount === 2 && readdirSync(join(root, SPARE_DIR, 'local')).every((n) => !n.startsWith('.')), 'the earlier spares taken over');
+    expect(readdirSync(join(root, SPARE_DIR, 'local')).sort()).toEqual(left);
+  });
+
+  it('keeps the spares of two backends apart', async () => {
+    const root = workspace();
+    const a = new SpareJobDirs(root, 'local', FILES, 1);
+    const b = new SpareJobDirs(root, 'gpu box/2', FILES, 1);
+    pools.push(a, b);
+    await a.take(join(root, 'none'));
+    await b.take(join(root, 'none'));
+    await waitFor(() => a.readyCount === 1 && b.readyCount === 1, 'a spare each');
+    expect(readdirSync(join(root, SPARE_DIR)).sort()).toEqual(['gpu%20box%2F2', 'local']);
+    expect(await a.take(join(root, '.meow', 'jobs', 'a'))).toBe(true);
+    expect(await b.take(join(root, '.meow', 'jobs', 'b'))).toBe(true);
   });
 
   it('makes none where it cannot, without an error: the caller makes its directories', async () => {

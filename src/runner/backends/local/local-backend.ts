@@ -143,7 +143,7 @@ export class LocalBackend implements Backend {
     this.cpus = typeof options.cpus === 'number' ? options.cpus : config.cpus;
     this.logs = new LogCap(config.maxLogSize);
     this.kernels = new KernelPools(config.warmKernels, config.root, (m) => warn(`backend ${name}: ${m}`));
-    this.spares = new SpareJobDirs(config.root, ['stdout.log', 'stderr.log', 'params.json', ATTEMPT_FILE, EXIT_FILE], Math.min(8, 2 * this.cpus));
+    this.spares = new SpareJobDirs(config.root, name, ['stdout.log', 'stderr.log', 'params.json', ATTEMPT_FILE, EXIT_FILE], Math.min(8, 2 * this.cpus));
   }
 
   takeJobDir(dir: string): Promise<boolean> {
