@@ -1,0 +1,50 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { linkQuick, lstatQuick, mkdirQuick, renameQuick, writeSmall } from '../../src/core/quick-io.js';
+
+// The engine's small file operations fail as their asynchronous forms do (a
+// rejected promise with the same code), synchronous or not.
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function dir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'meow-quick-io-'));
+  dirs.push(d);
+  return d;
+}
+
+const code = (p: Promise<unknown>) => p.then(() => 'ok', (err: NodeJS.ErrnoException) => err.code);
+
+describe('quick-io', () => {
+  it('writes, links, renames and makes directories, and says what failed by its code', async () => {
+    const d = dir();
+    await mkdirQuick(join(d, 'a'));
+    expect(await code(mkdirQuick(join(d, 'a')))).toBe('EEXIST');
+    expect(await code(mkdirQuick(join(d, 'x', 'y')))).toBe('ENOENT');
+    await mkdirQuick(join(d, 'x', 'y'), true);
+    await mkdirQuick(join(d, 'x', 'y'), true);
+    await writeSmall(join(d, 'a', 'f'), 'one\n', 0o444);
+    expect(readFileSync(join(d, 'a', 'f'), 'utf8')).toBe('one\n');
+    expect(statSync(join(d, 'a', 'f')).mode & 0o777).toBe(0o444);
+    expect(await code(writeSmall(join(d, 'missing', 'f'), ''))).toBe('ENOENT');
+    await linkQuick(join(d, 'a', 'f'), join(d, 'g'));
+    expect(statSync(join(d, 'g')).ino).toBe(statSync(join(d, 'a', 'f')).ino);
+    expect(await code(linkQuick(join(d, 'a', 'f'), join(d, 'g')))).toBe('EEXIST');
+    await renameQuick(join(d, 'g'), join(d, 'h'));
+    expect(await code(renameQuick(join(d, 'g'), join(d, 'i')))).toBe('ENOENT');
+    expect((await lstatQuick(join(d, 'h')))?.isFile()).toBe(true);
+    expect(await lstatQuick(join(d, 'nothing'))).toBeNull();
+  });
+
+  it('keeps answering the same way through a burst that uses up its synchronous time', async () => {
+    const d = dir();
+    // Enough creations to pass the synchronous budget: the later ones go through the thread pool.
+    await Promise.all(Array.from({ length: 400 }, (_, i) => writeSmall(join(d, `f${i}`), `${i}\n`)));
+    for (let i = 0; i < 400; i += 57) expect(readFileSync(join(d, `f${i}`), 'utf8')).toBe(`${i}\n`);
+    expect(await code(Promise.all(Array.from({ length: 50 }, () => mkdirQuick(join(d, 'f1')))))).toBe('EEXIST');
+  });
+});
