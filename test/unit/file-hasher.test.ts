@@ -1,22 +1,18 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../helpers/temp-dirs.js';
 import { FileHasher } from '../../src/monitor/file-hasher.js';
 import { versionOf } from '../../src/monitor/scanner.js';
 
 // Input hashes over real files: small inputs are read synchronously, large
 // ones asynchronously; a file that is not the version its job saw keeps no hash.
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs('meow-hasher-');
 
 function world(): { dir: string; hashes: Map<string, string>; hasher: FileHasher } {
-  const dir = mkdtempSync(join(tmpdir(), 'meow-hasher-'));
-  dirs.push(dir);
+  const dir = tempDir();
   const hashes = new Map<string, string>();
   return { dir, hashes, hasher: new FileHasher((id, h) => hashes.set(id, h)) };
 }

@@ -1,21 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../helpers/temp-dirs.js';
 import { linkQuick, lstatQuick, mkdirQuick, renameQuick, writeSmall } from '../../src/core/quick-io.js';
 
 // The engine's small file operations fail as their asynchronous forms do (a
 // rejected promise with the same code), synchronous or not.
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function dir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'meow-quick-io-'));
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirs('meow-quick-io-');
 
 const code = (p: Promise<unknown>) => p.then(() => 'ok', (err: NodeJS.ErrnoException) => err.code);
 

@@ -1,21 +1,17 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../helpers/temp-dirs.js';
 import { parseRecipe } from '../../src/core/recipe-schema.js';
 import { placeRecipe, RECIPE_STORE } from '../../src/runner/recipe-store.js';
 import type { ParsedRecipe } from '../../src/core/types.js';
 
 // A bash job's recipe.sh is a hard link to one read-only stored copy per
 // recipe content, on a real filesystem; where links fail, a copy of its own.
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs('meow-recipe-store-');
 
 function workspace(): string {
-  const root = mkdtempSync(join(tmpdir(), 'meow-recipe-store-'));
-  dirs.push(root);
+  const root = tempDir();
   mkdirSync(join(root, '.meow', 'jobs'), { recursive: true });
   return root;
 }

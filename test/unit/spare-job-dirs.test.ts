@@ -1,22 +1,20 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SPARE_DIR, SpareJobDirs } from '../../src/runner/spare-job-dirs.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Job directories made ahead of time, on a real filesystem.
 const FILES = ['stdout.log', 'stderr.log', 'params.json'];
-const dirs: string[] = [];
+const tempDir = tempDirs('meow-spares-');
 const pools: SpareJobDirs[] = [];
 afterEach(() => {
   for (const p of pools.splice(0)) p.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function workspace(): string {
-  const root = mkdtempSync(join(tmpdir(), 'meow-spares-'));
-  dirs.push(root);
+  const root = tempDir();
   mkdirSync(join(root, '.meow', 'jobs'), { recursive: true });
   return root;
 }
