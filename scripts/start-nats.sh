@@ -3,7 +3,8 @@
 # (docs/remote.md), with two users: "engine" and "instrument" (publish only on
 # the event subjects). Passwords come from the environment and are never
 # written to the config: nats-server reads them from its environment, each
-# handed over quoted (any characters; "7f3a…" is not read as a number).
+# handed over quoted (any characters, not empty, up to about 60,000 bytes;
+# "7f3a…" is not read as a number).
 #
 #   scripts/start-nats.sh start DIR [LISTEN]   # LISTEN: host:port (default 127.0.0.1:4222)
 #   scripts/start-nats.sh stop DIR
@@ -46,10 +47,19 @@ case "$cmd" in
       tls="tls { cert_file: \"$MEOW_NATS_TLS_CERT\", key_file: \"$MEOW_NATS_TLS_KEY\" }"
     fi
     command -v nats-server >/dev/null || { echo "nats-server not found: apt-get install nats-server" >&2; exit 1; }
+    # A server still running from DIR keeps its pid file: a second one would orphan it, or share its store.
+    if [ -s "$dir/nats.pid" ]; then
+      old=$(cat "$dir/nats.pid")
+      if [[ "$old" =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$old/comm" 2>/dev/null)" = nats-server ]; then
+        echo "a nats-server (pid $old) already runs from $dir; stop it first: $0 stop $dir" >&2; exit 1
+      fi
+    fi
     mkdir -p "$dir/js"
     rm -f "$dir/nats.pid"
+    # max_control_line: a client's CONNECT line carries its password; the default (4 KiB) refuses long ones.
     cat > "$dir/nats.conf" <<CONF
 listen: $listen
+max_control_line: 64KB
 jetstream { store_dir: "$dir/js" }
 $tls
 authorization {

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renameQuick } from '../core/quick-io.js';
 
@@ -71,15 +71,32 @@ export class SpareJobDirs {
     }
   }
 
-  /** Takes over the spares an earlier engine left (removing half-made ones), then keeps `want` ready. */
+  /**
+   * Takes over the spares an earlier engine left, then keeps `want` ready. A
+   * half-made one, or one that holds anything but its files, empty, is removed:
+   * nothing in a job's directory comes from anywhere but the job.
+   */
   private start(): void {
     this.adopted ??= (async () => {
       const names = await readdir(this.dir).catch(() => [] as string[]);
       for (const name of names) {
-        if (name.startsWith('.')) await rm(join(this.dir, name), { recursive: true, force: true }).catch(() => undefined);
-        else this.ready.push(join(this.dir, name));
+        const spare = join(this.dir, name);
+        if (!name.startsWith('.') && (await this.intact(spare))) this.ready.push(spare);
+        else await rm(spare, { recursive: true, force: true }).catch(() => undefined);
       }
     })().finally(() => this.refill());
+  }
+
+  /** Whether `spare` holds exactly its files, each an empty regular file. */
+  private async intact(spare: string): Promise<boolean> {
+    try {
+      const entries = await readdir(spare, { withFileTypes: true });
+      if (entries.length !== this.files.length || !entries.every((e) => e.isFile() && this.files.includes(e.name))) return false;
+      for (const f of this.files) if ((await stat(join(spare, f))).size !== 0) return false;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private refill(): void {

@@ -94,13 +94,13 @@ export class NatsSource {
     // opened, since the pending pull requests died with the old server connection.
     while (!this.closed) {
       try {
-        // The stream is made sure of once; a bus that dies meanwhile (a request timed out) is waited for like any other.
+        // The stream is made sure of at every (re)opening: a bus restarted on an empty store, or an operator's
+        // `nats stream rm`, loses it, and only the engine may create it. A bus that dies meanwhile is waited for.
         if (jsm === null) {
-          const manager = await nc.jetstreamManager();
-          await ensureStream(manager, c);
-          jsm = manager;
+          jsm = await nc.jetstreamManager();
           void this.watchPull(jsm);
         }
+        await ensureStream(jsm, c);
         await this.ensureConsumer(jsm);
         const consumer = await nc.jetstream().consumers.get(c.stream, c.durable);
         if (this.closed) return;
@@ -177,9 +177,13 @@ export class NatsSource {
         }
       } catch (err) {
         stalled = 0;
-        // The consumer is gone from the bus (deleted by an operator, a stream re-created): the loop makes it again.
-        if (/consumer not found/i.test(busError(err)) && messages === this.messages) {
-          this.sink.log('warn', `${this.label}: the bus no longer has this engine's consumer ${this.config.durable}; creating it again (events still in the stream are delivered again, and run nothing twice)`);
+        // The consumer or its stream is gone from the bus (deleted by an operator, a store lost): the loop makes them again.
+        const gone = busError(err);
+        if (/stream not found/i.test(gone) && messages === this.messages) {
+          this.sink.log('warn', `${this.label}: the bus no longer has the stream ${c.stream}; creating it again (events published meanwhile were refused by the bus and wait in the forwarder's outbox)`);
+          messages.stop();
+        } else if (/consumer not found/i.test(gone) && messages === this.messages) {
+          this.sink.log('warn', `${this.label}: the bus no longer has this engine's consumer ${c.durable}; creating it again (events still in the stream are delivered again, and run nothing twice)`);
           messages.stop();
         }
         // Otherwise the bus is away or busy: the status watcher reports it, and the next check tries again.

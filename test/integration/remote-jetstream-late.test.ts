@@ -27,7 +27,7 @@ afterEach(async () => {
   dir = '';
 });
 
-natsServer.it('waits for a bus that cannot serve its stream yet, and runs its events once it can, without a restart', async () => {
+natsServer.it('waits for a bus that cannot serve its stream yet, runs its events once it can, and makes its stream again when it is deleted, without a restart', async () => {
   dir = await mkdtemp(join(tmpdir(), 'meow-js-late-'));
   const port = await freePort();
   // A bus without JetStream: it takes connections, and every stream request fails.
@@ -70,6 +70,25 @@ natsServer.it('waits for a bus that cannot serve its stream yet, and runs its ev
   );
   expect(jobs.map((j) => [j.input, j.status])).toEqual([['incoming/late.dat', 'succeeded']]);
   expect(engine.output()).not.toMatch(/stopped:/);
+
+  // An operator deletes the stream (`nats stream rm`) under the running engine: it is made again, and events flow.
+  const nc2 = await connect({ servers: `nats://127.0.0.1:${port}`, timeout: 10_000 });
+  try {
+    const jsm = await nc2.jetstreamManager();
+    await jsm.streams.delete('MEOW');
+    await waitFor(() => engine?.output().includes('source beamline: the bus no longer has the stream MEOW; creating it again'), 'the engine to notice the stream gone', 60_000, 100);
+    await waitFor(async () => (await jsm.streams.info('MEOW').then(() => true, () => false)) || null, 'the engine to create its stream again', 60_000, 100);
+    await writeWhole(join(ws, 'incoming', 'after.dat'), 'after\n');
+    await nc2.jetstream().publish('meow.files.instrument', JSON.stringify({ v: 1, path: 'incoming/after.dat', size: 6, mtime_ns: '1', sha256: null, host: 'instrument' }));
+  } finally {
+    await nc2.close();
+  }
+  await waitFor(
+    async () => (await meowJson<{ input: string; status: string }[]>(['jobs', '--all', '-w', ws])).some((j) => j.input === 'incoming/after.dat' && j.status === 'succeeded'),
+    'the job of an event published after the stream was made again',
+    60_000,
+    100,
+  );
   // Said once per reason (no JetStream; the bus gone while it restarted), not once per try.
   expect(engine.output().match(/cannot read the stream yet/g)?.length).toBeLessThanOrEqual(3);
 }, 240_000);

@@ -46,6 +46,8 @@ const PAIRS: [string, string][] = [
   ['7f3a09c1d2e4', 'true'],
   ['1e5', '12:30'],
   ['a b"c\\d$e #f', "it's {x} [y], z"],
+  // Longer than nats-server's default client line (4 KiB).
+  ['L'.repeat(10_000), 'ünïcødé ✓'],
 ];
 
 natsServer.it('hands the server every password as the string it is, however it looks', async () => {
@@ -58,6 +60,9 @@ natsServer.it('hands the server every password as the string it is, however it l
     expect(await login(port, 'instrument', instrument), instrument).toBe('ok');
     expect(await login(port, 'engine', `${engine}x`)).toMatch(/Authorization Violation/i);
     expect(await login(port, 'instrument', engine)).toMatch(/Authorization Violation/i);
+    // A second start on the same directory would orphan this server: refused, and this one runs on.
+    await expect(startNats(['start', join(dir, 'bus'), `127.0.0.1:${await freePort()}`], { MEOW_NATS_ENGINE_PASSWORD: 'e', MEOW_NATS_INSTRUMENT_PASSWORD: 'i' })).rejects.toThrow(/already runs from .*; stop it first/);
+    expect(await login(port, 'engine', engine)).toBe('ok');
     await startNats(['stop', join(dir, 'bus')], {});
   }
 }, 240_000);

@@ -52,14 +52,22 @@ describe('SpareJobDirs', () => {
     expect(spares.readyCount).toBe(1);
   });
 
-  it('takes over the spares an earlier engine left, and removes half-made ones', async () => {
+  it('takes over the spares an earlier engine left, and removes half-made ones and any with something in them', async () => {
     const root = workspace();
     const first = pool(root, 2);
     await first.take(join(root, 'none'));
     await waitFor(() => first.readyCount === 2, 'two spares ready');
     first.close();
     mkdirSync(join(root, SPARE_DIR, 'local', '.half-made'));
-    const left = readdirSync(join(root, SPARE_DIR, 'local')).filter((n) => !n.startsWith('.')).sort();
+    // Planted: a spare with something in it is not a spare.
+    const planted = join(root, SPARE_DIR, 'local', 'planted');
+    mkdirSync(planted);
+    for (const f of FILES) writeFileSync(join(planted, f), '');
+    writeFileSync(join(planted, 'stdout.log'), 'not from the job\n');
+    const extra = join(root, SPARE_DIR, 'local', 'extra');
+    mkdirSync(extra);
+    for (const f of [...FILES, 'meow_result.json']) writeFileSync(join(extra, f), '');
+    const left = readdirSync(join(root, SPARE_DIR, 'local')).filter((n) => !n.startsWith('.') && n !== 'planted' && n !== 'extra').sort();
     const second = pool(root, 2);
     expect(await second.take(join(root, 'none'))).toBe(false);
     await waitFor(() => second.readyCount === 2 && readdirSync(join(root, SPARE_DIR, 'local')).every((n) => !n.startsWith('.')), 'the earlier spares taken over');

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { processOutcome } from './outcome.js';
-import { placeRecipe } from '../recipe-store.js';
+import { writeSmall } from '../../core/quick-io.js';
 import type { Executor, ExecutorContext, ExecutorOutcome, Launch } from '../executor.js';
 import type { RecipeKind, Variables } from '../../core/types.js';
 import { MeowError } from '../../core/errors.js';
@@ -32,7 +32,8 @@ export class BashExecutor implements Executor {
 
   async prepare(ctx: ExecutorContext): Promise<Launch> {
     const copy = join(ctx.jobDir, 'recipe.sh');
-    await placeRecipe(ctx.config.root, ctx.rule.recipe, copy);
+    // The version the job's rule names, a copy of its own: what ran stays what ran, whatever is edited later.
+    await writeSmall(copy, ctx.rule.recipe.source);
     return {
       type: 'process',
       file: 'bash',

@@ -24,7 +24,8 @@ const BASE_ENV: Readonly<Record<string, string | undefined>> = { ...process.env 
 
 function reply(msg: SpawnReply): void {
   // The engine is gone: there is no one to tell, and the disconnect handler exits.
-  if (process.connected) process.send?.(msg);
+  // A channel that closes while this is sent (the engine killed) fails here, not as an unhandled error.
+  if (process.connected) process.send?.(msg, undefined, undefined, () => undefined);
 }
 
 function message(err: unknown): string {
