@@ -54,6 +54,11 @@ function timed<T>(op: () => T): T {
   }
 }
 
+/** Whether the disk has answered synchronous calls quickly so far. */
+export function quickIoFast(): boolean {
+  return !slowDisk;
+}
+
 /** Writes a small file (`mode` applies when it is created). */
 export async function writeSmall(path: string, data: string, mode?: number): Promise<void> {
   if (syncNow()) timed(() => writeFileSync(path, data, { mode }));

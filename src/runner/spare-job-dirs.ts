@@ -4,26 +4,31 @@
  * params.json, attempt.json, the exit status). Creating a file costs an
  * inode — half a millisecond on ext4 once many files were deleted, six times
  * per job — where renaming a ready directory into place and writing into
- * files that exist costs none, so a job starts sooner. Spares are made in the
- * background, a few at a time, under `.meow/spare/<backend>/` (each complete
- * before it is renamed to its final name there), and a later engine takes
- * over what an earlier one left. Where none is ready the caller makes the directory as
+ * files that exist costs none, so a job starts sooner. Spares are made one at
+ * a time while the engine is idle enough (in a burst, making them would cost
+ * what they save), under `.meow/spare/<backend>/` (each complete before it is
+ * renamed to its final name there), and a later engine takes over what an
+ * earlier one left. Where none is ready the caller makes the directory as
  * before. Call `close()`.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renameQuick } from '../core/quick-io.js';
+import { quickIoFast, renameQuick } from '../core/quick-io.js';
 
 /** Where spares wait, workspace-relative. */
 export const SPARE_DIR = '.meow/spare';
 /** After a spare could not be made (a full disk, permissions), none is tried for this long (ms). */
 const BACKOFF_MS = 5_000;
+/** How often a missing spare is considered (ms). */
+const REFILL_MS = 10;
+/** The event loop's busy share below which the engine counts as idle enough to make one. */
+const IDLE_UTILIZATION = 0.5;
 
 export class SpareJobDirs {
   private readonly ready: string[] = [];
-  private making = 0;
+  private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private adopted: Promise<void> | null = null;
   private failedAt = -Infinity;
@@ -99,33 +104,44 @@ export class SpareJobDirs {
     }
   }
 
+  /**
+   * Makes spares while the engine is idle enough: one at a time, each on a
+   * timer's turn, and only when the event loop was busy for less than
+   * IDLE_UTILIZATION of the time since the last look. In a burst the spares
+   * run out and jobs make their directories as before; the engine's thread
+   * is not spent making more (the creations cost what they save).
+   */
   private refill(): void {
-    if (this.closed || performance.now() - this.failedAt < BACKOFF_MS) return;
-    while (this.ready.length + this.making < this.want) {
-      this.making++;
-      void this.make()
-        .then(
-          (spare) => {
-            if (this.closed) return;
-            this.ready.push(spare);
-          },
-          () => (this.failedAt = performance.now()),
-        )
-        .finally(() => this.making--);
-    }
+    if (this.closed || this.timer !== null || this.ready.length >= this.want) return;
+    const since = performance.eventLoopUtilization();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.closed || this.ready.length >= this.want) return;
+      const idle = performance.eventLoopUtilization(since).utilization < IDLE_UTILIZATION;
+      if (idle && quickIoFast() && performance.now() - this.failedAt >= BACKOFF_MS) {
+        try {
+          this.ready.push(this.make());
+        } catch {
+          this.failedAt = performance.now();
+        }
+      }
+      this.refill();
+    }, REFILL_MS);
+    this.timer.unref();
   }
 
-  private async make(): Promise<string> {
+  /** Makes one spare (synchronously: a few hundred microseconds on a local disk, on an idle engine). */
+  private make(): string {
     const name = randomBytes(8).toString('hex');
     const tmp = join(this.dir, `.${name}`);
     try {
-      await mkdir(tmp, { recursive: true });
-      await Promise.all(this.files.map((f) => writeFile(join(tmp, f), '')));
+      mkdirSync(tmp, { recursive: true });
+      for (const f of this.files) closeSync(openSync(join(tmp, f), 'w'));
       const spare = join(this.dir, name);
-      await rename(tmp, spare);
+      renameSync(tmp, spare);
       return spare;
     } catch (err) {
-      await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
   }
@@ -133,5 +149,7 @@ export class SpareJobDirs {
   /** Makes no more; the ready ones stay for the next engine. */
   close(): void {
     this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 }
