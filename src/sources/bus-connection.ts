@@ -52,13 +52,21 @@ export function connectionOptions(address: BusAddress, label: string, name: stri
 
 /**
  * Opens a connection. A bus that is down or unreachable is waited for (each
- * try again up to 2 s apart) until `stopped()` says to give up (then null);
+ * try again up to 2 s apart; `waiting` hears of it once) until `stopped()`
+ * says to give up (then null);
  * a bus that refuses the credentials, or whose TLS certificate does not
  * verify, is an error at once, in words that say what to fix.
  */
-export async function connectBus(address: BusAddress, label: string, name: string, stopped: () => boolean = () => false): Promise<NatsConnection | null> {
+export async function connectBus(
+  address: BusAddress,
+  label: string,
+  name: string,
+  stopped: () => boolean = () => false,
+  waiting: (why: string) => void = () => undefined,
+): Promise<NatsConnection | null> {
   const options = connectionOptions(address, label, name);
   let pause = 100;
+  let said = false;
   while (!stopped()) {
     try {
       // Only the first connection is made here, try by try; reconnects after it are the client's own.
@@ -66,6 +74,9 @@ export async function connectBus(address: BusAddress, label: string, name: strin
     } catch (err) {
       const problem = permanentProblem(err, address);
       if (problem !== null) throw new MeowError('MEOW_USAGE', `${label}: ${problem}`);
+      // Said once: a bus that is down is waited for, quietly after that.
+      if (!said) waiting(busError(err));
+      said = true;
     }
     await new Promise((r) => setTimeout(r, pause));
     pause = Math.min(pause * 2, 2000);

@@ -78,7 +78,13 @@ export class NatsSource {
 
   private async run(): Promise<void> {
     const c = this.config;
-    const nc = await connectBus(c, this.label, `meow-engine ${c.name}`, () => this.closed);
+    const nc = await connectBus(
+      c,
+      this.label,
+      `meow-engine ${c.name}`,
+      () => this.closed,
+      (why) => this.sink.log('warn', `${this.label}: waiting for the bus at ${c.servers.join(', ')} (${why}); its events wait in the stream`),
+    );
     if (nc === null) return;
     this.nc = nc;
     if (this.closed) {

@@ -27,11 +27,8 @@ afterEach(async () => {
   dir = '';
 });
 
-natsServer.it('waits for a bus that cannot serve its stream yet, runs its events once it can, and makes its stream again when it is deleted, without a restart', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meow-js-late-'));
-  const port = await freePort();
-  // A bus without JetStream: it takes connections, and every stream request fails.
-  bus = await startNatsServer(port);
+/** A workspace whose only source is the bus on 127.0.0.1:port, and a JavaScript pattern on incoming/*.dat. */
+async function workspace(port: number): Promise<string> {
   const ws = join(dir, 'ws');
   await mkdir(join(ws, 'patterns'), { recursive: true });
   await mkdir(join(ws, 'recipes'), { recursive: true });
@@ -42,6 +39,51 @@ natsServer.it('waits for a bus that cannot serve its stream yet, runs its events
   );
   await writeFile(join(ws, 'patterns', 'note.yaml'), 'recipe: note\ntrigger:\n  paths: "incoming/*.dat"\n  settle: 0ms\n');
   await writeFile(join(ws, 'recipes', 'note.mjs'), 'export default async (vars) => ({ input: vars.input_file });\n');
+  return ws;
+}
+
+/** Publishes the event of a file already in the workspace. */
+async function announce(port: number, path: string, size: number): Promise<void> {
+  const nc = await connect({ servers: `nats://127.0.0.1:${port}`, timeout: 10_000 });
+  try {
+    await nc.jetstream().publish('meow.files.instrument', JSON.stringify({ v: 1, path, size, mtime_ns: '1', sha256: null, host: 'instrument' }));
+  } finally {
+    await nc.close();
+  }
+}
+
+natsServer.it('says once that it waits for a bus that is down, and runs its events once it is up', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meow-js-late-'));
+  const port = await freePort();
+  const ws = await workspace(port);
+  engine = await startEngineProcess(ws);
+  await waitFor(() => engine?.output().includes(`source beamline: waiting for the bus at nats://127.0.0.1:${port} (`), 'the source to say it waits for the bus', 60_000, 50);
+  bus = await startNatsServer(port, ['-js', '-sd', join(dir, 'js')]);
+  await waitFor(() => engine?.output().includes('source beamline: connected to the bus'), 'the source to connect', 60_000, 50);
+  const nc = await connect({ servers: `nats://127.0.0.1:${port}`, timeout: 10_000 });
+  try {
+    const jsm = await nc.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info('MEOW').then(() => true, () => false)) || null, 'the engine to create its stream', 60_000, 100);
+  } finally {
+    await nc.close();
+  }
+  await writeWhole(join(ws, 'incoming', 'first.dat'), 'first\n');
+  await announce(port, 'incoming/first.dat', 6);
+  await waitFor(
+    async () => (await meowJson<{ input: string; status: string }[]>(['jobs', '--all', '-w', ws])).some((j) => j.input === 'incoming/first.dat' && j.status === 'succeeded'),
+    'the job of the event',
+    60_000,
+    100,
+  );
+  expect(engine.output().match(/waiting for the bus/g)?.length).toBe(1);
+}, 240_000);
+
+natsServer.it('waits for a bus that cannot serve its stream yet, runs its events once it can, and makes its stream again when it is deleted, without a restart', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meow-js-late-'));
+  const port = await freePort();
+  // A bus without JetStream: it takes connections, and every stream request fails.
+  bus = await startNatsServer(port);
+  const ws = await workspace(port);
   engine = await startEngineProcess(ws);
   await waitFor(() => engine?.output().includes('source beamline: cannot read the stream yet'), 'the source to say it cannot read the stream yet', 60_000, 50);
   expect(engine.output()).not.toMatch(/stopped:/);
