@@ -45,6 +45,10 @@ export interface ForwarderOptions {
 
 /** Rows handled per round: one rsync call, then their events in parallel. */
 const BATCH = 500;
+/** The longest pause between tries to publish (ms). */
+const MAX_BACKOFF_MS = 5_000;
+/** A failure that lasts is said again this often (ms). */
+const REPEAT_MS = 60_000;
 
 /** The forwarder; `start()`, later `close()`. */
 export class Forwarder {
@@ -134,6 +138,9 @@ export class Forwarder {
 
   private async sendLoop(): Promise<void> {
     let backoff = 250;
+    // What was last said of a failure, and when: the same reason is repeated once a minute, not every retry.
+    let said = '';
+    let saidAt = 0;
     while (!this.closed) {
       const rows = this.outbox.next(BATCH);
       if (rows.length === 0) {
@@ -143,18 +150,24 @@ export class Forwarder {
       }
       try {
         await this.send(rows);
+        if (said !== '') this.o.log('info', 'the bus takes events again');
+        said = '';
         backoff = 250;
       } catch (err) {
         if (this.closed) return;
         const message = busError(err);
         this.outbox.set('last_error', message);
-        this.o.log('warn', `${rows.length} event(s) wait in the outbox: ${message}; retrying in ${backoff} ms`);
+        if (message !== said || Date.now() - saidAt >= REPEAT_MS) {
+          this.o.log('warn', `${this.backlog} event(s) wait in the outbox: ${message}; retrying every ${MAX_BACKOFF_MS / 1000} s at most (said again once a minute while it lasts)`);
+          said = message;
+          saidAt = Date.now();
+        }
         await new Promise<void>((r) => {
           const t = setTimeout(r, backoff);
           this.wake = () => (clearTimeout(t), r());
         });
         this.wake = null;
-        backoff = Math.min(backoff * 2, 5000);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
   }
