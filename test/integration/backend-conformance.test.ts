@@ -126,7 +126,8 @@ describe.each(CONFORMANCE_BACKENDS)('backend conformance: $name', (b: Conformanc
     live = await fx.start(ws.root);
     const store = live.engine.store;
     const running = b.maxRunning ?? 5;
-    await waitFor(async () => (await readdir(ws.path('pids'))).length === running + 1, `${running} running jobs`, 30_000);
+    // Each running recipe wrote its pid and its child's (a file is counted once written, not once created).
+    await waitFor(async () => (await pidsIn(ws.path('pids'))).length === 2 * running, `${running} running jobs`, 30_000);
     const before = store.countJobs();
     expect(before).toMatchObject({ running, queued: 5 - running });
     // Newest first: cancelling a running job first would start a queued one in its place.

@@ -416,8 +416,10 @@ describe('resource faults', () => {
     await ws.write('data/cancel', '1');
     await ws.write('data/timeout', '2');
     live = await fx.start(ws.root);
-    await waitFor(async () => (await readdir(ws.path('pids'))).length === 7, 'both recipes and their children');
-    const pids = await Promise.all((await readdir(ws.path('pids'))).filter((n) => n !== '.keep').map(async (n) => Number(await readFile(ws.path(`pids/${n}`), 'utf8'))));
+    // Six pid files, each written (a file created but not yet written would read as no pid).
+    const written = async () => Promise.all((await readdir(ws.path('pids'))).filter((n) => n !== '.keep').map(async (n) => (await readFile(ws.path(`pids/${n}`), 'utf8')).trim()));
+    await waitFor(async () => (await written()).filter((t) => /^\d+$/.test(t)).length === 6, 'both recipes and their children');
+    const pids = (await written()).map(Number);
     expect(pids.every(alive)).toBe(true);
     const cancel = live.engine.store.listJobs().find((j) => j.input === 'data/cancel');
     live.engine.scheduler.cancel(cancel?.id ?? '', 'cancelled by the test');
