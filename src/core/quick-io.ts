@@ -1,6 +1,6 @@
 /**
  * Small file operations on the way to a job's start (its directory,
- * params.json, the recipe in place, attempt.json; the lstat of its input):
+ * params.json, the recipe's copy, attempt.json; the lstat of its input):
  * done on the engine thread, synchronously, while that costs the event loop
  * little. An asynchronous write is three or four trips through libuv's
  * thread pool (open, write, close), each a wait for a thread: a job that
@@ -14,8 +14,8 @@
  * machine's load), turns every later one asynchronous. Errors are the same
  * either way (a rejected promise: ENOSPC stays a full disk).
  */
-import { linkSync, lstatSync, mkdirSync, renameSync, writeFileSync, type Stats } from 'node:fs';
-import { link, lstat, mkdir, rename, writeFile } from 'node:fs/promises';
+import { lstatSync, mkdirSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { lstat, mkdir, rename, writeFile } from 'node:fs/promises';
 
 /** A synchronous call slower than this (ms) counts as slow. */
 const SLOW_SYNC_MS = 20;
@@ -42,7 +42,12 @@ function syncNow(): boolean {
   return spent < BUDGET_MS;
 }
 
-function timed<T>(op: () => T): T {
+/**
+ * Runs synchronous file operations, counting their time against the budget
+ * and toward the slow-disk verdict. For callers that decided themselves to
+ * work synchronously (the spare job directories, made while the engine idles).
+ */
+export function timed<T>(op: () => T): T {
   const t0 = performance.now();
   try {
     return op();
@@ -59,16 +64,10 @@ export function quickIoFast(): boolean {
   return !slowDisk;
 }
 
-/** Writes a small file (`mode` applies when it is created). */
-export async function writeSmall(path: string, data: string, mode?: number): Promise<void> {
-  if (syncNow()) timed(() => writeFileSync(path, data, { mode }));
-  else await writeFile(path, data, { mode });
-}
-
-/** Makes `to` a hard link to `from`. */
-export async function linkQuick(from: string, to: string): Promise<void> {
-  if (syncNow()) timed(() => linkSync(from, to));
-  else await link(from, to);
+/** Writes a small file. */
+export async function writeSmall(path: string, data: string): Promise<void> {
+  if (syncNow()) timed(() => writeFileSync(path, data));
+  else await writeFile(path, data);
 }
 
 /** Renames `from` to `to`. */

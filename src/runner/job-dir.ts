@@ -55,8 +55,9 @@ export async function createJobDir(root: string, job: JobRecord, runtimeVariable
 
 /**
  * Writes the job's record as job.yaml when an attempt ends (the database
- * stays the source of truth), asynchronously: nothing waits for it. The record is written as JSON, which every YAML
- * reader reads, and which costs a fraction of a YAML emitter.
+ * stays the source of truth), asynchronously: nothing waits for it. The
+ * record is written as JSON, which every YAML reader reads, and which costs a
+ * fraction of a YAML emitter.
  */
 export async function writeJobYaml(dir: string, job: JobRecord): Promise<void> {
   await writeFile(join(dir, 'job.yaml'), `${stringifyExact(jobJson(job), { indent: 2, nonFinite: 'tokens' })}\n`);

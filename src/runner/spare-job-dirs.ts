@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { quickIoFast, renameQuick } from '../core/quick-io.js';
+import { quickIoFast, renameQuick, timed } from '../core/quick-io.js';
 
 /** Where spares wait, workspace-relative. */
 export const SPARE_DIR = '.meow/spare';
@@ -130,16 +130,22 @@ export class SpareJobDirs {
     this.timer.unref();
   }
 
-  /** Makes one spare (synchronously: a few hundred microseconds on a local disk, on an idle engine). */
+  /**
+   * Makes one spare (synchronously: a few hundred microseconds on a local
+   * disk, on an idle engine; timed like the engine's other synchronous file
+   * work, so a slow disk stops it too).
+   */
   private make(): string {
     const name = randomBytes(8).toString('hex');
     const tmp = join(this.dir, `.${name}`);
     try {
-      mkdirSync(tmp, { recursive: true });
-      for (const f of this.files) closeSync(openSync(join(tmp, f), 'w'));
-      const spare = join(this.dir, name);
-      renameSync(tmp, spare);
-      return spare;
+      return timed(() => {
+        mkdirSync(tmp, { recursive: true });
+        for (const f of this.files) closeSync(openSync(join(tmp, f), 'w'));
+        const spare = join(this.dir, name);
+        renameSync(tmp, spare);
+        return spare;
+      });
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
       throw err;
