@@ -70,7 +70,9 @@ describe('SpareJobDirs', () => {
     const left = readdirSync(join(root, SPARE_DIR, 'local')).filter((n) => !n.startsWith('.') && n !== 'planted' && n !== 'extra').sort();
     const second = pool(root, 2);
     expect(await second.take(join(root, 'none'))).toBe(false);
-    await waitFor(() => second.readyCount === 2 && readdirSync(join(root, SPARE_DIR, 'local')).every((n) => !n.startsWith('.')), 'the earlier spares taken over');
+    // Taken over one by one: done once neither the half-made nor the planted ones are left.
+    const kept = (n: string) => !n.startsWith('.') && n !== 'planted' && n !== 'extra';
+    await waitFor(() => second.readyCount === 2 && readdirSync(join(root, SPARE_DIR, 'local')).every(kept), 'the earlier spares taken over');
     expect(readdirSync(join(root, SPARE_DIR, 'local')).sort()).toEqual(left);
   });
 
