@@ -52,6 +52,7 @@ describe('installing meow', () => {
       'dist/src/runner/backends/local/spawn-supervisor.js',
       'dist/tui/App.js',
       'runtime/nb_runner.py',
+      'runtime/spawn_supervisor.py',
       'patterns/steer.yaml',
       'recipes/steer.mjs',
       'examples/steering/instrument.mjs',

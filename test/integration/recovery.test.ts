@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
 import { meow, meowJson, waitFor, writeWhole, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
@@ -42,13 +42,13 @@ function parentOf(pid: number | undefined): number | null {
   }
 }
 
-/** The engine's spawn supervisor (a child process running spawn-supervisor.js), or null. */
+/** The engine's spawn supervisor (a child process running spawn_supervisor.py or spawn-supervisor.js), or null. */
 function supervisorOf(enginePid: number): number | null {
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || parentOf(pid) !== enginePid) continue;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('spawn-supervisor.js')) return pid;
+      if (/spawn_supervisor\.py|spawn-supervisor\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) return pid;
     } catch {
       // gone meanwhile
     }
@@ -272,7 +272,14 @@ describe('crash recovery', () => {
     expect(await lines(ws.path('ledger.txt'))).toEqual(['run a']);
   });
 
-  it('the spawn supervisor exits with an engine killed by SIGKILL, the job it started runs on and is adopted; one killed under a live engine is replaced', async () => {
+  it.each(['python', 'node'])('the spawn supervisor (%s) exits with an engine killed by SIGKILL, the job it started runs on and is adopted; one killed under a live engine is replaced', async (kind) => {
+    // The engine processes of this test inherit the choice of supervisor.
+    const before = process.env.MEOW_SPAWN_SUPERVISOR;
+    process.env.MEOW_SPAWN_SUPERVISOR = kind;
+    onTestFinished(() => {
+      if (before === undefined) delete process.env.MEOW_SPAWN_SUPERVISOR;
+      else process.env.MEOW_SPAWN_SUPERVISOR = before;
+    });
     ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 300ms\n');
     await ws.write('recipes/hold.sh', 'echo "run $(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\nwhile [ ! -e "$MEOW_WORKSPACE/go-$(basename "$input_file")" ]; do sleep 0.05; done\nexit 3\n');
@@ -283,6 +290,7 @@ describe('crash recovery', () => {
     const enginePid = engine.child.pid ?? 0;
     const supervisor = supervisorOf(enginePid);
     expect(supervisor, 'a spawn supervisor, child of the engine').not.toBeNull();
+    expect(readFileSync(`/proc/${supervisor}/cmdline`, 'utf8')).toContain(kind === 'python' ? 'spawn_supervisor.py' : 'spawn-supervisor.js');
     const [wrapper] = jobProcesses(ws.root).get((await meowJson<JobJson[]>(['jobs', '-w', ws.root]))[0].id) ?? [];
     expect(parentOf(wrapper)).toBe(supervisor);
     await killEngine();

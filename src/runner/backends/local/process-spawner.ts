@@ -1,4 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,30 @@ interface Pending {
 /** How long a closing supervisor may take to go before it is killed. */
 const CLOSE_GRACE_MS = 2000;
 
-function findSupervisor(): string | null {
+/** Which supervisors may start job processes: the Python interpreters to try in order, then whether the Node one may. */
+export interface SupervisorChoice {
+  pythons: readonly string[];
+  node: boolean;
+}
+
+/** Interpreters tried for the Python supervisor, in order. */
+const PYTHONS: readonly string[] = ['/usr/bin/python3', 'python3'];
+
+/**
+ * Which supervisor starts job processes: `MEOW_SPAWN_SUPERVISOR=python` or
+ * `node` names one (python: `/usr/bin/python3`, else `python3` on PATH, or an
+ * interpreter's path given as the value); unset, the Python one where a Python
+ * 3.9 or later runs, else the Node one.
+ */
+export function supervisorChoice(): SupervisorChoice {
+  const v = process.env.MEOW_SPAWN_SUPERVISOR?.trim() ?? '';
+  if (v === 'node') return { pythons: [], node: true };
+  if (v === 'python') return { pythons: PYTHONS, node: false };
+  if (v.includes('/')) return { pythons: [v], node: false };
+  return { pythons: PYTHONS, node: true };
+}
+
+function findNodeSupervisor(): string | null {
   const sibling = fileURLToPath(new URL('./spawn-supervisor.js', import.meta.url));
   if (existsSync(sibling)) return sibling;
   // From the .ts sources (vitest), the supervisor must still run compiled JavaScript: use the build.
@@ -45,77 +69,162 @@ export function envDelta(base: Readonly<Record<string, string>>, env: Readonly<R
   return { set, unset: Object.keys(base).filter((k) => !(k in env)) };
 }
 
+/** One running supervisor and the way to talk to it. */
+interface Link {
+  proc: ChildProcess;
+  kind: 'python' | 'node';
+  /** False until the Python supervisor said it is ready: tasks wait in `queue` meanwhile. */
+  ready: boolean;
+  queue: SpawnTask[];
+}
+
 /**
- * Starts local job processes through the spawn supervisor, a small child
- * process (spawn-supervisor.ts), so forks neither block the engine's event
- * loop nor copy the engine's large address space, and reports their exits.
- * The supervisor keeps the engine alive only while processes it started are
- * running, and exits with the engine. Owns that process: call `close()`.
+ * Starts local job processes through a spawn supervisor, a small child
+ * process, so forks neither block the engine's event loop nor copy the
+ * engine's large address space, and reports their exits. The supervisor is
+ * runtime/spawn_supervisor.py where a Python 3.9 or later runs (posix_spawn:
+ * no page tables copied at all), else spawn-supervisor.ts. It keeps the
+ * engine alive only while processes it started are running, and exits with
+ * the engine. Owns that process: call `close()`.
  */
 export class ProcessSpawner {
-  private proc: ChildProcess | null = null;
+  private link: Link | null = null;
   /** The environment the supervisor was started with; tasks carry their differences from it. */
   private base: Record<string, string> = {};
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Python interpreters not yet found wanting. */
+  private readonly pythons: string[];
   private noSupervisor = false;
+
+  constructor(private readonly choice: SupervisorChoice = supervisorChoice()) {
+    this.pythons = [...choice.pythons];
+  }
+
+  /** Which supervisor runs now ('python', 'node'), or null before the first or after it went. */
+  get supervisorKind(): 'python' | 'node' | null {
+    return this.link?.kind ?? null;
+  }
 
   /** Starts `task`; `started` resolves first, then `exited`. Never rejects. */
   spawn(task: ProcessTask): { started: Promise<Started>; exited: Promise<Exited> } {
-    const proc = this.supervisor();
-    // Without the compiled supervisor (running from sources, unbuilt), fork here.
-    if (!proc) return spawnHere(task);
+    const link = this.supervisor();
+    // Without a supervisor (running from sources, unbuilt, and no Python), fork here.
+    if (!link) return spawnHere(task);
     const id = this.nextId++;
     let onStarted!: (s: Started) => void;
     let onExited!: (e: Exited) => void;
     const started = new Promise<Started>((r) => (onStarted = r));
     const exited = new Promise<Exited>((r) => (onExited = r));
     this.pending.set(id, { started: onStarted, exited: onExited, isStarted: false });
-    if (this.pending.size === 1) this.hold(proc, true);
+    if (this.pending.size === 1) hold(link, true);
     const { env, ...rest } = task;
-    proc.send({ ...rest, id, env: envDelta(this.base, env) } satisfies SpawnTask, (err) => {
-      if (err) this.lost(`the spawn supervisor is gone: ${err.message}`);
-    });
+    this.send(link, { ...rest, id, env: envDelta(this.base, env) });
     return { started, exited };
   }
 
-  private supervisor(): ChildProcess | null {
-    if (this.proc) return this.proc;
+  private send(link: Link, t: SpawnTask): void {
+    if (!link.ready) {
+      link.queue.push(t);
+      return;
+    }
+    if (link.kind === 'node') {
+      link.proc.send(t, (err) => {
+        if (err) this.lost(`the spawn supervisor is gone: ${err.message}`, link);
+      });
+    } else link.proc.stdin?.write(`${JSON.stringify(t)}\n`);
+  }
+
+  private supervisor(): Link | null {
+    if (this.link) return this.link;
     if (this.noSupervisor) return null;
-    const file = findSupervisor();
-    if (!file) {
+    const base: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+    this.base = base;
+    const python = this.pythons[0];
+    const script = python === undefined ? null : packageFile(join('runtime', 'spawn_supervisor.py'));
+    const link = python !== undefined && script !== null ? this.startPython(python, script, base) : this.choice.node ? this.startNode(base) : null;
+    if (!link) {
       this.noSupervisor = true;
       return null;
     }
-    const base: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+    hold(link, false);
+    this.link = link;
+    return link;
+  }
+
+  private startNode(base: Record<string, string>): Link | null {
+    const file = findNodeSupervisor();
+    if (!file) return null;
     let proc: ChildProcess;
     try {
       // No inherited --inspect or profiling flags: the supervisor is a plain, small process.
       proc = fork(file, [], { env: base, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     } catch (err) {
-      this.noSupervisor = true;
       process.emitWarning(`meowflow: cannot start the spawn supervisor (${errorMessage(err)}); forking job processes from the engine`);
       return null;
     }
-    this.base = base;
+    const link: Link = { proc, kind: 'node', ready: true, queue: [] };
     proc.on('message', (m: SpawnReply) => this.onReply(m));
-    proc.on('error', (err) => this.lost(`the spawn supervisor failed: ${err.message}`, proc));
-    proc.on('exit', (code, signal) => this.lost(`the spawn supervisor exited (${signal ?? `status ${code}`})`, proc));
-    this.hold(proc, false);
-    this.proc = proc;
-    return proc;
+    proc.on('error', (err) => this.lost(`the spawn supervisor failed: ${err.message}`, link));
+    proc.on('exit', (code, signal) => this.lost(`the spawn supervisor exited (${signal ?? `status ${code}`})`, link));
+    return link;
   }
 
-  /** Whether the supervisor keeps the engine's event loop alive: only while it runs something. */
-  private hold(proc: ChildProcess, on: boolean): void {
-    if (on) {
-      proc.ref();
-      proc.channel?.ref();
-    } else {
-      proc.unref();
-      proc.channel?.unref();
-    }
+  /**
+   * The Python supervisor: tasks wait until it says it is ready. An
+   * interpreter that fails before that (missing, too old) is not tried again,
+   * and the tasks go to the next one, or to the Node supervisor.
+   */
+  private startPython(python: string, script: string, base: Record<string, string>): Link {
+    const proc = spawn(python, [script], { env: base, stdio: ['pipe', 'pipe', 'inherit'] });
+    const link: Link = { proc, kind: 'python', ready: false, queue: [] };
+    let buffered = '';
+    proc.stdout?.setEncoding('utf8');
+    proc.stdout?.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let m: SpawnReply | { type: 'ready' };
+        try {
+          m = JSON.parse(line) as SpawnReply | { type: 'ready' };
+        } catch {
+          continue; // not a reply: nothing else writes there
+        }
+        if (m.type !== 'ready') this.onReply(m);
+        else if (!link.ready) {
+          link.ready = true;
+          for (const t of link.queue.splice(0)) this.send(link, t);
+        }
+      }
+    });
+    // A closed pipe shows as the process's exit, handled there.
+    proc.stdin?.on('error', () => undefined);
+    const gone = (why: string) => {
+      if (link.ready || link !== this.link) return this.lost(why, link);
+      // Never ready: nothing it was given started. Hand the tasks on.
+      this.pythons.shift();
+      this.link = null;
+      const next = this.supervisor();
+      for (const t of link.queue) {
+        if (next) this.send(next, t);
+        else this.fail(t.id, why);
+      }
+      if (next && this.pending.size > 0) hold(next, true);
+    };
+    proc.on('error', (err) => gone(`the spawn supervisor (${python}) failed: ${err.message}`));
+    proc.on('exit', (code, signal) => gone(`the spawn supervisor (${python}) exited (${signal ?? `status ${code}`})`));
+    return link;
+  }
+
+  private fail(id: number, why: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.started({ error: why });
+    p.exited(null);
   }
 
   private onReply(m: SpawnReply): void {
@@ -130,13 +239,13 @@ export class ProcessSpawner {
     else p.exited({ code: m.code, signal: m.signal });
     if (m.type === 'error') p.exited(null);
     this.pending.delete(m.id);
-    if (this.pending.size === 0 && this.proc) this.hold(this.proc, false);
+    if (this.pending.size === 0 && this.link) hold(this.link, false);
   }
 
   /** The supervisor is gone: started processes are left to be polled, the others failed. */
-  private lost(why: string, proc?: ChildProcess): void {
-    if (proc !== undefined && proc !== this.proc) return;
-    this.proc = null;
+  private lost(why: string, link?: Link): void {
+    if (link !== undefined && link !== this.link) return;
+    this.link = null;
     for (const [id, p] of this.pending) {
       if (!p.isStarted) p.started({ error: why });
       p.exited(null);
@@ -145,15 +254,28 @@ export class ProcessSpawner {
   }
 
   async close(): Promise<void> {
-    const proc = this.proc;
+    const link = this.link;
     this.lost('the engine is stopping');
+    const proc = link?.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-    // Closing the channel is its cue to exit; a supervisor that does not is killed.
-    if (proc.connected) proc.disconnect();
+    // Closing the channel (the Node one) or stdin (the Python one) is its cue to exit; one that does not is killed.
+    if (link?.kind === 'node' && proc.connected) proc.disconnect();
+    proc.stdin?.end();
     const timer = setTimeout(() => proc.kill('SIGKILL'), CLOSE_GRACE_MS);
     await gone;
     clearTimeout(timer);
+  }
+}
+
+/** Whether the supervisor keeps the engine's event loop alive: only while it runs something. */
+function hold(link: Link, on: boolean): void {
+  const { proc } = link;
+  const handles: ({ ref(): unknown; unref(): unknown } | null | undefined)[] = [proc, proc.channel, proc.stdin as Socket | null, proc.stdout as Socket | null];
+  for (const h of handles) {
+    if (!h) continue;
+    if (on) h.ref();
+    else h.unref();
   }
 }
 

@@ -1,7 +1,9 @@
 /*
- * The spawn supervisor: a small process the engine starts once (see
+ * The spawn supervisor in Node: a small process the engine starts once (see
  * process-spawner.ts) that forks the local job processes and reports their
- * exits. A fork copies the page tables of the process that forks, and the
+ * exits. Where a Python 3.9 or later runs, runtime/spawn_supervisor.py does
+ * this job instead, with posix_spawn (no page tables copied at all); this one
+ * is the fallback, and what MEOW_SPAWN_SUPERVISOR=node chooses. A fork copies the page tables of the process that forks, and the
  * child then tears them down again at exec: from a large engine that costs
  * milliseconds of CPU per job, and blocks the forking thread until the child
  * has exec'd. From this small process it costs a fraction, and never the

@@ -1,0 +1,146 @@
+/*
+ * The two spawn supervisors (runtime/spawn_supervisor.py and
+ * spawn-supervisor.ts) start a job's process alike: its own session, stdin
+ * from /dev/null, logs appended, no signal ignored or blocked, no inherited
+ * descriptor, the environment exactly the job's. And the engine falls back
+ * from a Python that cannot run the supervisor to the next, then to Node.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProcessSpawner, type Exited, type ProcessTask, type Started, type SupervisorChoice } from '../../src/runner/backends/local/process-spawner.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
+
+const CHOICES: Record<'python' | 'node', SupervisorChoice> = {
+  python: { pythons: ['/usr/bin/python3', 'python3'], node: false },
+  node: { pythons: [], node: true },
+};
+
+const spawners: ProcessSpawner[] = [];
+afterEach(async () => {
+  for (const s of spawners.splice(0)) await s.close();
+});
+
+function spawner(choice: SupervisorChoice): ProcessSpawner {
+  const s = new ProcessSpawner(choice);
+  spawners.push(s);
+  return s;
+}
+
+async function run(s: ProcessSpawner, task: ProcessTask): Promise<{ started: Started; exited: Exited }> {
+  const { started, exited } = s.spawn(task);
+  return { started: await started, exited: await exited };
+}
+
+/** Descriptors above 3 that any process this one starts inherits (left open, not close-on-exec, by whatever started it). */
+function inheritedFds(): number[] {
+  const listed = spawnSync('/bin/ls', ['/proc/self/fd'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).stdout;
+  return listed.split('\n').filter(Boolean).map(Number).filter((fd) => fd > 3);
+}
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => {
+  const tmp = tempDirs('meow-spawn-');
+
+  it('starts a process in a session of its own, stdin from /dev/null, no signal ignored or blocked, only fds 0-2, the job environment exactly', async () => {
+    const dir = tmp();
+    const s = spawner(CHOICES[kind]);
+    const env = { ...baseEnv(), MEOW_JOB_ID: 'j1', SPACES: ' a  b ', NEWLINE: 'x\ny', UNICODE: 'Δ€' };
+    delete env.HOME;
+    const script = [
+      'set -e',
+      'echo "pid=$$ sid=$(cut -d" " -f6 /proc/$$/stat) pgid=$(cut -d" " -f5 /proc/$$/stat)"',
+      'grep -E "^Sig(Ign|Blk):" /proc/$$/status',
+      'echo "stdin=$(readlink /proc/$$/fd/0)"',
+      'echo "cwd=$PWD"',
+      'env -0 > "$0.env"',
+      'echo to-stderr >&2',
+      'exit 7',
+    ].join('\n');
+    const { started, exited } = await run(s, { file: '/bin/sh', args: ['-c', script, join(dir, 'out')], cwd: dir, env, stdout: join(dir, 'stdout.log'), stderr: join(dir, 'stderr.log') });
+    expect(started).toMatchObject({ pid: expect.any(Number) });
+    expect('start' in started && started.start).toMatch(/^\d+$/);
+    expect(exited).toEqual({ code: 7, signal: null });
+    expect(s.supervisorKind).toBe(kind);
+    const out = await readFile(join(dir, 'stdout.log'), 'utf8');
+    const pid = 'pid' in started ? started.pid : 0;
+    expect(out).toContain(`pid=${pid} sid=${pid} pgid=${pid}`);
+    // glibc's posix_spawn leaves its two internal signals (32 and 33) ignored in the child; no program sees them as
+    // signals of its own (glibc's threads install their handlers), and sigaddset refuses them, so none can ask otherwise.
+    const ignored = BigInt(`0x${/SigIgn:\s+([0-9a-f]+)/.exec(out)?.[1] ?? 'ff'}`) & ~0x180000000n;
+    expect(ignored).toBe(0n);
+    expect(out).toMatch(/SigBlk:\s+0+\n/);
+    expect(out).toContain('stdin=/dev/null');
+    // ls lists its own descriptors: the three it was given and the one it reads the directory with.
+    await run(s, { file: '/bin/ls', args: ['/proc/self/fd'], cwd: dir, env, stdout: join(dir, 'fds.log'), stderr: join(dir, 'fds.err') });
+    // The Python supervisor passes on nothing it inherited; the Node one passes what this test's own parent left open.
+    const leaked = kind === 'python' ? [] : inheritedFds();
+    expect((await readFile(join(dir, 'fds.log'), 'utf8')).split('\n').filter(Boolean).map(Number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, ...leaked].sort((a, b) => a - b));
+    expect(out).toContain(`cwd=${dir}`);
+    expect(await readFile(join(dir, 'stderr.log'), 'utf8')).toBe('to-stderr\n');
+    const got = Object.fromEntries(
+      (await readFile(join(dir, 'out.env'), 'utf8'))
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    // sh sets PWD itself (and may add OLDPWD); everything else is the task's, exactly.
+    delete got.PWD;
+    delete got.OLDPWD;
+    const want: Record<string, string> = { ...env };
+    delete want.PWD;
+    delete want.OLDPWD;
+    expect(got).toEqual(want);
+  });
+
+  it('appends to logs that exist, reports a signal by name, and says why a process cannot start', async () => {
+    const dir = tmp();
+    const s = spawner(CHOICES[kind]);
+    const logs = { stdout: join(dir, 'o.log'), stderr: join(dir, 'e.log') };
+    await run(s, { file: '/bin/sh', args: ['-c', 'echo one'], cwd: dir, env: baseEnv(), ...logs });
+    const killed = await run(s, { file: '/bin/sh', args: ['-c', 'echo two; kill -TERM $$'], cwd: dir, env: baseEnv(), ...logs });
+    expect(killed.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await readFile(logs.stdout, 'utf8')).toBe('one\ntwo\n');
+
+    const missing = await run(s, { file: join(dir, 'no-such-program'), args: [], cwd: dir, env: baseEnv(), ...logs });
+    expect(missing.started).toMatchObject({ error: expect.stringContaining(`cannot start ${join(dir, 'no-such-program')}`) });
+    expect(missing.exited).toBeNull();
+    const noLogs = await run(s, { file: '/bin/true', args: [], cwd: dir, env: baseEnv(), stdout: join(dir, 'gone', 'o.log'), stderr: logs.stderr });
+    expect(noLogs.started).toMatchObject({ error: expect.stringContaining("cannot open the job's log files") });
+    // Still serving after the refusals.
+    expect((await run(s, { file: '/bin/sh', args: ['-c', 'exit 0'], cwd: dir, env: baseEnv(), ...logs })).exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('starts many processes at once and reports each exit to its own task', async () => {
+    const dir = tmp();
+    const s = spawner(CHOICES[kind]);
+    const tasks = Array.from({ length: 40 }, (_, i) => run(s, { file: '/bin/sh', args: ['-c', `exit ${i % 7}`], cwd: dir, env: baseEnv(), stdout: join(dir, `${i}.o`), stderr: join(dir, `${i}.e`) }));
+    const results = await Promise.all(tasks);
+    expect(results.map((r) => r.exited)).toEqual(Array.from({ length: 40 }, (_, i) => ({ code: i % 7, signal: null })));
+  });
+});
+
+describe('choosing the spawn supervisor', () => {
+  const tmp = tempDirs('meow-spawn-');
+
+  it('goes past a Python that cannot run it to the next one, then to the Node supervisor, losing no task', async () => {
+    const dir = tmp();
+    const s = spawner({ pythons: [join(dir, 'no-python'), '/bin/false'], node: true });
+    const tasks = Array.from({ length: 3 }, (_, i) => run(s, { file: '/bin/sh', args: ['-c', `exit ${i}`], cwd: dir, env: baseEnv(), stdout: join(dir, `${i}.o`), stderr: join(dir, `${i}.e`) }));
+    expect((await Promise.all(tasks)).map((r) => r.exited)).toEqual([0, 1, 2].map((code) => ({ code, signal: null })));
+    expect(s.supervisorKind).toBe('node');
+  });
+
+  it('fails the tasks, saying why, when no supervisor it may use can start', async () => {
+    const dir = tmp();
+    const s = spawner({ pythons: ['/bin/false'], node: false });
+    const r = await run(s, { file: '/bin/true', args: [], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') });
+    expect(r.started).toMatchObject({ error: expect.stringContaining('the spawn supervisor (/bin/false) exited (status 1)') });
+  });
+});
