@@ -2,8 +2,13 @@
 
     python3 spawn_supervisor.py
 
-The engine starts one and hands it the job processes to start, one JSON
-object per line on stdin:
+The engine starts one, tells it its own environment first (the base every
+task's environment differs from: this process's own may differ from it, by
+a locale Python coerced or an interpreter shim's PATH),
+
+    {"base": {"PATH": "...", ...}}
+
+then hands it the job processes to start, one JSON object per line on stdin:
 
     {"id": 1, "file": "/bin/sh", "args": [...], "cwd": "...",
      "env": {"set": {...}, "unset": [...]}, "stdout": "...", "stderr": "..."}
@@ -40,7 +45,7 @@ import select
 import signal
 import sys
 
-BASE_ENV = dict(os.environ)
+BASE_ENV = None  # the engine's environment, its first line
 IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 # Every signal a child may have inherited as ignored (Python itself ignores SIGPIPE and SIGXFSZ).
 DEFAULTS = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
@@ -92,10 +97,16 @@ def start(task):
         env = dict(BASE_ENV)
         for k in task["env"]["unset"]:
             env.pop(k, None)
-        env.update(task["env"]["set"])
-        # posix_spawn has no working directory of its own: the child inherits this process's.
-        if os.getcwd() != task["cwd"]:
+        for k, v in task["env"]["set"].items():
+            if "\0" in k or "\0" in v or "=" in k:
+                raise ValueError(f"the environment variable {k!r} holds a NUL byte or its name an '='")
+            env[k] = v
+        # posix_spawn has no working directory of its own: the child inherits this process's (set each time:
+        # the last one may have been removed since).
+        try:
             os.chdir(task["cwd"])
+        except OSError as e:
+            raise ValueError(f"its working directory {task['cwd']}: {describe(e)}") from None
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_DUP2, log_out, 1),
@@ -146,7 +157,17 @@ def keep_inherited_fds_to_self():
                 pass  # the listing's own descriptor, closed meanwhile
 
 
+def handle(line):
+    global BASE_ENV
+    message = json.loads(line)
+    if "base" in message:
+        BASE_ENV = message["base"]
+    else:
+        start(message)
+
+
 def main():
+    global BASE_ENV
     keep_inherited_fds_to_self()
     for s in IGNORED:
         signal.signal(s, signal.SIG_IGN)
@@ -156,6 +177,7 @@ def main():
     signal.signal(signal.SIGCHLD, lambda *_: None)
     stdin = sys.stdin.fileno()
     pending = b""
+    BASE_ENV = dict(os.environ)  # until the engine says its own
     reply({"type": "ready"})
     while True:
         readable, _, _ = select.select([stdin, wake_r], [], [])
@@ -170,7 +192,7 @@ def main():
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 if line.strip():
-                    start(json.loads(line))
+                    handle(line)
             reap()
 
 

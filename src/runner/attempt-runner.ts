@@ -130,7 +130,7 @@ export class AttemptRunner {
           ? writeAttemptRecord(dir, { attempt: job.attempt, backend: backend.name, launch: prepared, gpus: req.gpus, allocation, outputs: req.outputs, resources: req.resources, startedAt: job.startedAt ?? new Date().toISOString() })
           : null,
       ]);
-      const outcome = outcomeOf(await backend.run(req));
+      const outcome = outcomeOf(await backend.run(req), 'its backend lost it before it was known to start');
       return { outcome, proc: launch.type === 'process' && executor ? { ctx, executor } : null };
     } catch (err) {
       // A full disk is no fault of the job: the attempt did not start.

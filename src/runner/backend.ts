@@ -92,8 +92,12 @@ export interface Backend {
    * queues on its own (as Slurm does). Never rejects.
    */
   capacity?(): Promise<Capacity>;
-  /** Runs one attempt to its end. Never rejects: failures are in the outcome. */
-  run(req: RunRequest): Promise<BackendReport>;
+  /**
+   * Runs one attempt to its end. Never rejects: failures are in the outcome.
+   * Null: the attempt was lost without an outcome of its own (it is queued
+   * again, not counted against its retries).
+   */
+  run(req: RunRequest): Promise<BackendReport | null>;
   /**
    * Re-attaches to an attempt that was running when the engine stopped, by
    * the handle `onStarted` reported, and waits for its end like `run`

@@ -330,6 +330,38 @@ describe('crash recovery', () => {
     await waitFor(() => !alive(third ?? 0), 'the supervisor to exit with the engine', 10_000, 20);
   });
 
+  it('a spawn supervisor killed again and again under a burst: every file runs exactly once, no job fails for it', async () => {
+    ws = await fx.workspace();
+    await ws.write('meow.yaml', 'cpus: 2\n');
+    await ws.write('recipes/ledger.sh', 'echo "$(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\n');
+    await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 0\n');
+    engine = await fx.process(ws.root);
+    const enginePid = engine.child.pid ?? 0;
+    const n = 150;
+    await Promise.all(Array.from({ length: n }, (_, i) => ws.write(`data/f${i}`, String(i))));
+    let kills = 0;
+    await waitFor(
+      async () => {
+        const sup = supervisorOf(enginePid);
+        if (sup !== null) {
+          process.kill(sup, 'SIGKILL');
+          kills++;
+        }
+        const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+        return jobs.length === n && jobs.every((j) => j.status !== 'queued' && j.status !== 'running');
+      },
+      'every job to end while its supervisors are killed',
+      60_000,
+      30,
+    );
+    const jobs = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    expect(jobs.filter((j) => j.status !== 'succeeded').map((j) => `${j.input}: ${j.status} ${j.error ?? ''}`)).toEqual([]);
+    const ledger = await lines(ws.path('ledger.txt'));
+    expect(ledger.length, `${kills} supervisor kills`).toBe(n);
+    expect(new Set(ledger).size).toBe(n);
+    expect(kills).toBeGreaterThan(0);
+  });
+
   it('kills at restart the processes a crash orphaned: leftovers of re-queued attempts and of jobs cancelled meanwhile; an offline cancel stops its job\'s processes at once', async () => {
     ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 3\nkill_grace: 300ms\n');

@@ -6,7 +6,8 @@
  * from a Python that cannot run the supervisor to the next, then to Node.
  */
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessSpawner, type Exited, type ProcessTask, type Started, type SupervisorChoice } from '../../src/runner/backends/local/process-spawner.js';
@@ -22,8 +23,8 @@ afterEach(async () => {
   for (const s of spawners.splice(0)) await s.close();
 });
 
-function spawner(choice: SupervisorChoice): ProcessSpawner {
-  const s = new ProcessSpawner(choice);
+function spawner(choice: SupervisorChoice, deadlines?: { readyMs: number; startMs: number }): ProcessSpawner {
+  const s = new ProcessSpawner(choice, deadlines);
   spawners.push(s);
   return s;
 }
@@ -51,7 +52,7 @@ describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => 
   it('starts a process in a session of its own, stdin from /dev/null, no signal ignored or blocked, only fds 0-2, the job environment exactly', async () => {
     const dir = tmp();
     const s = spawner(CHOICES[kind]);
-    const env = { ...baseEnv(), MEOW_JOB_ID: 'j1', SPACES: ' a  b ', NEWLINE: 'x\ny', UNICODE: 'Δ€' };
+    const env: Record<string, string> = { ...baseEnv(), MEOW_JOB_ID: 'j1', SPACES: ' a  b ', NEWLINE: 'x\ny', UNICODE: 'Δ€' };
     delete env.HOME;
     const script = [
       'set -e',
@@ -117,6 +118,19 @@ describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => 
     expect((await run(s, { file: '/bin/sh', args: ['-c', 'exit 0'], cwd: dir, env: baseEnv(), ...logs })).exited).toEqual({ code: 0, signal: null });
   });
 
+  it('says which working directory is missing, and serves the next task after its last one was removed', async () => {
+    const dir = tmp();
+    const s = spawner(CHOICES[kind]);
+    const logs = { stdout: join(dir, 'o.log'), stderr: join(dir, 'e.log') };
+    const scan = join(dir, 'scan');
+    await mkdir(scan);
+    expect((await run(s, { file: '/bin/sh', args: ['-c', 'exit 0'], cwd: scan, env: baseEnv(), ...logs })).exited).toEqual({ code: 0, signal: null });
+    await rm(scan, { recursive: true });
+    const missing = await run(s, { file: '/bin/sh', args: ['-c', 'exit 0'], cwd: scan, env: baseEnv(), ...logs });
+    expect(missing.started).toMatchObject({ error: expect.stringContaining(`working directory ${scan}`) });
+    expect((await run(s, { file: '/bin/sh', args: ['-c', 'exit 4'], cwd: dir, env: baseEnv(), ...logs })).exited).toEqual({ code: 4, signal: null });
+  });
+
   it('starts many processes at once and reports each exit to its own task', async () => {
     const dir = tmp();
     const s = spawner(CHOICES[kind]);
@@ -137,10 +151,52 @@ describe('choosing the spawn supervisor', () => {
     expect(s.supervisorKind).toBe('node');
   });
 
-  it('fails the tasks, saying why, when no supervisor it may use can start', async () => {
+  it('fails every task, saying why, when the supervisor chosen by name cannot start (never running one itself)', async () => {
     const dir = tmp();
     const s = spawner({ pythons: ['/bin/false'], node: false });
-    const r = await run(s, { file: '/bin/true', args: [], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') });
-    expect(r.started).toMatchObject({ error: expect.stringContaining('the spawn supervisor (/bin/false) exited (status 1)') });
+    for (let i = 0; i < 3; i++) {
+      const r = await run(s, { file: '/bin/sh', args: ['-c', `echo ran >> ${JSON.stringify(join(dir, 'ran'))}`], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') });
+      expect(r.started).toMatchObject({ error: expect.stringContaining('the spawn supervisor (/bin/false) exited (status 1) before it was ready') });
+    }
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+  });
+
+  it("gives jobs the engine's environment, not what a Python shim or Python's locale coercion put in the supervisor's own", async () => {
+    const dir = tmp();
+    const shim = join(dir, 'python3');
+    await writeFile(shim, '#!/bin/sh\nexport SHIM_ADDED=1 PATH="/shim/bin:$PATH"\nunset LANG LC_ALL LC_CTYPE\nexec /usr/bin/python3 "$@"\n', { mode: 0o755 });
+    const s = spawner({ pythons: [shim], node: false });
+    const env = baseEnv();
+    const r = await run(s, { file: '/usr/bin/env', args: ['-0'], cwd: dir, env, stdout: join(dir, 'env'), stderr: join(dir, 'err') });
+    expect(r.exited).toEqual({ code: 0, signal: null });
+    const got = Object.fromEntries(
+      (await readFile(join(dir, 'env'), 'utf8'))
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    expect(got).toEqual(env);
+  });
+
+  it('gives up a Python supervisor that never says it is ready, for the next choice', async () => {
+    const dir = tmp();
+    const silent = join(dir, 'python3');
+    await writeFile(silent, '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+    const s = spawner({ pythons: [silent], node: true }, { readyMs: 300, startMs: 30_000 });
+    const r = await run(s, { file: '/bin/sh', args: ['-c', 'exit 5'], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') });
+    expect(r.exited).toEqual({ code: 5, signal: null });
+    expect(s.supervisorKind).toBe('node');
+  });
+
+  it('replaces a supervisor that takes a task and never answers; the task is reported lost (it may have started), the next one runs', async () => {
+    const dir = tmp();
+    // Ready, then reads and never answers (a wedged or stopped supervisor).
+    const mute = join(dir, 'python3');
+    await writeFile(mute, `#!/bin/sh\nif [ -e ${JSON.stringify(join(dir, 'muted-once'))} ]; then exec /usr/bin/python3 "$@"; fi\ntouch ${JSON.stringify(join(dir, 'muted-once'))}\necho '{"type":"ready"}'\nexec cat > /dev/null\n`, { mode: 0o755 });
+    const s = spawner({ pythons: [mute], node: false }, { readyMs: 15_000, startMs: 300 });
+    const lost = await run(s, { file: '/bin/sh', args: ['-c', 'exit 0'], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') });
+    expect(lost.started).toMatchObject({ lost: true, error: expect.stringContaining('did not answer within 0.3 s and was killed') });
+    const next = await run(s, { file: '/bin/sh', args: ['-c', 'exit 6'], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') });
+    expect(next.exited).toEqual({ code: 6, signal: null });
   });
 });

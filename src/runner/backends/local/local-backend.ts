@@ -88,11 +88,28 @@ const resolved = new Map<string, { path: string; at: number }>();
  */
 export function resolveProgram(file: string, pathEnv: string | undefined, cwd: string): string {
   if (file === '') throw new Error('cannot start the recipe: its program name is empty');
-  if (file.includes('/')) return file;
   const path = pathEnv ?? '/usr/local/bin:/usr/bin:/bin';
   const key = `${path}\0${cwd}\0${file}`;
   const hit = resolved.get(key);
   if (hit && Date.now() - hit.at < 10_000) return hit.path;
+  if (file.includes('/')) {
+    // Said here, naming the program: the wrapper's shell would name itself instead.
+    const at = resolve(cwd, file);
+    let isFile: boolean;
+    try {
+      isFile = statSync(at).isFile();
+    } catch (err) {
+      throw new Error(`cannot start ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)}`);
+    }
+    if (!isFile) throw new Error(`cannot start ${file}: not a file (a directory?); give the program's path`);
+    try {
+      accessSync(at, constants.X_OK);
+    } catch {
+      throw new Error(`cannot start ${file}: ${at} is not executable; chmod +x it`);
+    }
+    resolved.set(key, { path: file, at: Date.now() });
+    return file;
+  }
   let denied: string | null = null;
   for (const dir of path.split(delimiter)) {
     const candidate = resolve(cwd, dir || '.', file);
@@ -181,7 +198,7 @@ export class LocalBackend implements Backend {
     return this.cap;
   }
 
-  async run(req: RunRequest): Promise<BackendReport> {
+  async run(req: RunRequest): Promise<BackendReport | null> {
     if (req.launch.type === 'function') return this.runFunction(req);
     return this.runProcess(req);
   }
@@ -215,7 +232,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  private async runProcess(req: RunRequest): Promise<BackendReport> {
+  private async runProcess(req: RunRequest): Promise<BackendReport | null> {
     if (req.launch.type !== 'process') throw new Error('unreachable');
     const launch = req.launch;
     const env: Record<string, string> = {};
@@ -232,8 +249,13 @@ export class LocalBackend implements Backend {
     }
     const [stdout, stderr] = logFiles(req.jobDir);
     const child = this.spawner.spawn({ file: '/bin/sh', args: ['-c', WRAPPER, join(req.jobDir, EXIT_FILE), program, ...launch.args], cwd: launch.cwd, env, stdout, stderr });
-    const started = await child.started;
-    if ('error' in started) return failed(started.error);
+    const started = await untilAborted(child.started, req.signal);
+    if (started === 'aborted') {
+      // Cancelled while the supervisor had it (a hung one: a healthy one answers in milliseconds): should it start after all, it stops at once.
+      void child.started.then((s) => 'pid' in s && signalGroup(s.pid, 'SIGKILL'));
+      return { exitCode: null, signal: null, timedOut: false, cancelled: true, error: null, result: null };
+    }
+    if ('error' in started) return started.lost ? this.afterLostStart(req) : failed(started.error);
     const handle: LocalHandle = { pid: started.pid, start: started.start ?? '', boot: bootId() };
     req.onStarted?.(JSON.stringify(handle), started.pid);
     return new Promise<BackendReport>((resolve) => {
@@ -243,6 +265,22 @@ export class LocalBackend implements Backend {
         else this.pollUntilGone(req, handle, watch);
       });
     });
+  }
+
+  /**
+   * The supervisor went before it said whether the attempt's process started:
+   * it is looked for, as at a restart. Running: followed by pid and start
+   * time. Ended: its recorded exit status. Neither: it never started (or left
+   * no trace), and the attempt is lost, to run again without counting.
+   */
+  private afterLostStart(req: RunRequest): Promise<BackendReport | null> | BackendReport | null {
+    const h = parseHandle(foundHandle(jobProcesses(this.config.root).get(req.job.id) ?? []));
+    if (h && h.pid !== 0) {
+      req.onStarted?.(JSON.stringify(h), h.pid);
+      return new Promise<BackendReport>((resolve) => this.pollUntilGone(req, h, this.supervise(req, h, resolve)));
+    }
+    const status = readExitStatus(req.jobDir);
+    return status === null ? null : { exitCode: status, signal: null, timedOut: false, cancelled: false, error: null, result: null };
   }
 
   /**
@@ -361,6 +399,19 @@ interface Supervision {
 
 function logFiles(jobDir: string): [string, string] {
   return [join(jobDir, 'stdout.log'), join(jobDir, 'stderr.log')];
+}
+
+/** `p`, or 'aborted' as soon as `signal` aborts (at once when it has). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | 'aborted'> {
+  if (signal.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve) => {
+    const onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    });
+  });
 }
 
 function failed(error: string): BackendReport {

@@ -8,8 +8,12 @@ import { openJobLogs, processStart } from '../../process-tree.js';
 import { errorMessage } from '../../../core/errors.js';
 import type { EnvDelta, SpawnReply, SpawnTask } from './spawn-protocol.js';
 
-/** How a spawned process started: its pid and start time, or why it could not start. */
-export type Started = { pid: number; start: string | null } | { error: string };
+/**
+ * How a spawned process started: its pid and start time, or why it could not
+ * start. `lost`: the supervisor went before it said, so the process may have
+ * started (and may even have ended) all the same.
+ */
+export type Started = { pid: number; start: string | null } | { error: string; lost?: boolean };
 /** How it exited; null when the supervisor died first (the process may still run: poll it). */
 export type Exited = { code: number | null; signal: string | null } | null;
 
@@ -27,10 +31,16 @@ interface Pending {
   started: (s: Started) => void;
   exited: (e: Exited) => void;
   isStarted: boolean;
+  /** Armed while the supervisor has the task and has not said whether it started. */
+  deadline: NodeJS.Timeout | null;
 }
 
 /** How long a closing supervisor may take to go before it is killed. */
 const CLOSE_GRACE_MS = 2000;
+/** How long a Python supervisor may take to start before it is given up for the next choice. */
+const READY_DEADLINE_MS = 15_000;
+/** How long a supervisor may hold a task without saying whether it started before it is taken for hung and replaced. */
+const START_DEADLINE_MS = 30_000;
 
 /** Which supervisors may start job processes: the Python interpreters to try in order, then whether the Node one may. */
 export interface SupervisorChoice {
@@ -94,10 +104,15 @@ export class ProcessSpawner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** Python interpreters not yet found wanting. */
-  private readonly pythons: string[];
+  private pythons: string[];
+  /** Why the last supervisor could not start (what a forced choice's tasks fail with). */
+  private lastFailure = '';
   private noSupervisor = false;
 
-  constructor(private readonly choice: SupervisorChoice = supervisorChoice()) {
+  constructor(
+    private readonly choice: SupervisorChoice = supervisorChoice(),
+    private readonly deadlines: { readyMs: number; startMs: number } = { readyMs: READY_DEADLINE_MS, startMs: START_DEADLINE_MS },
+  ) {
     this.pythons = [...choice.pythons];
   }
 
@@ -109,14 +124,21 @@ export class ProcessSpawner {
   /** Starts `task`; `started` resolves first, then `exited`. Never rejects. */
   spawn(task: ProcessTask): { started: Promise<Started>; exited: Promise<Exited> } {
     const link = this.supervisor();
-    // Without a supervisor (running from sources, unbuilt, and no Python), fork here.
-    if (!link) return spawnHere(task);
+    if (!link) {
+      // A supervisor chosen by name that cannot start fails the task; it is tried again for the next.
+      if (!this.choice.node) {
+        this.pythons = [...this.choice.pythons];
+        return { started: Promise.resolve({ error: this.lastFailure || 'no spawn supervisor could start' }), exited: Promise.resolve(null) };
+      }
+      // Without a supervisor (running from sources, unbuilt, and no Python), fork here.
+      return spawnHere(task);
+    }
     const id = this.nextId++;
     let onStarted!: (s: Started) => void;
     let onExited!: (e: Exited) => void;
     const started = new Promise<Started>((r) => (onStarted = r));
     const exited = new Promise<Exited>((r) => (onExited = r));
-    this.pending.set(id, { started: onStarted, exited: onExited, isStarted: false });
+    this.pending.set(id, { started: onStarted, exited: onExited, isStarted: false, deadline: null });
     if (this.pending.size === 1) hold(link, true);
     const { env, ...rest } = task;
     this.send(link, { ...rest, id, env: envDelta(this.base, env) });
@@ -128,11 +150,23 @@ export class ProcessSpawner {
       link.queue.push(t);
       return;
     }
+    const p = this.pending.get(t.id);
+    // A supervisor that takes a task and never says whether it started is hung (stopped, wedged): it is replaced.
+    if (p && !p.deadline) {
+      p.deadline = setTimeout(() => this.hung(link), this.deadlines.startMs);
+      p.deadline.unref();
+    }
     if (link.kind === 'node') {
       link.proc.send(t, (err) => {
         if (err) this.lost(`the spawn supervisor is gone: ${err.message}`, link);
       });
     } else link.proc.stdin?.write(`${JSON.stringify(t)}\n`);
+  }
+
+  private hung(link: Link): void {
+    if (link !== this.link) return;
+    this.lost(`the spawn supervisor (pid ${link.proc.pid}) did not answer within ${this.deadlines.startMs / 1000} s and was killed`, link);
+    link.proc.kill('SIGKILL');
   }
 
   private supervisor(): Link | null {
@@ -143,11 +177,13 @@ export class ProcessSpawner {
     this.base = base;
     const python = this.pythons[0];
     const script = python === undefined ? null : packageFile(join('runtime', 'spawn_supervisor.py'));
-    const link = python !== undefined && script !== null ? this.startPython(python, script, base) : this.choice.node ? this.startNode(base) : null;
-    if (!link) {
-      this.noSupervisor = true;
-      return null;
+    let link: Link | null = null;
+    if (python !== undefined && script !== null) link = this.startPython(python, script, base);
+    else if (this.choice.node) {
+      link = this.startNode(base);
+      this.noSupervisor = link === null;
     }
+    if (!link) return null;
     hold(link, false);
     this.link = link;
     return link;
@@ -172,13 +208,19 @@ export class ProcessSpawner {
   }
 
   /**
-   * The Python supervisor: tasks wait until it says it is ready. An
-   * interpreter that fails before that (missing, too old) is not tried again,
-   * and the tasks go to the next one, or to the Node supervisor.
+   * The Python supervisor: it is told the engine's environment first (its
+   * own may differ: a locale Python coerced, an interpreter shim's PATH), and
+   * tasks wait until it says it is ready. An interpreter that fails before
+   * that, or is not ready within READY_DEADLINE_MS, is not tried again, and
+   * the tasks go to the next one, or to the Node supervisor.
    */
   private startPython(python: string, script: string, base: Record<string, string>): Link {
-    const proc = spawn(python, [script], { env: base, stdio: ['pipe', 'pipe', 'inherit'] });
+    // -I: no PYTHON* variables, no user site; -S: no site module (a faster start).
+    const proc = spawn(python, ['-I', '-S', script], { env: base, stdio: ['pipe', 'pipe', 'inherit'] });
     const link: Link = { proc, kind: 'python', ready: false, queue: [] };
+    proc.stdin?.write(`${JSON.stringify({ base })}\n`);
+    const notReady = setTimeout(() => proc.kill('SIGKILL'), this.deadlines.readyMs);
+    notReady.unref();
     let buffered = '';
     proc.stdout?.setEncoding('utf8');
     proc.stdout?.on('data', (chunk: string) => {
@@ -196,6 +238,7 @@ export class ProcessSpawner {
         if (m.type !== 'ready') this.onReply(m);
         else if (!link.ready) {
           link.ready = true;
+          clearTimeout(notReady);
           for (const t of link.queue.splice(0)) this.send(link, t);
         }
       }
@@ -203,8 +246,10 @@ export class ProcessSpawner {
     // A closed pipe shows as the process's exit, handled there.
     proc.stdin?.on('error', () => undefined);
     const gone = (why: string) => {
+      clearTimeout(notReady);
       if (link.ready || link !== this.link) return this.lost(why, link);
       // Never ready: nothing it was given started. Hand the tasks on.
+      this.lastFailure = why;
       this.pythons.shift();
       this.link = null;
       const next = this.supervisor();
@@ -213,9 +258,10 @@ export class ProcessSpawner {
         else this.fail(t.id, why);
       }
       if (next && this.pending.size > 0) hold(next, true);
+      if (!next && !this.choice.node) this.pythons = [...this.choice.pythons];
     };
     proc.on('error', (err) => gone(`the spawn supervisor (${python}) failed: ${err.message}`));
-    proc.on('exit', (code, signal) => gone(`the spawn supervisor (${python}) exited (${signal ?? `status ${code}`})`));
+    proc.on('exit', (code, signal) => gone(`the spawn supervisor (${python}) exited (${signal ?? `status ${code}`})${link.ready ? '' : ' before it was ready'}`));
     return link;
   }
 
@@ -223,6 +269,7 @@ export class ProcessSpawner {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
+    if (p.deadline) clearTimeout(p.deadline);
     p.started({ error: why });
     p.exited(null);
   }
@@ -230,6 +277,8 @@ export class ProcessSpawner {
   private onReply(m: SpawnReply): void {
     const p = this.pending.get(m.id);
     if (!p) return;
+    if (p.deadline) clearTimeout(p.deadline);
+    p.deadline = null;
     if (m.type === 'started') {
       p.isStarted = true;
       p.started({ pid: m.pid, start: m.start });
@@ -242,12 +291,16 @@ export class ProcessSpawner {
     if (this.pending.size === 0 && this.link) hold(this.link, false);
   }
 
-  /** The supervisor is gone: started processes are left to be polled, the others failed. */
+  /**
+   * The supervisor is gone: started processes are left to be polled; of the
+   * others nobody knows whether they started (`lost`: the backend looks).
+   */
   private lost(why: string, link?: Link): void {
     if (link !== undefined && link !== this.link) return;
     this.link = null;
     for (const [id, p] of this.pending) {
-      if (!p.isStarted) p.started({ error: why });
+      if (p.deadline) clearTimeout(p.deadline);
+      if (!p.isStarted) p.started({ error: why, lost: true });
       p.exited(null);
       this.pending.delete(id);
     }

@@ -17,7 +17,7 @@
  * process ignores them and goes when the engine closes the channel.
  */
 import { spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, statSync } from 'node:fs';
 import { openJobLogs, processStart } from '../../process-tree.js';
 import { applyEnv, type SpawnReply, type SpawnTask } from './spawn-protocol.js';
 
@@ -30,11 +30,24 @@ function reply(msg: SpawnReply): void {
   if (process.connected) process.send?.(msg, undefined, undefined, () => undefined);
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 function start(t: SpawnTask): void {
+  // Said here, naming the directory: spawn would blame the program.
+  if (!isDirectory(t.cwd)) {
+    reply({ id: t.id, type: 'error', message: `cannot start ${t.file}: its working directory ${t.cwd} does not exist (or is not a directory)` });
+    return;
+  }
   const logs = openJobLogs(t.stdout, t.stderr);
   if ('error' in logs) {
     reply({ id: t.id, type: 'error', message: logs.error });
