@@ -186,3 +186,26 @@ export async function leakedSince(before: Baseline, graceMs = 5000): Promise<str
   }
   return left.map((o) => o.what);
 }
+
+/** The parent pid of a process, or null when it is gone. */
+export function parentOf(pid: number | undefined): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** The engine's spawn supervisor (a child process running spawn_supervisor.py or spawn-supervisor.js), or null. */
+export function supervisorOf(enginePid: number): number | null {
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || parentOf(pid) !== enginePid) continue;
+    try {
+      if (/spawn_supervisor\.py|spawn-supervisor\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}

@@ -156,14 +156,17 @@ describe.each(CONFORMANCE_BACKENDS)('backend conformance: $name', (b: Conformanc
   it('hands hostile file names to recipes as data, never to a shell', async () => {
     if (!(await setup())) return;
     const names = ['with space.txt', `quote's "double".txt`, '$(touch PWNED).txt', '`touch PWNED2`.txt', '-n.txt', 'new\nline.txt', '; rm -rf x;.txt', 'ü-ñ-漢字.txt'];
-    await ws.write('recipes/names.sh', `printf '%s\\0' "$input_file" >> "$ledger"\n`);
+    // A file per job: bash line-buffers stdout, so a name with a newline is appended in two writes another job's may split.
+    await ws.write('recipes/names.sh', `printf '%s' "$input_file" > "$(mktemp "$ledger/XXXXXX")"\n`);
     await ws.write('recipes/echo.yaml', 'command: [printf, "%s", "{path}"]\n');
     await ws.write('patterns/names.yaml', pattern('names', 'data/*.txt', 'variables: {ledger: "{workspace}/ledger"}\n'));
     await ws.write('patterns/echo.yaml', pattern('echo', 'data/*.txt'));
+    await ws.write('ledger/.keep', '');
     for (const n of names) await ws.write(`data/${n}`, 'x');
     const jobs = await untilIdle(ws.root);
     expect(jobs.filter((j) => j.status === 'succeeded')).toHaveLength(2 * names.length);
-    const ledger = (await readFile(ws.path('ledger'), 'utf8')).split('\0').filter(Boolean);
+    const entries = (await readdir(ws.path('ledger'))).filter((n) => n !== '.keep');
+    const ledger = await Promise.all(entries.map((n) => readFile(ws.path(`ledger/${n}`), 'utf8')));
     expect(ledger.sort()).toEqual(names.map((n) => ws.path(`data/${n}`)).sort());
     for (const j of jobs.filter((x) => x.pattern === 'echo')) expect(log(ws, j, 'stdout.log')).toBe(j.input);
     expect((await readdir(ws.root)).filter((n) => n.startsWith('PWNED'))).toEqual([]);

@@ -12,6 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
 import { meow, meowJson, waitFor, writeWhole, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
+import { parentOf, supervisorOf } from '../helpers/processes.js';
 import { useLiveWorkspace } from '../helpers/live-workspace.js';
 import { scaled } from '../helpers/pace.js';
 import { seededRandom } from '../../bench/lib/random.js';
@@ -34,28 +35,6 @@ const lines = readLines;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The parent pid of a process, or null when it is gone. */
-function parentOf(pid: number | undefined): number | null {
-  try {
-    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
-  } catch {
-    return null;
-  }
-}
-
-/** The engine's spawn supervisor (a child process running spawn_supervisor.py or spawn-supervisor.js), or null. */
-function supervisorOf(enginePid: number): number | null {
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || parentOf(pid) !== enginePid) continue;
-    try {
-      if (/spawn_supervisor\.py|spawn-supervisor\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) return pid;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return null;
-}
-
 describe('crash recovery', () => {
   let ws: TempWorkspace;
   let engine: EngineProcess | null = null;

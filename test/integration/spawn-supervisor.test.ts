@@ -6,12 +6,14 @@
  * from a Python that cannot run the supervisor to the next, then to Node.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessSpawner, type Exited, type ProcessTask, type Started, type SupervisorChoice } from '../../src/runner/backends/local/process-spawner.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
+import { supervisorOf } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHOICES: Record<'python' | 'node', SupervisorChoice> = {
   python: { pythons: ['/usr/bin/python3', 'python3'], node: false },
@@ -40,6 +42,21 @@ function inheritedFds(): number[] {
   return listed.split('\n').filter(Boolean).map(Number).filter((fd) => fd > 3);
 }
 
+/** The pids of processes whose environment holds `mark` (a NAME=value). */
+function marked(mark: string): number[] {
+  const needle = Buffer.from(`\0${mark}\0`);
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (Buffer.concat([Buffer.from('\0'), readFileSync(`/proc/${name}/environ`)]).indexOf(needle) >= 0) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -57,7 +74,8 @@ describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => 
     const script = [
       'set -e',
       'echo "pid=$$ sid=$(cut -d" " -f6 /proc/$$/stat) pgid=$(cut -d" " -f5 /proc/$$/stat)"',
-      'grep -E "^Sig(Ign|Blk):" /proc/$$/status',
+      // Read by the shell itself: a child reading /proc/$$ may catch dash blocking every signal around its fork and wait.
+      'while read -r key value; do case $key in SigIgn:|SigBlk:) echo "$key $value";; esac; done < /proc/$$/status',
       'echo "stdin=$(readlink /proc/$$/fd/0)"',
       'echo "cwd=$PWD"',
       'env -0 > "$0.env"',
@@ -129,6 +147,44 @@ describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => 
     const missing = await run(s, { file: '/bin/sh', args: ['-c', 'exit 0'], cwd: scan, env: baseEnv(), ...logs });
     expect(missing.started).toMatchObject({ error: expect.stringContaining(`working directory ${scan}`) });
     expect((await run(s, { file: '/bin/sh', args: ['-c', 'exit 4'], cwd: dir, env: baseEnv(), ...logs })).exited).toEqual({ code: 4, signal: null });
+  });
+
+  it('says a task lost when its supervisor is killed under it only once its process, if it started at all, can be found', async () => {
+    const dir = tmp();
+    const s = spawner(CHOICES[kind]);
+    const task = (i: number): ProcessTask => ({ file: '/bin/sleep', args: ['60'], cwd: dir, env: { ...baseEnv(), MEOW_MARK: `${dir}:${i}` }, stdout: join(dir, 'o'), stderr: join(dir, 'e') });
+    const mark = (i: number) => marked(`MEOW_MARK=${dir}:${i}`);
+    expect((await run(s, { ...task(-1), file: '/bin/true', args: [] })).exited).toEqual({ code: 0, signal: null });
+    const supervisor = supervisorOf(process.pid);
+    expect(supervisor).not.toBeNull();
+    const n = 40;
+    const seenWhenLost = new Map<number, boolean>();
+    const tasks = Array.from({ length: n }, (_, i) => {
+      const t = s.spawn(task(i));
+      void t.started.then((st) => {
+        if ('error' in st && st.lost) seenWhenLost.set(i, mark(i).length > 0);
+      });
+      return t;
+    });
+    try {
+      // Killed as soon as it has started one: it is in the midst of starting the others.
+      await tasks[0].started;
+      process.kill(supervisor ?? 0, 'SIGKILL');
+      const started = await Promise.all(tasks.map((t) => t.started));
+      expect(started.some((st) => 'error' in st && st.lost)).toBe(true);
+      for (const [i, st] of started.entries()) {
+        if ('pid' in st) continue;
+        expect(st).toMatchObject({ lost: true, error: expect.stringContaining('exited') });
+        // Not found when said lost: it never started, and never will.
+        if (seenWhenLost.get(i) === false) expect(mark(i), `task ${i}`).toEqual([]);
+      }
+    } finally {
+      const all = () => Array.from({ length: n }, (_, i) => mark(i)).flat();
+      for (const pid of all()) process.kill(pid, 'SIGKILL');
+      await waitFor(() => all().length === 0, 'the sleeps to be gone', 10_000);
+    }
+    // The next task gets a new supervisor.
+    expect((await run(s, { ...task(-2), file: '/bin/sh', args: ['-c', 'exit 4'] })).exited).toEqual({ code: 4, signal: null });
   });
 
   it('starts many processes at once and reports each exit to its own task', async () => {

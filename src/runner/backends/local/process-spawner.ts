@@ -1,6 +1,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { closeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageFile } from '../../../core/package-root.js';
@@ -41,6 +41,13 @@ const CLOSE_GRACE_MS = 2000;
 const READY_DEADLINE_MS = 15_000;
 /** How long a supervisor may hold a task without saying whether it started before it is taken for hung and replaced. */
 const START_DEADLINE_MS = 30_000;
+/**
+ * How long the children a dead supervisor was starting may take to exec
+ * their program before its unanswered tasks are looked for all the same.
+ */
+const ORPHAN_EXEC_DEADLINE_MS = 5000;
+/** How often they are looked for meanwhile. */
+const ORPHAN_POLL_MS = 10;
 
 /** Which supervisors may start job processes: the Python interpreters to try in order, then whether the Node one may. */
 export interface SupervisorChoice {
@@ -86,6 +93,35 @@ interface Link {
   /** False until the Python supervisor said it is ready: tasks wait in `queue` meanwhile. */
   ready: boolean;
   queue: SpawnTask[];
+  /**
+   * An argument no other process has: a child the supervisor is starting
+   * shows it in its command line until it has exec'd its program.
+   */
+  token: string;
+}
+
+let linkSeq = 0;
+function linkToken(): string {
+  return `meow-spawn-${process.pid}-${++linkSeq}`;
+}
+
+/** Whether any process still runs the image of the supervisor with this token: the supervisor, or a child of it that has not exec'd yet. */
+function holdsImage(token: string): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  for (const name of entries) {
+    if (name.charCodeAt(0) > 57) continue; // not a pid
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').includes(token)) return true;
+    } catch {
+      // gone
+    }
+  }
+  return false;
 }
 
 /**
@@ -192,18 +228,20 @@ export class ProcessSpawner {
   private startNode(base: Record<string, string>): Link | null {
     const file = findNodeSupervisor();
     if (!file) return null;
+    const token = linkToken();
     let proc: ChildProcess;
     try {
       // No inherited --inspect or profiling flags: the supervisor is a plain, small process.
-      proc = fork(file, [], { env: base, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+      proc = fork(file, [token], { env: base, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     } catch (err) {
       process.emitWarning(`meowflow: cannot start the spawn supervisor (${errorMessage(err)}); forking job processes from the engine`);
       return null;
     }
-    const link: Link = { proc, kind: 'node', ready: true, queue: [] };
+    const link: Link = { proc, kind: 'node', ready: true, queue: [], token };
     proc.on('message', (m: SpawnReply) => this.onReply(m));
     proc.on('error', (err) => this.lost(`the spawn supervisor failed: ${err.message}`, link));
-    proc.on('exit', (code, signal) => this.lost(`the spawn supervisor exited (${signal ?? `status ${code}`})`, link));
+    // 'close', not 'exit': replies still in the channel are read first.
+    proc.on('close', (code, signal) => this.lost(`the spawn supervisor exited (${signal ?? `status ${code}`})`, link));
     return link;
   }
 
@@ -216,8 +254,9 @@ export class ProcessSpawner {
    */
   private startPython(python: string, script: string, base: Record<string, string>): Link {
     // -I: no PYTHON* variables, no user site; -S: no site module (a faster start).
-    const proc = spawn(python, ['-I', '-S', script], { env: base, stdio: ['pipe', 'pipe', 'inherit'] });
-    const link: Link = { proc, kind: 'python', ready: false, queue: [] };
+    const token = linkToken();
+    const proc = spawn(python, ['-I', '-S', script, token], { env: base, stdio: ['pipe', 'pipe', 'inherit'] });
+    const link: Link = { proc, kind: 'python', ready: false, queue: [], token };
     proc.stdin?.write(`${JSON.stringify({ base })}\n`);
     const notReady = setTimeout(() => proc.kill('SIGKILL'), this.deadlines.readyMs);
     notReady.unref();
@@ -261,7 +300,8 @@ export class ProcessSpawner {
       if (!next && !this.choice.node) this.pythons = [...this.choice.pythons];
     };
     proc.on('error', (err) => gone(`the spawn supervisor (${python}) failed: ${err.message}`));
-    proc.on('exit', (code, signal) => gone(`the spawn supervisor (${python}) exited (${signal ?? `status ${code}`})${link.ready ? '' : ' before it was ready'}`));
+    // 'close', not 'exit': replies still in the pipe are read first.
+    proc.on('close', (code, signal) => gone(`the spawn supervisor (${python}) exited (${signal ?? `status ${code}`})${link.ready ? '' : ' before it was ready'}`));
     return link;
   }
 
@@ -294,21 +334,38 @@ export class ProcessSpawner {
   /**
    * The supervisor is gone: started processes are left to be polled; of the
    * others nobody knows whether they started (`lost`: the backend looks).
+   * They are said lost only once no child of the supervisor is still between
+   * its fork and its exec: looked for before, such a child would be missed
+   * and then run its job beside the job's next attempt.
    */
-  private lost(why: string, link?: Link): void {
+  private lost(why: string, link?: Link, waitForOrphans = true): void {
     if (link !== undefined && link !== this.link) return;
     this.link = null;
+    const unanswered: Pending[] = [];
     for (const [id, p] of this.pending) {
       if (p.deadline) clearTimeout(p.deadline);
-      if (!p.isStarted) p.started({ error: why, lost: true });
-      p.exited(null);
       this.pending.delete(id);
+      if (p.isStarted) p.exited(null);
+      else unanswered.push(p);
     }
+    const say = () => {
+      for (const p of unanswered) {
+        p.started({ error: why, lost: true });
+        p.exited(null);
+      }
+    };
+    if (unanswered.length === 0 || link === undefined || !waitForOrphans) return say();
+    const until = Date.now() + ORPHAN_EXEC_DEADLINE_MS;
+    const look = () => {
+      if (!holdsImage(link.token) || Date.now() >= until) return say();
+      setTimeout(look, ORPHAN_POLL_MS);
+    };
+    look();
   }
 
   async close(): Promise<void> {
     const link = this.link;
-    this.lost('the engine is stopping');
+    this.lost('the engine is stopping', link ?? undefined, false);
     const proc = link?.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const gone = new Promise<void>((r) => proc.once('exit', () => r()));
