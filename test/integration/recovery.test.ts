@@ -341,6 +341,39 @@ describe('crash recovery', () => {
     expect(kills).toBeGreaterThan(0);
   });
 
+  it('a job cancelled while a stopped spawn supervisor holds its start never runs its recipe, even when the supervisor goes on', async () => {
+    ws = await fx.workspace();
+    await ws.write('meow.yaml', 'cpus: 2\n');
+    await ws.write('recipes/ledger.sh', 'echo "$(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\n');
+    await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 0\n');
+    engine = await fx.process(ws.root);
+    const jobs = () => meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    const of = async (name: string) => (await jobs()).find((j) => j.input === `data/${name}`);
+    await ws.write('data/first', '1');
+    await waitFor(async () => (await of('first'))?.status === 'succeeded', 'the first job');
+    const supervisor = supervisorOf(engine.child.pid ?? 0);
+    expect(supervisor).not.toBeNull();
+    process.kill(supervisor ?? 0, 'SIGSTOP');
+    try {
+      await ws.write('data/held-a', 'a');
+      await ws.write('data/held-b', 'b');
+      const held = await waitFor(async () => {
+        const js = (await jobs()).filter((j) => j.input.startsWith('data/held-'));
+        return js.length === 2 && js.every((j) => j.status === 'running') ? js : null;
+      }, 'both jobs handed to the stopped supervisor');
+      for (const j of held) expect((await meow(['job', 'cancel', j.id, '-w', ws.root])).code).toBe(0);
+      await waitFor(async () => (await jobs()).filter((j) => j.status === 'cancelled').length === 2, 'both cancels');
+      for (const j of held) expect(existsSync(join(ws.root, j.job_dir, 'cancelled-before-start')), j.id).toBe(true);
+    } finally {
+      process.kill(supervisor ?? 0, 'SIGCONT');
+    }
+    // The supervisor goes on with what it was handed, then with the next job.
+    await ws.write('data/last', 'z');
+    await waitFor(async () => (await of('last'))?.status === 'succeeded', 'the last job');
+    expect(await lines(ws.path('ledger.txt'))).toEqual(['first', 'last']);
+    expect((await jobs()).filter((j) => j.input.startsWith('data/held-')).map((j) => j.status)).toEqual(['cancelled', 'cancelled']);
+  });
+
   it('kills at restart the processes a crash orphaned: leftovers of re-queued attempts and of jobs cancelled meanwhile; an offline cancel stops its job\'s processes at once', async () => {
     ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 3\nkill_grace: 300ms\n');

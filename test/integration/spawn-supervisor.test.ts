@@ -187,6 +187,30 @@ describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => 
     expect((await run(s, { ...task(-2), file: '/bin/sh', args: ['-c', 'exit 4'] })).exited).toEqual({ code: 4, signal: null });
   });
 
+  it('answers, when closed, every task it was sent before it goes: no process starts that the engine was not told of', async () => {
+    const dir = tmp();
+    const s = spawner(CHOICES[kind]);
+    const n = 20;
+    const mark = (i: number) => marked(`MEOW_MARK=${dir}:${i}`);
+    // Up and ready: the tasks go to it at once.
+    expect((await run(s, { file: '/bin/true', args: [], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') })).exited).toEqual({ code: 0, signal: null });
+    const tasks = Array.from({ length: n }, (_, i) => s.spawn({ file: '/bin/sleep', args: ['60'], cwd: dir, env: { ...baseEnv(), MEOW_MARK: `${dir}:${i}` }, stdout: join(dir, 'o'), stderr: join(dir, 'e') }));
+    try {
+      await s.close();
+      const started = await Promise.all(tasks.map((t) => t.started));
+      for (const [i, st] of started.entries()) {
+        // Started and said so, or not started at all.
+        if ('pid' in st) expect(mark(i), `task ${i}`).toEqual([st.pid]);
+        else expect(mark(i), `task ${i}: ${st.error}`).toEqual([]);
+      }
+      expect(started.filter((st) => 'pid' in st).length).toBeGreaterThan(0);
+    } finally {
+      const all = () => Array.from({ length: n }, (_, i) => mark(i)).flat();
+      for (const pid of all()) process.kill(pid, 'SIGKILL');
+      await waitFor(() => all().length === 0, 'the sleeps to be gone', 10_000);
+    }
+  });
+
   it('starts many processes at once and reports each exit to its own task', async () => {
     const dir = tmp();
     const s = spawner(CHOICES[kind]);
@@ -232,6 +256,21 @@ describe('choosing the spawn supervisor', () => {
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
     expect(got).toEqual(env);
+  });
+
+  it('starts the same Python again when something else kills its supervisor before it is ready (no task fails, no fall back)', async () => {
+    const dir = tmp();
+    const pidFile = join(dir, 'first.pid');
+    // The first start parks (never ready) and says its pid; later ones are the real supervisor.
+    const shim = join(dir, 'python3');
+    await writeFile(shim, `#!/bin/sh\nif [ ! -e ${JSON.stringify(pidFile)} ]; then echo $$ > ${JSON.stringify(pidFile)}; exec sleep 60; fi\nexec /usr/bin/python3 "$@"\n`, { mode: 0o755 });
+    const s = spawner({ pythons: [shim], node: false });
+    const task = s.spawn({ file: '/bin/sh', args: ['-c', 'exit 9'], cwd: dir, env: baseEnv(), stdout: join(dir, 'o'), stderr: join(dir, 'e') });
+    const first = Number(await waitFor(() => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() || null : null), 'the first supervisor to start'));
+    process.kill(first, 'SIGKILL');
+    expect(await task.started).toMatchObject({ pid: expect.any(Number) });
+    expect(await task.exited).toEqual({ code: 9, signal: null });
+    expect(s.supervisorKind).toBe('python');
   });
 
   it('gives up a Python supervisor that never says it is ready, for the next choice', async () => {

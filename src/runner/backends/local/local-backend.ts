@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { JsPool } from '../../js-pool.js';
@@ -28,7 +28,15 @@ export const EXIT_FILE = 'exit-status';
  * recipe, which gets SIGTERM with its default action. Fd 3 is closed for the
  * recipe. The program is resolved to a path first, so "$1" is never a builtin.
  */
-const WRAPPER = 'trap : TERM; exec 3>"$0"; "$@" 3>&-; s=$?; echo "$s" >&3; exit "$s"';
+const WRAPPER = 'trap : TERM; [ -e "${0%/*}/cancelled-before-start" ] && exit 125; exec 3>"$0"; "$@" 3>&-; s=$?; echo "$s" >&3; exit "$s"';
+/** The wrapper of earlier versions, found among a job's processes after an upgrade. */
+const EARLIER_WRAPPERS: readonly string[] = ['trap : TERM; exec 3>"$0"; "$@" 3>&-; s=$?; echo "$s" >&3; exit "$s"'];
+/**
+ * Made in the job dir when a job is cancelled while the supervisor holds its
+ * start (a stopped or wedged supervisor): a wrapper started after all finds
+ * it and runs nothing.
+ */
+export const CANCELLED_BEFORE_START = 'cancelled-before-start';
 /** How often an adopted process (not our child: no exit event) is checked. */
 const ADOPTED_POLL_MS = 200;
 
@@ -74,7 +82,7 @@ export function foundHandle(pids: readonly number[]): string {
       continue;
     }
     const start = processStart(pid);
-    if (argv[0] === '/bin/sh' && argv[2] === WRAPPER && start !== null) return JSON.stringify({ pid, start, boot: bootId() } satisfies LocalHandle);
+    if (argv[0] === '/bin/sh' && (argv[2] === WRAPPER || EARLIER_WRAPPERS.includes(argv[2])) && start !== null) return JSON.stringify({ pid, start, boot: bootId() } satisfies LocalHandle);
   }
   return JSON.stringify({ pid: 0, start: '', boot: bootId() } satisfies LocalHandle);
 }
@@ -251,7 +259,13 @@ export class LocalBackend implements Backend {
     const child = this.spawner.spawn({ file: '/bin/sh', args: ['-c', WRAPPER, join(req.jobDir, EXIT_FILE), program, ...launch.args], cwd: launch.cwd, env, stdout, stderr });
     const started = await untilAborted(child.started, req.signal);
     if (started === 'aborted') {
-      // Cancelled while the supervisor had it (a hung one: a healthy one answers in milliseconds): should it start after all, it stops at once.
+      // Cancelled while the supervisor had it (a hung one: a healthy one answers in milliseconds): should it start
+      // after all, its wrapper finds the mark and runs nothing, and it is killed as soon as its pid is known.
+      try {
+        writeFileSync(join(req.jobDir, CANCELLED_BEFORE_START), '');
+      } catch {
+        // its directory is gone: so is the recipe's way to start there
+      }
       void child.started.then((s) => 'pid' in s && signalGroup(s.pid, 'SIGKILL'));
       return { exitCode: null, signal: null, timedOut: false, cancelled: true, error: null, result: null };
     }

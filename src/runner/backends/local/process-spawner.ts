@@ -93,6 +93,8 @@ interface Link {
   /** False until the Python supervisor said it is ready: tasks wait in `queue` meanwhile. */
   ready: boolean;
   queue: SpawnTask[];
+  /** True once it was killed for not saying it is ready in time. */
+  gaveUp?: boolean;
   /**
    * An argument no other process has: a child the supervisor is starting
    * shows it in its command line until it has exec'd its program.
@@ -258,7 +260,7 @@ export class ProcessSpawner {
     const proc = spawn(python, ['-I', '-S', script, token], { env: base, stdio: ['pipe', 'pipe', 'inherit'] });
     const link: Link = { proc, kind: 'python', ready: false, queue: [], token };
     proc.stdin?.write(`${JSON.stringify({ base })}\n`);
-    const notReady = setTimeout(() => proc.kill('SIGKILL'), this.deadlines.readyMs);
+    const notReady = setTimeout(() => ((link.gaveUp = true), proc.kill('SIGKILL')), this.deadlines.readyMs);
     notReady.unref();
     let buffered = '';
     proc.stdout?.setEncoding('utf8');
@@ -284,13 +286,16 @@ export class ProcessSpawner {
     });
     // A closed pipe shows as the process's exit, handled there.
     proc.stdin?.on('error', () => undefined);
-    const gone = (why: string) => {
+    const gone = (why: string, killed: boolean) => {
       clearTimeout(notReady);
       if (link.ready || link !== this.link) return this.lost(why, link);
-      // Never ready: nothing it was given started. Hand the tasks on.
-      this.lastFailure = why;
-      this.pythons.shift();
+      // Never ready: nothing it was given started. Hand the tasks on: to another of the same Python when
+      // something else killed this one (an operator, the OOM killer), to the next choice when it could not run.
       this.link = null;
+      if (!killed || link.gaveUp) {
+        this.lastFailure = why;
+        this.pythons.shift();
+      }
       const next = this.supervisor();
       for (const t of link.queue) {
         if (next) this.send(next, t);
@@ -299,9 +304,9 @@ export class ProcessSpawner {
       if (next && this.pending.size > 0) hold(next, true);
       if (!next && !this.choice.node) this.pythons = [...this.choice.pythons];
     };
-    proc.on('error', (err) => gone(`the spawn supervisor (${python}) failed: ${err.message}`));
+    proc.on('error', (err) => gone(`the spawn supervisor (${python}) failed: ${err.message}`, false));
     // 'close', not 'exit': replies still in the pipe are read first.
-    proc.on('close', (code, signal) => gone(`the spawn supervisor (${python}) exited (${signal ?? `status ${code}`})${link.ready ? '' : ' before it was ready'}`));
+    proc.on('close', (code, signal) => gone(`the spawn supervisor (${python}) exited (${signal ?? `status ${code}`})${link.ready ? '' : ' before it was ready'}`, signal !== null));
     return link;
   }
 
@@ -363,8 +368,17 @@ export class ProcessSpawner {
     look();
   }
 
+  /** Resolves once every task sent has been answered (started or failed), or after `ms`. */
+  private async answered(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const unanswered = () => [...this.pending.values()].some((p) => !p.isStarted);
+    while (this.link && unanswered() && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  }
+
   async close(): Promise<void> {
     const link = this.link;
+    // Tasks it was sent may still start: their answers are waited for (a cancelled one is killed when its pid comes).
+    if (link) await this.answered(CLOSE_GRACE_MS);
     this.lost('the engine is stopping', link ?? undefined, false);
     const proc = link?.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
