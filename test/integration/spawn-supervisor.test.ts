@@ -36,12 +36,6 @@ async function run(s: ProcessSpawner, task: ProcessTask): Promise<{ started: Sta
   return { started: await started, exited: await exited };
 }
 
-/** Descriptors above 3 that any process this one starts inherits (left open, not close-on-exec, by whatever started it). */
-function inheritedFds(): number[] {
-  const listed = spawnSync('/bin/ls', ['/proc/self/fd'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).stdout;
-  return listed.split('\n').filter(Boolean).map(Number).filter((fd) => fd > 3);
-}
-
 /** The pids of processes whose environment holds `mark` (a NAME=value). */
 function marked(mark: string): number[] {
   const needle = Buffer.from(`\0${mark}\0`);
@@ -98,9 +92,8 @@ describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => 
     expect(out).toContain('stdin=/dev/null');
     // ls lists its own descriptors: the three it was given and the one it reads the directory with.
     await run(s, { file: '/bin/ls', args: ['/proc/self/fd'], cwd: dir, env, stdout: join(dir, 'fds.log'), stderr: join(dir, 'fds.err') });
-    // The Python supervisor passes on nothing it inherited; the Node one passes what this test's own parent left open.
-    const leaked = kind === 'python' ? [] : inheritedFds();
-    expect((await readFile(join(dir, 'fds.log'), 'utf8')).split('\n').filter(Boolean).map(Number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, ...leaked].sort((a, b) => a - b));
+    // Nothing the supervisor inherited passes on, though this test's own parent may have left descriptors open to it.
+    expect((await readFile(join(dir, 'fds.log'), 'utf8')).split('\n').filter(Boolean).map(Number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
     expect(out).toContain(`cwd=${dir}`);
     expect(await readFile(join(dir, 'stderr.log'), 'utf8')).toBe('to-stderr\n');
     const got = Object.fromEntries(
@@ -116,6 +109,30 @@ describe.each(['python', 'node'] as const)('the %s spawn supervisor', (kind) => 
     delete want.PWD;
     delete want.OLDPWD;
     expect(got).toEqual(want);
+  });
+
+  it('passes on to a job no descriptor the engine inherited open', async () => {
+    const dir = tmp();
+    // An engine (the built spawner, in a process of its own) whose parent left descriptors open to it, not close-on-exec.
+    const built = join(process.cwd(), 'dist', 'src', 'runner', 'backends', 'local', 'process-spawner.js');
+    expect(existsSync(built), `${built} (npm run build)`).toBe(true);
+    const engine = join(dir, 'engine.mjs');
+    await writeFile(
+      engine,
+      [
+        `import { ProcessSpawner } from ${JSON.stringify(built)};`,
+        `const s = new ProcessSpawner(${JSON.stringify(CHOICES[kind])});`,
+        `const t = s.spawn({ file: '/bin/ls', args: ['/proc/self/fd'], cwd: ${JSON.stringify(dir)}, env: { ...process.env }, stdout: ${JSON.stringify(join(dir, 'fds'))}, stderr: ${JSON.stringify(join(dir, 'err'))} });`,
+        'console.log(JSON.stringify([await t.started, await t.exited, s.supervisorKind]));',
+        'await s.close();',
+      ].join('\n'),
+    );
+    // The shell leaves descriptors 7 and 300 open, as a login shell or a job runner may.
+    const r = spawnSync('/bin/bash', ['-c', 'exec "$0" "$1" 7>/dev/null 300>/dev/null', process.execPath, engine], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'], timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ pid: expect.any(Number) }), { code: 0, signal: null }, kind]);
+    // ls lists its own descriptors: the three it was given and the one it reads the directory with.
+    expect((await readFile(join(dir, 'fds'), 'utf8')).split('\n').filter(Boolean).map(Number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
   });
 
   it('appends to logs that exist, reports a signal by name, and says why a process cannot start', async () => {

@@ -17,7 +17,7 @@
  * process ignores them and goes when the engine closes the channel.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, statSync } from 'node:fs';
+import { closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { openJobLogs, processStart } from '../../process-tree.js';
 import { applyEnv, type SpawnReply, type SpawnTask } from './spawn-protocol.js';
 
@@ -74,7 +74,37 @@ function start(t: SpawnTask): void {
   child.once('exit', (code, signal) => reply({ id: t.id, type: 'exit', code, signal }));
 }
 
+/** O_CLOEXEC, as /proc/<pid>/fdinfo writes the flags (octal). */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Descriptors this process inherited open for its children, beyond stdin,
+ * stdout and stderr (left so by whatever started the engine), are closed:
+ * they would pass to every job. Node's own, its channel to the engine
+ * among them, are close-on-exec, and stay.
+ */
+function closeInheritedFds(): void {
+  const channel = (process.channel as { fd?: number } | undefined)?.fd;
+  let names: string[];
+  try {
+    names = readdirSync('/proc/self/fd');
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!(fd > 2) || fd === channel) continue;
+    try {
+      const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+      if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) === 0) closeSync(fd);
+    } catch {
+      // the listing's own descriptor, closed meanwhile
+    }
+  }
+}
+
 if (process.send !== undefined) {
+  closeInheritedFds();
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(s, () => undefined);
   process.on('message', (t: SpawnTask) => start(t));
   process.on('disconnect', () => process.exit(0));
