@@ -40,6 +40,15 @@ describe('crash recovery', () => {
   let engine: EngineProcess | null = null;
   const fx = useLiveWorkspace();
 
+  /** A workspace whose jobs append their input's name to ledger.txt (no retries, 2 slots), and an engine process on it. */
+  async function ledgerEngine(): Promise<EngineProcess> {
+    ws = await fx.workspace();
+    await ws.write('meow.yaml', 'cpus: 2\n');
+    await ws.write('recipes/ledger.sh', 'echo "$(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\n');
+    await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 0\n');
+    return fx.process(ws.root);
+  }
+
   async function killEngine(): Promise<void> {
     engine?.child.kill('SIGKILL');
     await engine?.stop();
@@ -310,11 +319,7 @@ describe('crash recovery', () => {
   });
 
   it('a spawn supervisor killed again and again under a burst: every file runs exactly once, no job fails for it', async () => {
-    ws = await fx.workspace();
-    await ws.write('meow.yaml', 'cpus: 2\n');
-    await ws.write('recipes/ledger.sh', 'echo "$(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\n');
-    await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 0\n');
-    engine = await fx.process(ws.root);
+    engine = await ledgerEngine();
     const enginePid = engine.child.pid ?? 0;
     const n = 150;
     await Promise.all(Array.from({ length: n }, (_, i) => ws.write(`data/f${i}`, String(i))));
@@ -342,11 +347,7 @@ describe('crash recovery', () => {
   });
 
   it('a job cancelled while a stopped spawn supervisor holds its start never runs its recipe, even when the supervisor goes on', async () => {
-    ws = await fx.workspace();
-    await ws.write('meow.yaml', 'cpus: 2\n');
-    await ws.write('recipes/ledger.sh', 'echo "$(basename "$input_file")" >> "$MEOW_WORKSPACE/ledger.txt"\n');
-    await ws.write('patterns/ledger.yaml', 'recipe: ledger\ntrigger: {paths: "data/*"}\nretries: 0\n');
-    engine = await fx.process(ws.root);
+    engine = await ledgerEngine();
     const jobs = () => meowJson<JobJson[]>(['jobs', '-w', ws.root]);
     const of = async (name: string) => (await jobs()).find((j) => j.input === `data/${name}`);
     await ws.write('data/first', '1');
