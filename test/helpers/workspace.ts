@@ -23,6 +23,15 @@ export interface TempWorkspace {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Removes a workspace. A process of a killed engine that is still on its way
+ * out (a kernel pool, a spawn supervisor) may write one last file meanwhile:
+ * rm tries again on ENOTEMPTY rather than failing the test.
+ */
+function removeTree(root: string): Promise<void> {
+  return rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+}
+
 export async function tempWorkspace(prefix = 'meow-test-'): Promise<TempWorkspace> {
   const root = await mkdtemp(join(tmpdir(), prefix));
   watchWorkspace(root);
@@ -37,10 +46,10 @@ export async function tempWorkspace(prefix = 'meow-test-'): Promise<TempWorkspac
     },
     async cleanup() {
       done();
-      await rm(root, { recursive: true, force: true });
+      await removeTree(root);
     },
   };
-  const done = track(ws, `workspace ${root}`, () => rm(root, { recursive: true, force: true }));
+  const done = track(ws, `workspace ${root}`, () => removeTree(root));
   return ws;
 }
 
