@@ -75,6 +75,17 @@ export function bootId(): string {
   return boot;
 }
 
+/** The pids of every process now running, as /proc lists them (none where there is no /proc). */
+export function allPids(): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries.filter((name) => /^\d+$/.test(name)).map(Number);
+}
+
 /**
  * The processes on this machine that belong to jobs of a workspace, by job
  * id: every process whose environment holds `MEOW_WORKSPACE=root` and a
@@ -86,22 +97,14 @@ export function bootId(): string {
  */
 export function jobProcesses(root: string): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
   const workspace = Buffer.from(`\0MEOW_WORKSPACE=${root}\0`);
   const idKey = Buffer.from('\0MEOW_JOB_ID=');
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
+  for (const pid of allPids()) {
     if (pid === process.pid) continue;
     let env: Buffer;
     try {
       // A leading NUL lets the first variable match like the others.
-      env = Buffer.concat([Buffer.from('\0'), readFileSync(`/proc/${name}/environ`), Buffer.from('\0')]);
+      env = Buffer.concat([Buffer.from('\0'), readFileSync(`/proc/${pid}/environ`), Buffer.from('\0')]);
     } catch {
       continue; // gone, or another user's
     }

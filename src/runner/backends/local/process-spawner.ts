@@ -1,10 +1,10 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { closeSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageFile } from '../../../core/package-root.js';
-import { openJobLogs, processStart } from '../../process-tree.js';
+import { allPids, openJobLogs, processStart } from '../../process-tree.js';
 import { errorMessage } from '../../../core/errors.js';
 import type { EnvDelta, SpawnReply, SpawnTask } from './spawn-protocol.js';
 
@@ -109,16 +109,9 @@ function linkToken(): string {
 
 /** Whether any process still runs the image of the supervisor with this token: the supervisor, or a child of it that has not exec'd yet. */
 function holdsImage(token: string): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return false;
-  }
-  for (const name of entries) {
-    if (name.charCodeAt(0) > 57) continue; // not a pid
+  for (const pid of allPids()) {
     try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').includes(token)) return true;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(token)) return true;
     } catch {
       // gone
     }
