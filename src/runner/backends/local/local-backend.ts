@@ -28,15 +28,15 @@ export const EXIT_FILE = 'exit-status';
  * recipe, which gets SIGTERM with its default action. Fd 3 is closed for the
  * recipe. The program is resolved to a path first, so "$1" is never a builtin.
  */
-const WRAPPER = 'trap : TERM; [ -e "${0%/*}/cancelled-before-start" ] && exit 125; exec 3>"$0"; "$@" 3>&-; s=$?; echo "$s" >&3; exit "$s"';
-/** The wrapper of earlier versions, found among a job's processes after an upgrade. */
-const EARLIER_WRAPPERS: readonly string[] = ['trap : TERM; exec 3>"$0"; "$@" 3>&-; s=$?; echo "$s" >&3; exit "$s"'];
 /**
  * Made in the job dir when a job is cancelled while the supervisor holds its
  * start (a stopped or wedged supervisor): a wrapper started after all finds
  * it and runs nothing.
  */
-export const CANCELLED_BEFORE_START = 'cancelled-before-start';
+const CANCELLED_BEFORE_START = 'cancelled-before-start';
+const WRAPPER = `trap : TERM; [ -e "\${0%/*}/${CANCELLED_BEFORE_START}" ] && exit 125; exec 3>"$0"; "$@" 3>&-; s=$?; echo "$s" >&3; exit "$s"`;
+/** The wrapper of earlier versions, found among a job's processes after an upgrade. */
+const EARLIER_WRAPPERS: readonly string[] = ['trap : TERM; exec 3>"$0"; "$@" 3>&-; s=$?; echo "$s" >&3; exit "$s"'];
 /** How often an adopted process (not our child: no exit event) is checked. */
 const ADOPTED_POLL_MS = 200;
 
