@@ -83,12 +83,19 @@ export class LogCap {
     const keep = Math.max(0, this.max - NOTE_ROOM);
     const fd = openSync(log, 'r+');
     try {
-      const size = fstatSync(fd).size;
       const from = keep + w.note;
+      let saved = from;
+      let size = fstatSync(fd).size;
       if (size <= from) return;
-      this.saveTail(log, fd, from, size);
-      // Measured again right before the cut: what the recipe wrote while the tail was saved is counted too.
-      w.discarded += fstatSync(fd).size - from;
+      // What the recipe writes while the tail is saved is saved too, until the log stands still
+      // (a running recipe's last words, its error, must reach the tail file): only bytes written
+      // between the last measure and the cut, an instant, are lost, and counted by the next cut.
+      for (let round = 0; size > saved && round < 8; round++) {
+        this.saveTail(log, fd, saved, size);
+        saved = size;
+        size = fstatSync(fd).size;
+      }
+      w.discarded += size - from;
       ftruncateSync(fd, keep);
       const note = Buffer.from(
         `\n[meowflow: ${basename(log)} reached max_log_size (${this.max} bytes); at least ${w.discarded} bytes of output after this point were discarded; ` +
