@@ -3,14 +3,19 @@
  * engine's alone: `node dist/bench/memory-probe.js ROOT NEW_FILES [ROUNDS]`.
  * Starts the engine live over ROOT, then, ROUNDS times (1 by default),
  * writes NEW_FILES new files and waits for their jobs. Prints one JSON line:
- * {readyRss, readyPeakRss, rss, peakRss, heapUsed, succeeded} (bytes), `readyMs` (from
+ * {readyRss, readyPeakRss, rss, peakRss, heapUsed, youngGeneration, succeeded} (bytes), `readyMs` (from
  * opening the workspace until ready for new events) and `liveHeap`, the
  * heap in use after a full collection at the end of each round (under
  * `--expose-gc`; empty without it): the trend of the engine's own memory
  * with the work it has done.
  */
-import { EngineProbe } from './lib/probe.js';
-import { filePaths, writeFiles } from './lib/workspace.js';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { keepYoungGenerationSmall } from '../src/core/heap.js';
+
+// As bin/meow.js does, before the engine's modules load: this process is the engine as `meow start` runs it.
+keepYoungGenerationSmall();
+const { EngineProbe } = await import('./lib/probe.js');
+const { filePaths, writeFiles } = await import('./lib/workspace.js');
 
 const [root, newFiles, roundsArg] = process.argv.slice(2);
 const extra = Number(newFiles ?? 0);
@@ -35,7 +40,8 @@ try {
     }
   }
   const m = process.memoryUsage();
-  out = { readyMs, readyRss, readyPeakRss, rss: m.rss, heapUsed: m.heapUsed, peakRss: process.resourceUsage().maxRSS * 1024, succeeded: probe.engine.store.countJobs().succeeded, liveHeap };
+  const youngGeneration = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+  out = { readyMs, readyRss, readyPeakRss, rss: m.rss, heapUsed: m.heapUsed, youngGeneration, peakRss: process.resourceUsage().maxRSS * 1024, succeeded: probe.engine.store.countJobs().succeeded, liveHeap };
 } finally {
   await probe.close();
 }

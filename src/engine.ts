@@ -5,7 +5,7 @@ import { ApiServer } from './api/server.js';
 import { MeowError, errorMessage } from './core/errors.js';
 import { readConfig } from './monitor/definitions-reader.js';
 import { diffKnown } from './rules/tree-diff.js';
-import { collectAfterScan } from './core/heap.js';
+import { collectAfterScan, keepYoungGenerationSmall } from './core/heap.js';
 import { watchScope } from './rules/scope.js';
 import { createExecutors } from './runner/executors/index.js';
 import { createBackends } from './runner/backends/index.js';
@@ -115,6 +115,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
   static async open(root: string, options: { readonly?: boolean; rebuildState?: boolean; timings?: Partial<EngineTimings> } = {}): Promise<Engine> {
     const { config, errors } = await readConfig(root);
     if (options.readonly) return new Engine(config, errors, true, options.timings ?? {});
+    keepYoungGenerationSmall();
     // One engine per workspace, and a lost state.db is refused: both before the database is opened (store/workspace-state.ts).
     const state = openWorkspaceState(config.root, { rebuild: options.rebuildState ?? false });
     let engine: Engine;

@@ -5,6 +5,7 @@
  */
 import { open, readdir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
+import { workerStarted } from '../core/heap.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseExact } from '../core/exact-json.js';
@@ -214,6 +215,7 @@ function parseWorkerUrl(): URL {
 function parseOffThread<T>(job: ParseJob): Promise<{ pattern?: T | null; recipe?: T | null; errors: DefinitionError[] } & Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(parseWorkerUrl(), { workerData: job });
+    worker.once('online', workerStarted);
     worker.once('message', (text: string) => {
       resolve(parseExact(text) as never);
       void worker.terminate();

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { packageFile } from '../core/package-root.js';
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
+import { workerStarted } from '../core/heap.js';
 import { Piscina } from 'piscina';
 import type { Variables, VarValue } from '../core/types.js';
 import { MeowError, errorMessage } from '../core/errors.js';
@@ -86,6 +87,7 @@ export class JsPool {
       // less resident per thread after a burst of small jobs; the old generation, where a recipe's data lives, is unbounded.
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
+    this.#pool.on('workerCreate', workerStarted);
   }
 
   /**
@@ -98,6 +100,9 @@ export class JsPool {
   async run(modulePath: string, version: string, variables: Variables, ctx: JsJobContext): Promise<JsRunOutcome> {
     if (this.#closed) return { ok: false, error: 'the JavaScript worker pool is closed (the engine is stopping)' };
     if (ctx.signal.aborted) return { ok: false, error: `job ${ctx.jobId} was cancelled before it started` };
+    // A thread of the pool may be starting, its heap set-up putting the engine's young-generation cap back,
+    // while the burst that started it goes on (a few µs; see core/heap.ts).
+    workerStarted();
     // The channel tells a running function to stop; piscina's own signal then terminates its thread.
     const abortKey = ++this.#nextKey;
     const terminate = new AbortController();

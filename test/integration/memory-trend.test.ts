@@ -34,10 +34,14 @@ it('keeps the live heap flat over rounds of jobs: 5 rounds of 1,500 JavaScript j
   const rounds = 5;
   const perRound = 1_500;
   const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', PROBE, root, String(perRound), String(rounds)], { maxBuffer: 1 << 20 });
-  const m = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { succeeded: number; liveHeap: number[] };
+  const m = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { succeeded: number; liveHeap: number[]; youngGeneration: number };
   expect(m.succeeded).toBe(rounds * perRound);
   expect(m.liveHeap).toHaveLength(rounds);
   // The first round warms up (compiled code, the worker pool, caches); the rounds after it add 4,500 jobs.
   const growth = m.liveHeap[rounds - 1] - m.liveHeap[1];
   expect(growth, `live heap after each round (MiB): ${m.liveHeap.map((b) => (b / MiB).toFixed(2)).join(', ')}`).toBeLessThan(1.5 * MiB);
+  // V8 grows the engine thread's young generation to 32 MiB under such bursts and keeps it; the engine holds it
+  // at its starting 2 MiB (core/heap.ts), worker threads starting included: a doubling or two can slip in while a
+  // thread's heap is being set up, never the whole way.
+  expect(m.youngGeneration, `young generation ${(m.youngGeneration / MiB).toFixed(1)} MiB`).toBeLessThanOrEqual(8 * MiB);
 });
