@@ -33,10 +33,11 @@ export const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, k: 1e3, kb: 
 /** Parses a size like `2GiB`, `512MB` or a number of bytes. Returns bytes or an error message. */
 export function parseSize(value: unknown): number | string {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value);
-  if (typeof value !== 'string') return `expected a size like "2GiB" or "512MB", got ${describe(value)}`;
+  if (typeof value !== 'string') return `expected a size like "2GiB", "512MB" or a number of bytes, got ${describe(value)}${value instanceof ExactNumber ? ' (more bytes than can be counted exactly; use a unit)' : ''}`;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   const factor = m ? SIZE_UNITS[(m[2] || 'b').toLowerCase()] : undefined;
-  if (!m || factor === undefined) return `expected a size like "2GiB", "512MB" or a number of bytes, got "${value}"`;
+  if (!m) return `expected a size like "2GiB", "512MB" or a number of bytes, got "${value}"`;
+  if (factor === undefined) return `expected a size like "2GiB", "512MB" or a number of bytes, got "${value}" (the units are B, kB, KiB, MB, MiB, GB, GiB, TB and TiB)`;
   return Math.round(Number(m[1]) * factor);
 }
 

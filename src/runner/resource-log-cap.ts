@@ -50,7 +50,7 @@ export class LogCap {
       for (const log of logs) {
         const w = this.files.get(log);
         if (!w) continue;
-        this.check(log, w);
+        this.check(log, w, true);
         if (--w.users === 0) this.files.delete(log);
       }
       if (this.files.size === 0 && this.timer) {
@@ -67,62 +67,99 @@ export class LogCap {
   }
 
   private checkAll(): void {
-    for (const [log, w] of this.files) this.check(log, w);
+    for (const [log, w] of this.files) this.check(log, w, false);
   }
 
-  private check(log: string, w: Watched): void {
+  /**
+   * Cuts a log past the cap; at the job's end (`last`) also one with anything
+   * after its note (what the recipe wrote after an earlier cut, less than the
+   * room left for the note: its last words, often the error).
+   */
+  private check(log: string, w: Watched, last: boolean): void {
     try {
       const size = statSync(log, { throwIfNoEntry: false })?.size ?? 0;
-      if (size > this.max) this.cut(log, w);
+      if (size > this.max || (last && w.note > 0 && size > this.keep() + w.note)) this.cut(log, w);
     } catch {
       // The disk may be full or the file unreadable; the next check tries again.
     }
   }
 
+  private keep(): number {
+    return Math.max(0, this.max - NOTE_ROOM);
+  }
+
+  /**
+   * The recipe may be appending while its log is cut: the end of what it
+   * wrote is read into memory, as often as it grew meanwhile, and the note
+   * is written and the file truncated right after the last read. Only what
+   * the recipe writes in that instant (a read of at most 64 KiB) is lost, and
+   * counted by the next cut; what it writes after the truncation follows the
+   * note, for the next cut. The tail file is written afterwards.
+   */
   private cut(log: string, w: Watched): void {
-    const keep = Math.max(0, this.max - NOTE_ROOM);
+    const keep = this.keep();
     const fd = openSync(log, 'r+');
+    let tail: Buffer[] = [];
+    let size: number;
+    const from = keep + w.note;
     try {
-      const from = keep + w.note;
-      let saved = from;
-      let size = fstatSync(fd).size;
+      size = fstatSync(fd).size;
       if (size <= from) return;
-      // What the recipe writes while the tail is saved is saved too, until the log stands still
-      // (a running recipe's last words, its error, must reach the tail file): only bytes written
-      // between the last measure and the cut, an instant, are lost, and counted by the next cut.
-      for (let round = 0; size > saved && round < 8; round++) {
-        this.saveTail(log, fd, saved, size);
-        saved = size;
-        size = fstatSync(fd).size;
+      let read = from;
+      for (let round = 0; ; round++) {
+        tail = lastBytes([...tail, readRange(fd, Math.max(read, size - TAIL_BYTES), size)]);
+        read = size;
+        const now = fstatSync(fd).size;
+        if (now === size || round === 8) break;
+        size = now;
       }
       w.discarded += size - from;
-      ftruncateSync(fd, keep);
       const note = Buffer.from(
         `\n[meowflow: ${basename(log)} reached max_log_size (${this.max} bytes); at least ${w.discarded} bytes of output after this point were discarded; ` +
           `the last ${TAIL_BYTES / 1024} KiB of them are in ${basename(tailLogOf(log))}]\n`,
       );
+      // The note over the start of what is cut (saved above), then the cut: the recipe's appends land after the note.
       writeSync(fd, note, 0, note.length, keep);
+      ftruncateSync(fd, keep + note.length);
       w.note = note.length;
     } finally {
       closeSync(fd);
     }
+    this.saveTail(log, Buffer.concat(tail));
   }
 
-  /** Appends bytes [from, size) of the log to its tail file, keeping only the last TAIL_BYTES. */
-  private saveTail(log: string, fd: number, from: number, size: number): void {
-    const take = Math.min(TAIL_BYTES, size - from);
-    const fresh = Buffer.alloc(take);
-    readSync(fd, fresh, 0, take, size - take);
+  /** Appends `fresh` (the end of what a cut discarded) to the log's tail file, keeping only the last TAIL_BYTES. */
+  private saveTail(log: string, fresh: Buffer): void {
     const tail = tailLogOf(log);
     let old = Buffer.alloc(0);
-    if (take < TAIL_BYTES) {
+    if (fresh.length < TAIL_BYTES) {
       try {
         old = readFileSync(tail);
       } catch {
         // first cut
       }
     }
-    const both = Buffer.concat([old, fresh]);
-    writeFileSync(tail, both.subarray(Math.max(0, both.length - TAIL_BYTES)));
+    writeFileSync(tail, Buffer.concat(lastBytes([old, fresh])));
   }
+}
+
+/** Bytes [start, end) of an open file. */
+function readRange(fd: number, start: number, end: number): Buffer {
+  const buf = Buffer.alloc(Math.max(0, end - start));
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, start + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+/** The pieces holding the last TAIL_BYTES of `parts` joined. */
+function lastBytes(parts: Buffer[]): Buffer[] {
+  let total = parts.reduce((n, b) => n + b.length, 0);
+  const out = [...parts];
+  while (out.length > 0 && total - out[0].length >= TAIL_BYTES) total -= out.shift()!.length;
+  if (total > TAIL_BYTES) out[0] = out[0].subarray(total - TAIL_BYTES);
+  return out;
 }

@@ -451,6 +451,25 @@ describe('resource faults', () => {
     expect(job.error).toMatch(/^exit code 2: e+the real error$/);
   });
 
+  it('moves what a recipe wrote after its log was cut, its last words, to the tail file when the job ends', async () => {
+    ws = await fx.workspace();
+    await ws.write('meow.yaml', 'max_log_size: 64KiB\n');
+    // Cut by a check while the recipe sleeps; the error line that follows is shorter than the room left for the note.
+    await ws.write('recipes/late.sh', 'head -c 200000 /dev/zero | tr "\\0" x >&2\nsleep 1\necho "FATAL: the real error" >&2\nexit 2\n');
+    await ws.write('patterns/late.yaml', 'recipe: late\ntrigger: {paths: "data/*"}\n');
+    await ws.write('data/a', 'a');
+    live = await fx.start(ws.root);
+    const job = await waitFor(() => live?.finished.find((j) => j.status === 'failed'), 'the job to fail', 60_000);
+    const dir = ws.path(job.jobDir);
+    const log = readFileSync(join(dir, 'stderr.log'), 'utf8');
+    expect(log).toMatch(/\[meowflow: stderr\.log reached max_log_size \(65536 bytes\); at least \d+ bytes of output after this point were discarded; the last 64 KiB of them are in stderr\.tail\.log\]\n$/);
+    expect(log).not.toContain('FATAL');
+    const tail = readFileSync(join(dir, 'stderr.tail.log'), 'utf8');
+    expect(tail.endsWith('xxx\nFATAL: the real error\n') || tail.endsWith('xxxFATAL: the real error\n')).toBe(true);
+    expect(tail.length).toBe(64 * 1024);
+    expect(job.error).toMatch(/FATAL: the real error$/);
+  });
+
   it('reaps the children a recipe forked, wherever they went, on cancel and on timeout', async () => {
     ws = await fx.workspace();
     await ws.write('meow.yaml', 'cpus: 2\nkill_grace: 500ms\n');
