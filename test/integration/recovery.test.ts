@@ -10,6 +10,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { alive, type LiveEngine } from '../helpers/engine.js';
+import type { JobRecord } from '../../src/core/types.js';
 import { meow, meowJson, waitFor, writeWhole, type EngineProcess, type TempWorkspace, readLines } from '../helpers/workspace.js';
 import { jobProcesses } from '../../src/runner/process-tree.js';
 import { parentOf, supervisorOf } from '../helpers/processes.js';
@@ -423,16 +424,24 @@ describe('resource faults', () => {
   let live: LiveEngine | null = null;
   const fx = useLiveWorkspace();
 
-  it('caps each log at max_log_size, noting the cut and keeping the end of the output', async () => {
+  /** Runs one bash recipe on one file under `config` until its job fails; the job and its directory. */
+  async function failedJob(config: string, recipe: string): Promise<{ job: JobRecord; dir: string }> {
     ws = await fx.workspace();
-    await ws.write('meow.yaml', 'max_log_size: 256KiB\n');
-    // 24 MB on stdout over about a second, 8 MB on stderr, then the line that says what went wrong.
-    await ws.write('recipes/loud.sh', 'for i in $(seq 24); do head -c 1000000 /dev/zero | tr "\\0" o; sleep 0.04; done\nhead -c 8000000 /dev/zero | tr "\\0" e >&2\necho "the real error" >&2\nexit 2\n');
+    await ws.write('meow.yaml', config);
+    await ws.write('recipes/loud.sh', recipe);
     await ws.write('patterns/loud.yaml', 'recipe: loud\ntrigger: {paths: "data/*"}\n');
     await ws.write('data/a', 'a');
     live = await fx.start(ws.root);
-    const job = await waitFor(() => live?.finished.find((j) => j.status === 'failed'), 'the loud job to fail', 60_000);
-    const dir = ws.path(job.jobDir);
+    const job = await waitFor(() => live?.finished.find((j) => j.status === 'failed'), 'the job to fail', 60_000);
+    return { job, dir: ws.path(job.jobDir) };
+  }
+
+  it('caps each log at max_log_size, noting the cut and keeping the end of the output', async () => {
+    // 24 MB on stdout over about a second, 8 MB on stderr, then the line that says what went wrong.
+    const { job, dir } = await failedJob(
+      'max_log_size: 256KiB\n',
+      'for i in $(seq 24); do head -c 1000000 /dev/zero | tr "\\0" o; sleep 0.04; done\nhead -c 8000000 /dev/zero | tr "\\0" e >&2\necho "the real error" >&2\nexit 2\n',
+    );
     for (const [log, total] of [['stdout', 24_000_000], ['stderr', 8_000_015]] as const) {
       const text = readFileSync(join(dir, `${log}.log`), 'utf8');
       expect(statSync(join(dir, `${log}.log`)).size).toBeLessThanOrEqual(256 * 1024);
@@ -452,15 +461,8 @@ describe('resource faults', () => {
   });
 
   it('moves what a recipe wrote after its log was cut, its last words, to the tail file when the job ends', async () => {
-    ws = await fx.workspace();
-    await ws.write('meow.yaml', 'max_log_size: 64KiB\n');
     // Cut by a check while the recipe sleeps; the error line that follows is shorter than the room left for the note.
-    await ws.write('recipes/late.sh', 'head -c 200000 /dev/zero | tr "\\0" x >&2\nsleep 1\necho "FATAL: the real error" >&2\nexit 2\n');
-    await ws.write('patterns/late.yaml', 'recipe: late\ntrigger: {paths: "data/*"}\n');
-    await ws.write('data/a', 'a');
-    live = await fx.start(ws.root);
-    const job = await waitFor(() => live?.finished.find((j) => j.status === 'failed'), 'the job to fail', 60_000);
-    const dir = ws.path(job.jobDir);
+    const { job, dir } = await failedJob('max_log_size: 64KiB\n', 'head -c 200000 /dev/zero | tr "\\0" x >&2\nsleep 1\necho "FATAL: the real error" >&2\nexit 2\n');
     const log = readFileSync(join(dir, 'stderr.log'), 'utf8');
     expect(log).toMatch(/\[meowflow: stderr\.log reached max_log_size \(65536 bytes\); at least \d+ bytes of output after this point were discarded; the last 64 KiB of them are in stderr\.tail\.log\]\n$/);
     expect(log).not.toContain('FATAL');
