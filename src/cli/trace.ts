@@ -1,7 +1,8 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { lstatSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { MeowError } from '../core/errors.js';
 import { escapeControl } from '../core/safe-text.js';
-import { traceBack, traceForward, type ForwardNode, type TraceStep } from '../store/trace.js';
+import { knowsPath, traceBack, traceForward, type ForwardNode, type TraceStep } from '../store/trace.js';
 import { printJson } from './format.js';
 import { originOf } from '../sources/origin-store.js';
 import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
@@ -47,6 +48,10 @@ export async function traceCommand(g: GlobalOptions, path: string, o: { forward?
   const rel = workspacePath(root, isAbsolute(path) || !g.workspace ? path : resolve(root, path));
   return withStore(root, (store) => {
     if (!store) throw new MeowError('MEOW_NOT_FOUND', `no engine state in ${root}; run \`meow run\` first`);
+    // A mistyped path is said to be one, not traced as a file that came from outside.
+    if (!lstatSync(join(root, rel), { throwIfNoEntry: false }) && !knowsPath(store, rel)) {
+      throw new MeowError('MEOW_NOT_FOUND', `${rel}: no such file in the workspace, and the engine has no record of one there`);
+    }
     if (o.forward) {
       const tree = traceForward(store, rel);
       if (o.json) printJson({ path: rel, derived: tree });

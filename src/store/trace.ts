@@ -122,3 +122,9 @@ export function traceForward(store: Store, path: string, seen = new Set<string>(
   }
   return nodes;
 }
+
+/** Whether the database knows anything of `path`: a file the engine watches, a job's input, or a file a job wrote or read. */
+export function knowsPath(store: Store, path: string): boolean {
+  const lineage = new LineageStore(store.db);
+  return store.getFile(path) !== null || store.listJobs({ input: path, limit: 1 }).length > 0 || lineage.producersOf(path).length > 0 || lineage.consumersOf(path).length > 0;
+}

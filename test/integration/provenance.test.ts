@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { meow, meowJson, tempWorkspace, type TempWorkspace } from '../helpers/workspace.js';
 
@@ -58,6 +59,15 @@ describe('provenance', () => {
     expect(forward.derived.map((n) => n.pattern)).toEqual(['step1']);
     expect(JSON.stringify(forward)).toContain('final/x-v2.c');
     expect(JSON.stringify(forward)).toContain('final/x-v1.c');
+
+    // A deleted file keeps its history; a path the engine never knew is an error, not a file from outside.
+    await rm(ws.path('raw/x.txt'));
+    expect((await meowJson<Step[]>(['trace', 'raw/x.txt', '-w', ws.root]))[0]).toMatchObject({ path: 'raw/x.txt', job: null });
+    for (const args of [['trace', 'raw/y.txt'], ['trace', '--forward', '--json', 'raw/y.txt']]) {
+      const typo = await meow([...args, '-w', ws.root]);
+      expect(typo.code).toBe(1);
+      expect(typo.stderr).toContain('raw/y.txt: no such file in the workspace, and the engine has no record of one there');
+    }
   });
 
   it('records undeclared files written under output directories as inferred outputs', async () => {
