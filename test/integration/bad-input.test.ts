@@ -290,6 +290,22 @@ describe('meow validate: a corpus of broken definitions', () => {
   });
 });
 
+describe('meow with a command missing', () => {
+  it('prints the usage on stderr and exits 2 (bad usage); help asked for exits 0', async () => {
+    for (const args of [[], ['job']]) {
+      const r = await meow(args);
+      expect(r.code, `meow ${args.join(' ')}`).toBe(2);
+      expect(r.stderr).toContain('Usage: meow');
+      expect(r.stdout).toBe('');
+    }
+    for (const args of [['--help'], ['help'], ['help', 'job'], ['job', '--help']]) {
+      const r = await meow(args);
+      expect(r.code, `meow ${args.join(' ')}`).toBe(0);
+      expect(r.stdout).toContain('Usage: meow');
+    }
+  });
+});
+
 describe('meow run --until-idle with one broken pattern', () => {
   it('runs the valid pattern, reports the broken one with file and key, and exits 0', async () => {
     const dir = await workspace({
