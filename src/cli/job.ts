@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { connectEngine } from '../api/client.js';
 import { statePath } from '../engine.js';
 import { MeowError, errorCode } from '../core/errors.js';
@@ -12,7 +11,7 @@ import { Definitions, isCurrentJob } from '../engine/definitions.js';
 import { readConfig } from '../monitor/definitions-reader.js';
 import { jobProcesses, processStart, signalAll } from '../runner/process-tree.js';
 import type { JobRecord, WorkspaceConfig } from '../core/types.js';
-import { printJson } from './format.js';
+import { printJson, yamlExact } from './format.js';
 import { withStore, workspaceRoot, type GlobalOptions } from './workspace.js';
 
 type Action = 'show' | 'logs' | 'cancel' | 'retry';
@@ -42,7 +41,7 @@ export async function jobCommand(g: GlobalOptions, action: Action, id: string, o
       else {
         // A set job's members in brief, as a YAML comment: the full list follows under inputs.
         const set = setSummary(job, ', all under inputs');
-        process.stdout.write(`${set ? `# ${set}\n` : ''}${stringify(job)}`);
+        process.stdout.write(`${set ? `# ${set}\n` : ''}${yamlExact(job)}`);
       }
       return 0;
     }

@@ -1,6 +1,7 @@
 import { lstatSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { MeowError } from '../core/errors.js';
+import { stringifyExact } from '../core/exact-json.js';
 import { escapeControl } from '../core/safe-text.js';
 import { knowsPath, traceBack, traceForward, type ForwardNode, type TraceStep } from '../store/trace.js';
 import { printJson } from './format.js';
@@ -27,7 +28,7 @@ function printBack(steps: (TraceStep & { origin?: string })[]): void {
     }
     say(`${pad}${s.path}${s.inferred ? '  (undeclared output)' : ''}`);
     say(`${pad}└─ ${s.job} ${s.status}  pattern ${s.pattern}@${s.pattern_version}  recipe ${s.recipe}@${s.recipe_version}`);
-    say(`${pad}   ${s.started_at ?? '-'} → ${s.finished_at ?? '-'}  vars ${JSON.stringify(s.variables)}`);
+    say(`${pad}   ${s.started_at ?? '-'} → ${s.finished_at ?? '-'}  vars ${stringifyExact(s.variables, { nonFinite: 'strings' })}`);
     if (s.inputs.length > 1) say(`${pad}   read ${s.inputs.length} files: ${s.inputs.slice(0, 3).join(', ')}${s.inputs.length > 3 ? ', …' : ''}`);
   });
 }

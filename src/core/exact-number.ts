@@ -40,9 +40,7 @@ export class ExactNumber {
     if (Number.isNaN(value)) return new ExactNumber('nan', 'float');
     if (value === Infinity) return new ExactNumber('inf', 'float');
     if (value === -Infinity) return new ExactNumber('-inf', 'float');
-    if (Object.is(value, -0)) return new ExactNumber('-0.0', 'float');
-    const s = String(value);
-    return new ExactNumber(/[.e]/.test(s) ? s : `${s}.0`, 'float');
+    return new ExactNumber(floatText(value), 'float');
   }
 
   /** Whether this is `inf`, `-inf` or `nan`, which JSON cannot carry. */
@@ -106,4 +104,26 @@ export function toJsValue(v: unknown): JsValue {
   if (Array.isArray(v)) return v.map(toJsValue);
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsValue(x)]));
   return v as JsValue;
+}
+
+/**
+ * A float as Python's `repr` writes it, the shortest digits that read back to
+ * the same double: `3.0`, `0.1`, `0.0001`, `1e-05`, `1e+16`, `-0.0`, `inf`, `nan`
+ * (JavaScript's own spelling differs: `1e-7`, `10000000000000000`).
+ */
+export function floatText(n: number): string {
+  if (Number.isNaN(n)) return 'nan';
+  if (n === Infinity) return 'inf';
+  if (n === -Infinity) return '-inf';
+  if (n === 0) return Object.is(n, -0) ? '-0.0' : '0.0';
+  const sign = n < 0 ? '-' : '';
+  const [mantissa, expText] = Math.abs(n).toExponential().split('e');
+  const exp = Number(expText);
+  const digits = mantissa.replace('.', '');
+  if (exp < -4 || exp >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  return `${sign}${digits.slice(0, exp + 1).padEnd(exp + 1, '0')}.${digits.slice(exp + 1) || '0'}`;
 }

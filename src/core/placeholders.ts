@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { MeowError } from './errors.js';
 import { stringifyExact } from './exact-json.js';
-import { ExactNumber } from './exact-number.js';
+import { ExactNumber, floatText } from './exact-number.js';
 import type { VarValue } from './types.js';
 
 /** Placeholders every job provides, besides the pattern's variables and sweep names. */
@@ -145,12 +145,15 @@ export function fileValues(relPath: string, workspaceRoot: string): Record<strin
 
 /**
  * A variable's value as template text: strings as they are, numbers as
- * written (every digit of a large int, `3.0` for a float), booleans as
+ * written (every digit of a large int, `3.0` for a float, a float's digits
+ * as Python's repr writes them: `1e-07`), booleans as
  * `true`/`false`, null as `""`, lists and mappings as JSON (exact numbers kept).
  */
 export function renderValue(v: VarValue): string {
   if (v === null) return '';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean' || v instanceof ExactNumber) return String(v);
+  // A float as Python writes it (`1e-07`, `0.5`), the language most recipes read it in.
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : floatText(v);
+  if (typeof v === 'boolean' || v instanceof ExactNumber) return String(v);
   return stringifyExact(v, { nonFinite: 'tokens' });
 }

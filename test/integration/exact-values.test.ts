@@ -122,6 +122,8 @@ describe('exact values through every recipe kind', () => {
       ['1733322222123456789', new ExactNumber('1733322222123456789', 'int')],
       ['9007199254740993', new ExactNumber('9007199254740993', 'int')],
       ['3.0', ExactNumber.float(3)],
+      ['1e-07', 1e-7],
+      ['1.5e16', ExactNumber.float(1.5e16)],
     ];
     fixed.forEach(([yaml, value], i) => finite.push({ name: `v${i}`, value, yaml }));
     for (let i = fixed.length; i < 40; i++) finite.push({ name: `v${i}`, ...generate(rand, 0, false) });
@@ -194,6 +196,14 @@ export default async (vars, ctx) => {
     for (const v of finite) {
       expect(await readFile(join(dir('sh'), `env_${v.name}`), 'utf8'), `bash ${v.name} = ${v.yaml}, seed ${seed}`).toBe(renderValue(v.value));
     }
+    // Floats as text as Python writes them, as the docs show (patterns.md).
+    expect([await readFile(join(dir('sh'), 'env_v2'), 'utf8'), await readFile(join(dir('sh'), 'env_v3'), 'utf8'), await readFile(join(dir('sh'), 'env_v4'), 'utf8')]).toEqual(['3.0', '1e-07', '1.5e+16']);
+    // `meow job show` prints YAML with the same exact numbers as --json.
+    const shown = (await meow(['-w', ws.root, 'job', 'show', jobs.find((j) => j.pattern === 'py')?.job_dir.split('/').pop() ?? 'missing'])).stdout;
+    expect(shown).toContain('  v0: 1733322222123456789\n');
+    expect(shown).toContain('  v2: 3.0\n');
+    expect(shown).toContain('  v900: .inf\n');
+    expect(shown).toContain('  v901: .nan\n');
     const params = parseExact(await readFile(join(dir('sh'), 'params_copy.json'), 'utf8')) as Record<string, VarValue>;
     delete params.input_file;
     expect(canon(params)).toBe(canon(Object.fromEntries(finite.map((v) => [v.name, v.value]))));
