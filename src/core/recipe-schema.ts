@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Fields, NAME_RE, NAME_RULE, joinKey, type Mapping } from './definition-fields.js';
 import { describe } from './durations.js';
+import { ExactNumber } from './exact-number.js';
+import { findEnvPlaceholders, renderValue } from './placeholders.js';
 import { PARAMETERIZE_MODES } from './types.js';
 import type { CommandSpec, DefinitionError, ParameterizeMode, ParsedRecipe, RecipeKind } from './types.js';
 
@@ -139,7 +141,7 @@ function readArgv(f: Fields, value: unknown): string[] | undefined {
   let ok = true;
   (value as unknown[]).forEach((item, i) => {
     const key = joinKey('command', i);
-    const arg = typeof item === 'number' ? String(item) : readTemplate(f, key, item, 'an argument (a string or a number)', true);
+    const arg = isNumber(item) ? numberText(f, key, item) : readTemplate(f, key, item, 'an argument (a string or a number)', true);
     if (arg === undefined) ok = false;
     else argv.push(arg);
   });
@@ -159,16 +161,36 @@ function readEnv(f: Fields, value: unknown): Record<string, string> | undefined 
       ok = false;
       continue;
     }
-    const s = typeof v === 'number' ? String(v) : readTemplate(f, key, v, 'a string or a number (quote true/false)', true);
+    const s = isNumber(v) ? numberText(f, key, v) : readTemplate(f, key, v, 'a string or a number (quote true/false)', true);
     if (s === undefined) ok = false;
     else env[name] = s;
   }
   return ok ? env : undefined;
 }
 
+function isNumber(value: unknown): value is number | ExactNumber {
+  return typeof value === 'number' || value instanceof ExactNumber;
+}
+
+/**
+ * A number written as an argument or an environment value, as text the way a
+ * variable's number is (every digit of a large int, `3.0`). inf and nan have
+ * no text a program could read as a number: an error (undefined).
+ */
+function numberText(f: Fields, key: string, value: number | ExactNumber): string | undefined {
+  if (value instanceof ExactNumber && !value.finite) return f.error(key, `${value.text} cannot be written as an argument or an environment value; quote it ("${value.text}") to pass the text`);
+  return renderValue(value);
+}
+
 /** A string that may hold placeholders; any identifier is accepted, since variables come from patterns. */
 function readTemplate(f: Fields, key: string, value: unknown, expected: string, allowEmpty = false): string | undefined {
   const s = allowEmpty && value === '' ? '' : f.string(key, value, expected);
   if (s === undefined) return undefined;
-  return f.placeholderSyntax(key, s) ? s : undefined;
+  if (!f.placeholderSyntax(key, s)) return undefined;
+  const env = findEnvPlaceholders(s);
+  for (const name of env) {
+    const v = name.toLowerCase();
+    f.error(key, `{env:${name}}: only variables may read the environment; add a variable to the pattern (${v}: "{env:${name}}") and write {${v}} here`);
+  }
+  return env.length === 0 ? s : undefined;
 }

@@ -262,6 +262,18 @@ const CASES: Case[] = [
     valid: [0, 1],
   },
   {
+    name: 'a command recipe reading the environment, or given inf',
+    files: {
+      'recipes/c.yaml': 'command: [echo, "{env:HOME}", .inf]\nenv: {X: "a{env:HOME}", N: 12345678901234567890}\n',
+    },
+    errors: [
+      'recipes/c.yaml: command[1]: {env:HOME}: only variables may read the environment; add a variable to the pattern (home: "{env:HOME}") and write {home} here',
+      'recipes/c.yaml: command[2]: inf cannot be written as an argument or an environment value; quote it ("inf") to pass the text',
+      'recipes/c.yaml: env.X: {env:HOME}: only variables may read the environment; add a variable to the pattern (home: "{env:HOME}") and write {home} here',
+    ],
+    valid: [0, 0],
+  },
+  {
     name: 'invalid meow.yaml keys',
     files: { ...SEG, 'meow.yaml': 'max_sweeps: 3\nwatch_mode: polling\nbackends:\n  box: {type: ssh}\n' },
     errors: [

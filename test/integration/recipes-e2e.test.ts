@@ -85,6 +85,16 @@ describe('recipes through the engine', () => {
     expect((await meowJson<JobJson[]>(['jobs', '-w', ws.root])).length).toBe(52);
   });
 
+  it('hands the numbers written in a command recipe to the program as their text, every digit and 3.0 kept', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/args.yaml', 'command: [/usr/bin/python3, -c, "import os, sys; print(*sys.argv[1:], os.environ[\'N\'], os.environ[\'F\'])", 12345678901234567890, 3.0, 1e-07, 7]\nenv: {N: -98765432109876543210, F: 2.5}\n');
+    await ws.write('patterns/args.yaml', 'recipe: args\ntrigger: {paths: "in/*"}\n');
+    await ws.write('in/a', 'a');
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    const [job] = await meowJson<JobJson[]>(['jobs', '-w', ws.root]);
+    expect(await readFile(join(ws.root, job.job_dir, 'stdout.log'), 'utf8')).toBe('12345678901234567890 3.0 1e-07 7 -98765432109876543210 2.5\n');
+  });
+
   it('runs JavaScript function recipes on the worker pool with no subprocess, storing their results', async () => {
     ws = await tempWorkspace();
     await ws.write('recipes/measure.mjs', 'export default async function (vars, ctx) {\n  ctx.log.info(`measuring ${vars.input_file}`);\n  return { length: vars.input_file.length, job: ctx.jobId };\n}\n');
