@@ -7,7 +7,7 @@
  */
 import { LineCounter, isScalar, parseDocument, visit } from 'yaml';
 import { ExactNumber, exactFromParsed } from './exact-number.js';
-import type { Document, YAMLMap } from 'yaml';
+import type { Document, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { describe, parseDuration, parseSize } from './durations.js';
 import type { ErrorCode } from './errors.js';
 import { IDENTIFIER_RE, findMalformedPlaceholders } from './placeholders.js';
@@ -234,9 +234,29 @@ export class Fields {
  * (a flow mapping whose keys have no values). Both are unquoted globs or
  * placeholders; the fix is to quote them.
  */
+/** The only tags a definition may write: the ones that change nothing. */
+const KEPT_TAGS = new Set(['tag:yaml.org,2002:str', 'tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq']);
+
 function misreadValues(doc: Document, text: string): { offset: number; detail: string }[] {
   const found: { offset: number; detail: string }[] = [];
+  // An explicit tag other than !!str, !!map or !!seq makes a value no definition holds (bytes, a date, a set),
+  // or one YAML reads another way than it looks: refused, naming the tag.
+  const tagged = (node: Scalar | YAMLMap | YAMLSeq): void => {
+    if (!node.tag || KEPT_TAGS.has(node.tag) || !node.range) return;
+    const tag = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
+    const written = text.slice(node.range[0], node.range[1]).trimEnd();
+    found.push({
+      offset: node.range[0],
+      detail: `${tag}: tagged values are not supported (a value is a string, number, boolean, null, list or mapping); remove the tag${isScalar(node) ? `, or quote the value: "${written.replace(/^!\S*\s*/, '')}"` : ''}`,
+    });
+  };
   visit(doc, {
+    Scalar(_, node) {
+      tagged(node);
+    },
+    Seq(_, node) {
+      tagged(node);
+    },
     Alias(_, node) {
       if (node.resolve(doc) !== undefined || !node.range) return;
       const written = text.slice(node.range[0], node.range[1]);
@@ -246,6 +266,7 @@ function misreadValues(doc: Document, text: string): { offset: number; detail: s
       });
     },
     Map(_, node: YAMLMap) {
+      tagged(node);
       const placeholderLike = (item: YAMLMap['items'][number]): boolean =>
         item.value === null && isScalar(item.key) && typeof item.key.value === 'string' && IDENTIFIER_RE.test(item.key.value);
       if (!node.flow || !node.range || node.items.length === 0 || !node.items.every(placeholderLike)) return;

@@ -274,6 +274,16 @@ const CASES: Case[] = [
     valid: [0, 0],
   },
   {
+    name: 'tagged YAML values (bytes, a date, a custom tag)',
+    files: { ...SEG, 'patterns/p.yaml': 'recipe: seg\ntrigger:\n  paths: "data/*.txt"\nvariables:\n  raw: !!binary aGVsbG8=\n  when: !!timestamp 2024-01-01\n  mine: !custom foo\n  fine: !!str 12\n' },
+    errors: [
+      'patterns/p.yaml: invalid YAML at line 5, column 17: !!binary: tagged values are not supported (a value is a string, number, boolean, null, list or mapping); remove the tag, or quote the value: "aGVsbG8="',
+      'patterns/p.yaml: invalid YAML at line 6, column 21: !!timestamp: tagged values are not supported (a value is a string, number, boolean, null, list or mapping); remove the tag, or quote the value: "2024-01-01"',
+      'patterns/p.yaml: invalid YAML at line 7, column 17: !custom: tagged values are not supported (a value is a string, number, boolean, null, list or mapping); remove the tag, or quote the value: "foo"',
+    ],
+    valid: [0, 1],
+  },
+  {
     name: 'invalid meow.yaml keys',
     files: { ...SEG, 'meow.yaml': 'max_sweeps: 3\nwatch_mode: polling\nbackends:\n  box: {type: ssh}\n' },
     errors: [
