@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { sweepSize } from '../rules/sweep.js';
-import { Fields, NAME_RE, NAME_RULE, isVarValue, joinKey, listWords, plainFloat } from './definition-fields.js';
+import { Fields, NAME_RE, NAME_RULE, isMapping, isVarValue, joinKey, listWords, plainFloat } from './definition-fields.js';
 import { describe } from './durations.js';
 import { ExactNumber } from './exact-number.js';
 import { checkFanIn, readBatch, readCollect } from './fan-in-schema.js';
@@ -13,7 +13,7 @@ import { BUILTIN_PLACEHOLDERS, findEnvPlaceholders, findPlaceholders, unsetEnvMe
 import { variableCycles } from '../rules/variables.js';
 import { closest, didYouMean } from './suggest.js';
 import { EVENT_KINDS, PARAMETERIZE_MODES } from './types.js';
-import type { DefinitionError, EventKind, ParsedPattern, Resources, SweepSpec, Trigger, Variables, VarValue } from './types.js';
+import type { DefinitionError, EventKind, ParsedPattern, Resources, SweepRange, SweepSpec, Trigger, Variables, VarValue } from './types.js';
 
 export const PATTERN_KEYS = [
   'name',
@@ -98,7 +98,9 @@ export function parsePattern(
   // broken input name falls back to what was written so its placeholder still resolves.
   const inputName = input ?? (typeof doc.input === 'string' ? doc.input : defaultInput);
   checkNames(f, variables, sweep, inputName);
-  checkPlaceholders(f, variables, sweep, inputName, outputs ?? [], typeof doc.outputs === 'string');
+  // A sweep variable whose spec is broken is still declared: its placeholders are not "unknown" on top of its own error.
+  const sweepNames = isMapping(doc.sweep) ? Object.keys(doc.sweep) : [];
+  checkPlaceholders(f, variables, sweep, inputName, outputs ?? [], typeof doc.outputs === 'string', 'outputs', sweepNames);
   checkReferences(f, variables, opts.env);
   checkPlaceholders(f, {}, sweep, inputName, inputs ?? [], typeof doc.inputs === 'string', 'inputs', Object.keys(variables));
 
@@ -233,6 +235,8 @@ function readSweepSpec(f: Fields, key: string, value: unknown): SweepSpec | unde
   const m = f.mapping(key, value, expected);
   if (!m) return undefined;
   f.checkKeys(key, m, RANGE_KEYS, 'a sweep range');
+  const isInt = (v: unknown) => (typeof v === 'number' && Number.isInteger(v)) || (v instanceof ExactNumber && v.kind === 'int');
+  if (RANGE_KEYS.every((k) => isInt(m[k])) && RANGE_KEYS.some((k) => m[k] instanceof ExactNumber)) return readBigRange(f, key, m);
   const nums: number[] = [];
   // A range written with floats (`start: 1.0`) yields floats, even at integral points.
   const float = RANGE_KEYS.some((k) => m[k] instanceof ExactNumber || (typeof m[k] === 'number' && !Number.isInteger(m[k])));
@@ -250,6 +254,18 @@ function readSweepSpec(f: Fields, key: string, value: unknown): SweepSpec | unde
     return f.error(joinKey(key, 'step'), `the step ${step} points away from stop (${start} → ${stop}); use a ${fix} step`);
   }
   return float ? { start, stop, step, float } : { start, stop, step };
+}
+
+/** An integer range with a bound or step beyond ±(2^53 − 1) (a timestamp in ns): kept and counted in exact ints. */
+function readBigRange(f: Fields, key: string, m: Record<string, unknown>): SweepRange | undefined {
+  const [start, stop, step] = RANGE_KEYS.map((k) => m[k] as number | ExactNumber);
+  const big = (v: number | ExactNumber) => BigInt(v instanceof ExactNumber ? v.text : v);
+  const [a, b, s] = [big(start), big(stop), big(step)];
+  if (s === 0n) return f.error(joinKey(key, 'step'), 'the step is 0, so the range never reaches stop; use a non-zero step');
+  if ((b - a) * s < 0n) {
+    return f.error(joinKey(key, 'step'), `the step ${s} points away from stop (${a} → ${b}); use a ${s > 0n ? 'negative' : 'positive'} step`);
+  }
+  return { start, stop, step };
 }
 
 function readBackend(f: Fields, value: unknown, backends: string[]): string | undefined {

@@ -63,11 +63,15 @@ export type VarValue = string | number | ExactNumber | boolean | null | VarValue
 /** Variables by name. */
 export type Variables = Record<string, VarValue>;
 
-/** A numeric sweep: `stop` is inclusive; `step` may be negative. */
+/**
+ * A numeric sweep: `stop` is inclusive; `step` may be negative. An integer
+ * range with a bound or step beyond ±(2^53 − 1) holds those as exact ints
+ * (ExactNumber) and is counted exactly.
+ */
 export interface SweepRange {
-  start: number;
-  stop: number;
-  step: number;
+  start: number | ExactNumber;
+  stop: number | ExactNumber;
+  step: number | ExactNumber;
   /** Written with floats (`1.0`), so every value is a float, `2.0` included. @default false */
   float?: boolean;
 }

@@ -3,7 +3,7 @@
  * variables. Pure; the pattern parser has already rejected ranges that never
  * reach their stop (step 0, or a step pointing away from stop).
  */
-import { ExactNumber } from '../core/exact-number.js';
+import { ExactNumber, exactFromParsed } from '../core/exact-number.js';
 import type { SweepRange, SweepSpec, Variables, VarValue } from '../core/types.js';
 
 // Absorbs the float error in (stop - start) / step, so 0.1..0.3 step 0.1 has 3 values, not 2.
@@ -21,22 +21,45 @@ function decimals(x: number): number {
   return Math.max(0, fraction - Number(exponent ?? 0));
 }
 
+/** An integer range with an exact int among its numbers, in bigints; null for a range of plain numbers. */
+function bigRange(range: SweepRange): { start: bigint; stop: bigint; step: bigint } | null {
+  const { start, stop, step } = range;
+  if (!(start instanceof ExactNumber || stop instanceof ExactNumber || step instanceof ExactNumber)) return null;
+  const big = (v: number | ExactNumber) => BigInt(v instanceof ExactNumber ? v.text : v);
+  return { start: big(start), stop: big(stop), step: big(step) };
+}
+
+/** A range of plain numbers (see {@link bigRange} for the other kind). */
+function plainRange(range: SweepRange): { start: number; stop: number; step: number } {
+  const n = (v: number | ExactNumber) => (v instanceof ExactNumber ? v.toNumber() : v);
+  return { start: n(range.start), stop: n(range.stop), step: n(range.step) };
+}
+
 /** How many values a range yields (0 when its step never reaches stop). */
 export function rangeLength(range: SweepRange): number {
-  const { start, stop, step } = range;
+  const big = bigRange(range);
+  if (big) return big.step === 0n || (big.stop - big.start) * big.step < 0n ? 0 : Number((big.stop - big.start) / big.step) + 1;
+  const { start, stop, step } = plainRange(range);
   if (step === 0 || !Number.isFinite(step) || (stop - start) / step < -EPSILON) return 0;
   return Math.floor((stop - start) / step + EPSILON) + 1;
 }
 
 /**
  * The values of a range, stop inclusive, each rounded to the decimals of
- * start and step so that 0.1..0.3 step 0.1 gives 0.1, 0.2, 0.3 exactly.
+ * start and step so that 0.1..0.3 step 0.1 gives 0.1, 0.2, 0.3 exactly; an
+ * integer range beyond ±(2^53 − 1) counted in exact ints.
  */
 export function rangeValues(range: SweepRange): VarValue[] {
-  const d = Math.min(100, Math.max(decimals(range.start), decimals(range.step)));
   const values: VarValue[] = [];
+  const big = bigRange(range);
+  if (big) {
+    for (let i = 0; i < rangeLength(range); i++) values.push(exactFromParsed(big.start + BigInt(i) * big.step, false));
+    return values;
+  }
+  const { start, step } = plainRange(range);
+  const d = Math.min(100, Math.max(decimals(start), decimals(step)));
   for (let i = 0; i < rangeLength(range); i++) {
-    const v = Number((range.start + i * range.step).toFixed(d));
+    const v = Number((start + i * step).toFixed(d));
     const n = v === 0 ? 0 : v; // no -0
     values.push(range.float && Number.isInteger(n) ? ExactNumber.float(n) : n);
   }

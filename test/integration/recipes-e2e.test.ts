@@ -85,6 +85,19 @@ describe('recipes through the engine', () => {
     expect((await meowJson<JobJson[]>(['jobs', '-w', ws.root])).length).toBe(52);
   });
 
+  it('sweeps an integer range beyond 2^53 exactly (a timestamp in ns), and a re-run creates nothing again', async () => {
+    ws = await tempWorkspace();
+    await ws.write('recipes/echo.sh', 'printf "%s %s\\n" "$ts" "$tag" >> "$MEOW_WORKSPACE/ledger.txt"\n');
+    await ws.write('patterns/ns.yaml', 'recipe: echo\ntrigger: {paths: "in/*"}\nvariables: {tag: "t_{ts}"}\nsweep:\n  ts: {start: 1733322222123456789, stop: 1733322222123458789, step: 1000}\n');
+    await ws.write('in/a', 'a');
+    expect((await meow(['validate', '-w', ws.root])).code).toBe(0);
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    const lines = (await readFile(ws.path('ledger.txt'), 'utf8')).trim().split('\n').sort();
+    expect(lines).toEqual(['1733322222123456789 t_1733322222123456789', '1733322222123457789 t_1733322222123457789', '1733322222123458789 t_1733322222123458789']);
+    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    expect(await meowJson<JobJson[]>(['jobs', '-w', ws.root])).toHaveLength(3);
+  });
+
   it('hands the numbers written in a command recipe to the program as their text, every digit and 3.0 kept', async () => {
     ws = await tempWorkspace();
     await ws.write('recipes/args.yaml', 'command: [/usr/bin/python3, -c, "import os, sys; print(*sys.argv[1:], os.environ[\'N\'], os.environ[\'F\'])", 12345678901234567890, 3.0, 1e-07, 7]\nenv: {N: -98765432109876543210, F: 2.5}\n');
