@@ -29,7 +29,7 @@ import { WorkspaceTree } from './engine/tree.js';
 import type { EngineLifecycle, StatusJson } from './api/engine-api.js';
 import type { DefinitionError, FileEvent, JobRecord, ParsedPattern, ParsedRecipe, Rule, WorkspaceConfig } from './core/types.js';
 import type { RuleSet } from './rules/matcher.js';
-import type { Plan } from './rules/planner.js';
+import { changeReason, type Plan } from './rules/planner.js';
 import type { FileState } from './rules/tree-diff.js';
 import type { Backend } from './runner/backend.js';
 import type { LineageStore } from './store/lineage-store.js';
@@ -166,7 +166,10 @@ export class Engine extends EngineReads implements EngineLifecycle {
     for (const b of this.backends.values()) b.warm?.(this.rules);
     // Cancels, registration, retroactive jobs and fan-in groups commit in one transaction: a crash keeps all or none.
     const save = () => {
-      for (const c of plan.changes) for (const id of c.cancels) this.scheduler.cancel(id, `pattern "${c.name}" was ${c.change}`, true);
+      for (const c of plan.changes) {
+        const reason = changeReason(c, defs.patterns.some((p) => p.name === c.name));
+        for (const id of c.cancels) this.scheduler.cancel(id, reason, true);
+      }
       register();
     };
     const fresh = plan.changes.filter((c) => c.after).flatMap((c) => this.ruleSet.byName.get(c.name) ?? []);

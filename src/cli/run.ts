@@ -38,7 +38,7 @@ export function attachLogger(engine: EngineApi, json: boolean, beforeLine: () =>
       out(
         'rule:changed',
         { pattern: c.name, change: c.change, triggers: c.triggers, cancels: c.cancels.length, cascade },
-        `pattern ${c.name} ${c.change}: ${c.triggers} job${c.triggers === 1 ? '' : 's'} triggered, ${c.cancels.length} cancelled${downstream ? `; ${downstream}` : ''}`,
+        `${c.change === 'removed' && c.before && engine.patterns.some((p) => p.name === c.name) ? `pattern ${c.name} unlinked, its recipe ${c.before.recipe.name} removed` : `pattern ${c.name} ${c.change}`}: ${c.triggers} job${c.triggers === 1 ? '' : 's'} triggered, ${c.cancels.length} cancelled${downstream ? `; ${downstream}` : ''}`,
       );
     }
   });

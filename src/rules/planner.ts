@@ -81,3 +81,12 @@ export function planChange(
   }
   return { changes, unchanged };
 }
+
+/**
+ * Why a rule's jobs were cancelled, in words: a rule is removed with its
+ * pattern, or when only its recipe went (the pattern, still defined, waits for it).
+ */
+export function changeReason(c: RuleChange, patternStays: boolean): string {
+  if (c.change === 'removed' && patternStays && c.before) return `the recipe "${c.before.recipe.name}" of pattern "${c.name}" was removed`;
+  return `pattern "${c.name}" was ${c.change}`;
+}

@@ -67,6 +67,19 @@ describe('the live engine', () => {
     await waitFor(() => live?.engine.store.countJobs().cancelled === 8, '8 cancelled jobs', 30_000, 10);
     await waitFor(() => pids.every((p) => !alive(p)), 'every recipe process and child to be gone', 30_000, 10);
     expect(live.engine.store.countJobs()).toMatchObject({ running: 0, queued: 0, cancelled: 8 });
+    expect(new Set(live.engine.store.listJobs().map((j) => j.error))).toEqual(new Set(['pattern "hold" was removed']));
+  });
+
+  it('says, when only the recipe was removed, that its recipe went (the pattern stays, waiting)', async () => {
+    ws = await fx.workspace();
+    await ws.write('recipes/hold.sh', 'sleep 600\n');
+    await ws.write('patterns/p.yaml', 'recipe: hold\ntrigger: {paths: "data/*"}\n');
+    await ws.write('data/a', 'a');
+    live = await fx.start(ws.root);
+    await waitFor(() => live?.engine.store.countJobs().running === 1, 'the job to run');
+    await rm(ws.path('recipes/hold.sh'));
+    await waitFor(() => live?.engine.store.countJobs().cancelled === 1, 'the job to be cancelled', 30_000);
+    expect(live.engine.store.listJobs()[0].error).toBe('the recipe "hold" of pattern "p" was removed');
   });
 
   it('re-triggers every file when a variable is edited, as the plan predicted', async () => {
