@@ -27,6 +27,12 @@ export function attachLogger(engine: EngineApi, json: boolean, beforeLine: () =>
   };
   const jobLine = (j: JobRecord) => `${j.id} ${j.pattern} ${j.input}`;
   engine.on('job:started', (j) => out('job:started', { id: j.id, pattern: j.pattern, input: j.input, attempt: j.attempt }, `started   ${jobLine(j)}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}`));
+  // A job going back to the queue (a retry, a shutdown, an attempt that did not count) is a transition the log shows;
+  // a new job's creation is not (a burst would print a line per file twice).
+  engine.on('job:queued', (j) => {
+    if (j.error === null) return;
+    out('job:queued', { id: j.id, pattern: j.pattern, input: j.input, attempt: j.attempt, error: j.error }, `queued    ${jobLine(j)} — ${j.error.split('\n')[0]}`);
+  });
   engine.on('job:finished', (j) =>
     out('job:finished', { id: j.id, pattern: j.pattern, input: j.input, status: j.status, error: j.error }, `${j.status.padEnd(9)} ${jobLine(j)}${j.error ? ` — ${j.error.split('\n')[0]}` : ''}`),
   );

@@ -48,6 +48,8 @@ describe('shutdown', () => {
     // A shutdown is the engine's doing, not the recipe's: the job runs again at the next start.
     expect(jobs.map((j) => j.status).sort()).toEqual(['queued', 'queued']);
     expect(jobs.map((j) => j.attempt)).toEqual([0, 0]);
+    // The transition back to the queue is logged with its reason.
+    expect(engine.output()).toMatch(/queued {4}j-\S+ \S+ \S+ — stopped by the engine's shutdown/);
 
     const again = await startEngineProcess(ws.root, ['--cancel-running']);
     await waitFor(async () => (await meowJson<JobJson[]>(['jobs', '-w', ws.root])).some((j) => j.status === 'running'), 'the queued job to run');
