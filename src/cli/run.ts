@@ -76,11 +76,15 @@ export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<numbe
   if (!tui) attachLogger(engine, o.json ?? false, () => progress?.clear());
   if (o.untilIdle) {
     try {
+      const count = (jobs: Record<string, number>) => Object.values(jobs).reduce((a, b) => a + b, 0);
+      const before = count(engine.statusJson().jobs);
       progress?.start();
       await engine.runUntilIdle();
       progress?.stop();
       const c = engine.statusJson().jobs;
-      if (!o.json) console.log(`idle: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled in total; ${engine.failedCount} failed in this run`);
+      // The same last line as when a live engine runs the workspace (run-client.ts).
+      if (o.json) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), kind: 'idle', failed: engine.failedCount, created: count(c) - before, jobs: c })}\n`);
+      else console.log(`idle: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled in total; ${engine.failedCount} failed in this run`);
       return engine.failedCount > 0 ? 1 : 0;
     } finally {
       progress?.stop();

@@ -68,7 +68,11 @@ describe('meow run --until-idle', () => {
 
     for (let i = 5; i < 8; i++) await ws.write(`data/f${i}.txt`, `file ${i}`);
     await appendFile(ws.path('data/f0.txt'), ' changed');
-    expect((await meow(['run', '--until-idle', '-w', ws.root])).code).toBe(0);
+    const third = await meow(['run', '--until-idle', '--json', '-w', ws.root]);
+    expect(third.code).toBe(0);
+    // --json ends with the idle record, as when a live engine runs the workspace.
+    const idle = JSON.parse(third.stdout.trim().split('\n').pop() ?? '{}') as { kind: string; failed: number; created: number; jobs: Record<string, number> };
+    expect(idle).toMatchObject({ kind: 'idle', failed: 0, created: 4, jobs: { succeeded: 9, failed: 0 } });
     const seen = await ledger(ws);
     expect(seen).toHaveLength(9);
     expect(seen.slice(5).map((p) => p.slice(ws.root.length + 1)).sort()).toEqual(['data/f0.txt', 'data/f5.txt', 'data/f6.txt', 'data/f7.txt']);
