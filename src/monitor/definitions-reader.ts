@@ -6,7 +6,7 @@
 import { open, readdir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { workerStarted } from '../core/heap.js';
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseExact } from '../core/exact-json.js';
 import type { ParseJob } from './definition-parse-worker.js';
@@ -29,8 +29,11 @@ export const RECIPES_DIR = 'recipes';
 
 /** `patterns/seg.yaml: trigger.paths: expected …` (the key is left out when the error is about the whole file). */
 export function formatDefinitionError(e: DefinitionError): string {
+  // The message quotes names and values from the file (a pattern named by a file name with a newline, a
+  // string value): escaped too, so that no definition can split a log line or forge one.
   const file = escapeControl(e.file);
-  return e.key === '' ? `${file}: ${e.message}` : `${file}: ${escapeControl(e.key)}: ${e.message}`;
+  const message = escapeControl(e.message);
+  return e.key === '' ? `${file}: ${message}` : `${file}: ${escapeControl(e.key)}: ${message}`;
 }
 
 /**
@@ -51,7 +54,8 @@ export async function readConfig(root: string): Promise<{ config: WorkspaceConfi
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') {
       const { config } = parseConfig(root, null, cores);
-      const error = err instanceof TooLarge ? { file: CONFIG_FILE, key: '', message: tooLargeMessage('', err), code: 'MEOW_CONFIG_INVALID' } : readError(CONFIG_FILE, 'MEOW_CONFIG_INVALID', err);
+      const message = err instanceof TooLarge ? tooLargeMessage('', err) : err instanceof NotRegular ? `${err.message}; every setting takes its default meanwhile` : null;
+      const error = message !== null ? { file: CONFIG_FILE, key: '', message, code: 'MEOW_CONFIG_INVALID' } : readError(CONFIG_FILE, 'MEOW_CONFIG_INVALID', err);
       return { config, errors: [error] };
     }
   }
@@ -157,6 +161,7 @@ async function readDir(
           // A directory is not a definition; a file deleted since readdir is simply gone.
           const c = errorCode(err);
           if (err instanceof TooLarge) errors.push({ file, key: '', message: tooLargeMessage(dir, err), code });
+          else if (err instanceof NotRegular) errors.push({ file, key: '', message: err.message, code });
           else if (c !== 'EISDIR' && c !== 'ENOENT') errors.push(readError(file, code, err));
           return null;
         }
@@ -241,13 +246,24 @@ class TooLarge extends Error {
  * @throws TooLarge above the limit; the fs error otherwise (EISDIR for a directory).
  */
 async function readLimited(abs: string, limit: number): Promise<string> {
-  const fh = await open(abs, 'r');
+  // Non-blocking, so that a FIFO opens at once (a blocking open would wait for a writer, holding a
+  // thread of the pool and the definitions with it); what it is, is then checked on the open file.
+  const fh = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const { size } = await fh.stat();
-    if (size > limit) throw new TooLarge(size, limit);
+    const st = await fh.stat();
+    if (st.isDirectory()) throw Object.assign(new Error(`${abs} is a directory`), { code: 'EISDIR' });
+    if (!st.isFile()) throw new NotRegular(st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file');
+    if (st.size > limit) throw new TooLarge(st.size, limit);
     return await fh.readFile('utf8');
   } finally {
     await fh.close();
+  }
+}
+
+/** A definition that is a FIFO, a device (a link to /dev/zero) or a socket: refused unread. */
+class NotRegular extends Error {
+  constructor(readonly kind: string) {
+    super(`it is ${kind}, not a regular file, so it was not read; a definition must be a regular file: remove it, or put a file in its place`);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -284,6 +284,15 @@ const CASES: Case[] = [
     valid: [0, 1],
   },
   {
+    name: 'control characters in a quoted value or a file name (escaped: no line of the output is forged)',
+    files: { ...SEG, 'patterns/c.yaml': '"ok\\n00:00:01.000 succeeded j-FORGED p data"\n', 'patterns/x\n00 succeeded j-F\u001b[2K.yaml': 'recipe: seg\ntrigger: {paths: "data/*"}\n' },
+    errors: [
+      'patterns/c.yaml: expected a mapping with keys like "recipe:" and "trigger:", got the string "ok\\n00:00:01.000 succeeded j-FORGED p data"',
+      'patterns/x\\n00 succeeded j-F\\x1b[2K.yaml: name: the file name gives the pattern name "x\\n00 succeeded j-F\\x1b[2K", which is not valid; names start with a letter or digit and use only letters, digits, "_", "." and "-". Rename the file or set "name:"',
+    ],
+    valid: [0, 1],
+  },
+  {
     name: 'invalid meow.yaml keys',
     files: { ...SEG, 'meow.yaml': 'max_sweeps: 3\nwatch_mode: polling\nbackends:\n  box: {type: ssh}\n' },
     errors: [
@@ -309,6 +318,20 @@ describe('meow validate: a corpus of broken definitions', () => {
     const dir = await workspace({ ...SEG, 'patterns/p.yaml': 'recipe: seg\ntrigger:\n  paths: "data/*.txt"\n' });
     const r = await meow(['validate', '-w', dir]);
     expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: 'ok: 1 patterns, 1 recipes\n', stderr: '' });
+  });
+});
+
+describe('definitions that are not regular files', () => {
+  it('refuses a FIFO and a link to /dev/zero unread, at once, and validates the rest', async () => {
+    const dir = await workspace({ ...SEG, 'patterns/p.yaml': 'recipe: seg\ntrigger:\n  paths: "data/*.txt"\n' });
+    // Opened the usual way, a FIFO waits for a writer for ever and /dev/zero never ends.
+    await new Promise<void>((resolve, reject) => execFile('mkfifo', [path.join(dir, 'patterns/f.yaml')], (err) => (err ? reject(err) : resolve())));
+    await symlink('/dev/zero', path.join(dir, 'recipes/z.sh'));
+    const r = await meow(['validate', '-w', dir]);
+    const why = (file: string, kind: string) => `${file}: it is ${kind}, not a regular file, so it was not read; a definition must be a regular file: remove it, or put a file in its place`;
+    expect(lines(r.stderr)).toEqual([why('patterns/f.yaml', 'a FIFO'), why('recipes/z.sh', 'a device')]);
+    expect(lines(r.stdout)).toEqual(['2 errors (1 patterns, 1 recipes valid)']);
+    expect(r.code).toBe(2);
   });
 });
 
