@@ -9,7 +9,7 @@ import { Fields, NAME_RE, NAME_RULE, isMapping, isVarValue, joinKey, listWords, 
 import { describe } from './durations.js';
 import { ExactNumber } from './exact-number.js';
 import { checkFanIn, readBatch, readCollect } from './fan-in-schema.js';
-import { BUILTIN_PLACEHOLDERS, findEnvPlaceholders, findPlaceholders, unsetEnvMessage } from './placeholders.js';
+import { BUILTIN_PLACEHOLDERS, envOutsideVariablesMessage, findEnvPlaceholders, findPlaceholders, unsetEnvMessage } from './placeholders.js';
 import { variableCycles } from '../rules/variables.js';
 import { closest, didYouMean } from './suggest.js';
 import { EVENT_KINDS, PARAMETERIZE_MODES } from './types.js';
@@ -335,7 +335,7 @@ function checkPlaceholders(
     const key = singleOutput ? outputsKey : joinKey(outputsKey, i);
     checkTemplate(f, key, glob, known);
     for (const name of findEnvPlaceholders(glob)) {
-      f.error(key, `{env:${name}}: only variables may read the environment; add a variable (${name.toLowerCase()}: "{env:${name}}") and write {${name.toLowerCase()}} here`);
+      f.error(key, envOutsideVariablesMessage(name));
     }
   });
 }

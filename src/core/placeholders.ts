@@ -118,6 +118,16 @@ export function expandPlaceholders(template: string, values: Record<string, stri
   return out;
 }
 
+/**
+ * Why `{env:NAME}` is refused where only variables may read the environment
+ * (outputs, command recipes), and the fix: a variable `where` (" to the pattern"
+ * when the variable goes in another file) that reads it.
+ */
+export function envOutsideVariablesMessage(name: string, where = ''): string {
+  const v = name.toLowerCase();
+  return `{env:${name}}: only variables may read the environment; add a variable${where} (${v}: "{env:${name}}") and write {${v}} here`;
+}
+
 /** Why `{env:NAME}` has no value, and the fix. */
 export function unsetEnvMessage(name: string): string {
   return `{env:${name}} reads the environment variable ${name}, which is not set in the engine's environment; set it (export ${name}=...) before starting the engine, or write the value itself`;

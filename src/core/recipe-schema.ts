@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Fields, NAME_RE, NAME_RULE, joinKey, type Mapping } from './definition-fields.js';
 import { describe } from './durations.js';
 import { ExactNumber } from './exact-number.js';
-import { findEnvPlaceholders, renderValue } from './placeholders.js';
+import { envOutsideVariablesMessage, findEnvPlaceholders, renderValue } from './placeholders.js';
 import { PARAMETERIZE_MODES } from './types.js';
 import type { CommandSpec, DefinitionError, ParameterizeMode, ParsedRecipe, RecipeKind } from './types.js';
 
@@ -188,9 +188,6 @@ function readTemplate(f: Fields, key: string, value: unknown, expected: string, 
   if (s === undefined) return undefined;
   if (!f.placeholderSyntax(key, s)) return undefined;
   const env = findEnvPlaceholders(s);
-  for (const name of env) {
-    const v = name.toLowerCase();
-    f.error(key, `{env:${name}}: only variables may read the environment; add a variable to the pattern (${v}: "{env:${name}}") and write {${v}} here`);
-  }
+  for (const name of env) f.error(key, envOutsideVariablesMessage(name, ' to the pattern'));
   return env.length === 0 ? s : undefined;
 }
