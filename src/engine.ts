@@ -167,7 +167,7 @@ export class Engine extends EngineReads implements EngineLifecycle {
     // Cancels, registration, retroactive jobs and fan-in groups commit in one transaction: a crash keeps all or none.
     const save = () => {
       for (const c of plan.changes) {
-        const reason = changeReason(c, defs.patterns.some((p) => p.name === c.name));
+        const reason = changeReason(c, defs.patterns);
         for (const id of c.cancels) this.scheduler.cancel(id, reason, true);
       }
       register();

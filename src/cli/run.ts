@@ -3,6 +3,7 @@ import { Engine } from '../engine.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import { untilIdleAsClient } from './run-client.js';
 import { describeCascade, estimateCascade } from '../rules/cascade.js';
+import { removedRecipe } from '../rules/planner.js';
 import { ProgressLine } from './progress-line.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { onTerminal } from './tui.js';
@@ -41,10 +42,11 @@ export function attachLogger(engine: EngineApi, json: boolean, beforeLine: () =>
       // Each change's own downstream estimate, through the patterns now in force.
       const cascade = estimateCascade({ changes: [c], unchanged: [] }, engine.patterns);
       const downstream = describeCascade(cascade);
+      const recipe = removedRecipe(c, engine.patterns);
       out(
         'rule:changed',
         { pattern: c.name, change: c.change, triggers: c.triggers, cancels: c.cancels.length, cascade },
-        `${c.change === 'removed' && c.before && engine.patterns.some((p) => p.name === c.name) ? `pattern ${c.name} unlinked, its recipe ${c.before.recipe.name} removed` : `pattern ${c.name} ${c.change}`}: ${c.triggers} job${c.triggers === 1 ? '' : 's'} triggered, ${c.cancels.length} cancelled${downstream ? `; ${downstream}` : ''}`,
+        `${recipe !== null ? `pattern ${c.name} unlinked, its recipe ${recipe} removed` : `pattern ${c.name} ${c.change}`}: ${c.triggers} job${c.triggers === 1 ? '' : 's'} triggered, ${c.cancels.length} cancelled${downstream ? `; ${downstream}` : ''}`,
       );
     }
   });

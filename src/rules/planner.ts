@@ -83,10 +83,15 @@ export function planChange(
 }
 
 /**
- * Why a rule's jobs were cancelled, in words: a rule is removed with its
- * pattern, or when only its recipe went (the pattern, still defined, waits for it).
+ * The recipe whose removal removed the rule, when only the recipe went (the
+ * pattern, still among `patterns`, waits for it); null for any other change.
  */
-export function changeReason(c: RuleChange, patternStays: boolean): string {
-  if (c.change === 'removed' && patternStays && c.before) return `the recipe "${c.before.recipe.name}" of pattern "${c.name}" was removed`;
-  return `pattern "${c.name}" was ${c.change}`;
+export function removedRecipe(c: RuleChange, patterns: readonly { name: string }[]): string | null {
+  return c.change === 'removed' && c.before && patterns.some((p) => p.name === c.name) ? c.before.recipe.name : null;
+}
+
+/** Why a rule's jobs were cancelled, in words (`patterns`: the definitions now in force). */
+export function changeReason(c: RuleChange, patterns: readonly { name: string }[]): string {
+  const recipe = removedRecipe(c, patterns);
+  return recipe !== null ? `the recipe "${recipe}" of pattern "${c.name}" was removed` : `pattern "${c.name}" was ${c.change}`;
 }
