@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { sweepSize } from '../rules/sweep.js';
+import { rangeInBigInts, sweepSize } from '../rules/sweep.js';
 import { Fields, NAME_RE, NAME_RULE, isMapping, isVarValue, joinKey, listWords, plainFloat } from './definition-fields.js';
 import { describe } from './durations.js';
 import { ExactNumber } from './exact-number.js';
@@ -259,8 +259,7 @@ function readSweepSpec(f: Fields, key: string, value: unknown): SweepSpec | unde
 /** An integer range with a bound or step beyond ±(2^53 − 1) (a timestamp in ns): kept and counted in exact ints. */
 function readBigRange(f: Fields, key: string, m: Record<string, unknown>): SweepRange | undefined {
   const [start, stop, step] = RANGE_KEYS.map((k) => m[k] as number | ExactNumber);
-  const big = (v: number | ExactNumber) => BigInt(v instanceof ExactNumber ? v.text : v);
-  const [a, b, s] = [big(start), big(stop), big(step)];
+  const { start: a, stop: b, step: s } = rangeInBigInts({ start, stop, step });
   if (s === 0n) return f.error(joinKey(key, 'step'), 'the step is 0, so the range never reaches stop; use a non-zero step');
   if ((b - a) * s < 0n) {
     return f.error(joinKey(key, 'step'), `the step ${s} points away from stop (${a} → ${b}); use a ${s > 0n ? 'negative' : 'positive'} step`);

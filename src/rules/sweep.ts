@@ -21,12 +21,16 @@ function decimals(x: number): number {
   return Math.max(0, fraction - Number(exponent ?? 0));
 }
 
+/** An integer range's numbers as bigints. */
+export function rangeInBigInts(range: SweepRange): { start: bigint; stop: bigint; step: bigint } {
+  const big = (v: number | ExactNumber) => BigInt(v instanceof ExactNumber ? v.text : v);
+  return { start: big(range.start), stop: big(range.stop), step: big(range.step) };
+}
+
 /** An integer range with an exact int among its numbers, in bigints; null for a range of plain numbers. */
 function bigRange(range: SweepRange): { start: bigint; stop: bigint; step: bigint } | null {
   const { start, stop, step } = range;
-  if (!(start instanceof ExactNumber || stop instanceof ExactNumber || step instanceof ExactNumber)) return null;
-  const big = (v: number | ExactNumber) => BigInt(v instanceof ExactNumber ? v.text : v);
-  return { start: big(start), stop: big(stop), step: big(step) };
+  return start instanceof ExactNumber || stop instanceof ExactNumber || step instanceof ExactNumber ? rangeInBigInts(range) : null;
 }
 
 /** A range of plain numbers (see {@link bigRange} for the other kind). */
