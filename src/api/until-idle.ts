@@ -31,3 +31,8 @@ export async function untilIdle(engine: EngineApi): Promise<UntilIdleJson> {
   }
   return { failed: engine.failedCount - failedBefore, created, jobs: engine.statusJson().jobs };
 }
+
+/** The last line of `meow run --until-idle --json`, whether the command or a live engine ran the workspace. */
+export function idleRecord(r: UntilIdleJson): string {
+  return `${JSON.stringify({ at: new Date().toISOString(), kind: 'idle', failed: r.failed, created: r.created, jobs: r.jobs })}\n`;
+}

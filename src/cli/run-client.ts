@@ -1,7 +1,7 @@
 import { EngineClient, socketPath } from '../api/client.js';
 import { errorMessage } from '../core/errors.js';
 import { describeHolder, lockHolder } from '../store/workspace-lock.js';
-import type { UntilIdleJson } from '../api/until-idle.js';
+import { idleRecord, type UntilIdleJson } from '../api/until-idle.js';
 
 /** How `meow run --until-idle` beside a live engine ended. */
 export type ClientOutcome = { code: number } | { engineGone: true };
@@ -48,7 +48,7 @@ export async function untilIdleAsClient(root: string, json: boolean): Promise<Cl
     return { code: 1 };
   }
   const b = r.body;
-  if (json) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), kind: 'idle', failed: b.failed, created: b.created, jobs: b.jobs })}\n`);
+  if (json) process.stdout.write(idleRecord(b));
   else console.log(`idle: ${b.jobs.succeeded} succeeded, ${b.jobs.failed} failed, ${b.jobs.cancelled} cancelled in total; ${b.failed} failed in this run (run by the live engine)`);
   return { code: b.failed > 0 ? 1 : 0 };
 }

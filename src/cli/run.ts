@@ -4,6 +4,7 @@ import { errorCode, errorMessage } from '../core/errors.js';
 import { untilIdleAsClient } from './run-client.js';
 import { describeCascade, estimateCascade } from '../rules/cascade.js';
 import { removedRecipe } from '../rules/planner.js';
+import { idleRecord } from '../api/until-idle.js';
 import { ProgressLine } from './progress-line.js';
 import { formatDefinitionError } from '../monitor/definitions-reader.js';
 import { onTerminal } from './tui.js';
@@ -84,8 +85,7 @@ export async function runCommand(g: GlobalOptions, o: RunOptions): Promise<numbe
       await engine.runUntilIdle();
       progress?.stop();
       const c = engine.statusJson().jobs;
-      // The same last line as when a live engine runs the workspace (run-client.ts).
-      if (o.json) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), kind: 'idle', failed: engine.failedCount, created: count(c) - before, jobs: c })}\n`);
+      if (o.json) process.stdout.write(idleRecord({ failed: engine.failedCount, created: count(c) - before, jobs: c }));
       else console.log(`idle: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled in total; ${engine.failedCount} failed in this run`);
       return engine.failedCount > 0 ? 1 : 0;
     } finally {
